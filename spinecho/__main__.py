@@ -1,0 +1,3 @@
+from spinecho.cli import main
+
+raise SystemExit(main())
