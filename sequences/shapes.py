@@ -5,7 +5,7 @@ shape        envelope s(u)                                 parameters (defaults)
 ===========  ===========================================  ================================
 ``rect``     1                                             —
 ``gauss``    exp(−(u − ½)² / (2σ²)), truncated at the ends  ``sigma`` = 1/6 (fraction of duration)
-``sinc``     sinc(L (2u − 1)),  sinc x = sin(πx)/(πx)       ``lobes`` L = 3 (zero crossings per side)
+``sinc``     sinc(L (2u − 1)),  sinc x = sin(πx)/(πx)       ``lobes`` L = 3 (zeros per side)
 ``hann``     sin²(πu)                                      —
 ``chirp``    1 (carrier swept linearly, see schedule)      ``span`` (Hz), required
 ===========  ===========================================  ================================
