@@ -1,0 +1,28 @@
+"""Errors raised by :mod:`echo.fit` (their class names are recognised by the CLI, which
+prints the message without a traceback and exits with status 2)."""
+
+from __future__ import annotations
+
+
+class FitError(ValueError):
+    """A fit that cannot be set up (unknown parameter, no data, bad bounds...). A fit that
+    runs but does not converge is *not* an error: it is reported in ``FitResult.success``."""
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be read. The message names the file and, where it applies,
+    the line (1-based) and column (1-based, with its header name)."""
+
+    def __init__(self, path, message: str, line: int | None = None,
+                 column: int | None = None, column_name: str | None = None):
+        where = str(path)
+        if line is not None:
+            where += f":{line}"
+        if column is not None:
+            where += f": column {column}"
+            if column_name:
+                where += f" ({column_name!r})"
+        super().__init__(f"{where}: {message}")
+        self.path = str(path)
+        self.line = line
+        self.column = column
