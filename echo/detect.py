@@ -1,0 +1,122 @@
+"""Detection: output sample times of a Schedule and the read-out chain ⟨τz⟩ → volts.
+
+Output times (:func:`output_times`)
+    For each detection window of the Schedule, in order of start time,
+    t_i = start + i / sample_rate, i = 0 .. floor(duration · sample_rate) − 1 (a relative
+    tolerance of 1e-9 on the product absorbs rounding of durations that are exact multiples
+    of the sample period). ``window_index[i]`` is the index of that window in
+    ``schedule.windows``. A Schedule without windows is sampled over the whole shot
+    [0, duration) with window index −1.
+
+Read-out chain (:func:`to_signal`), per phase-cycle step, in volts:
+
+1. SQUID: V(t) = volts_per_tau_z · ⟨τz⟩(t), where volts_per_tau_z = N_grains · g · S ·
+   flux_per_moment · volts_per_flux (:meth:`echo.model.Detection.volts_per_tau_z`).
+   Coil: V(t) = volts_per_tau_z · d⟨τz⟩/dt, the derivative taken on the output samples
+   of each window separately with second-order central differences inside the window
+   and second-order one-sided differences at its two ends (``numpy.gradient``,
+   ``edge_order=2``; a window of one sample gives 0). Its error is O((ω/rate)²) relative
+   for a component at angular frequency ω, so the sample rate must resolve the signal.
+2. Additive white noise: ``noise_rms`` volts (Gaussian, independent per sample and
+   step), drawn from ``rng`` (default ``numpy.random.default_rng(detection.seed)``).
+3. Demodulation at ``reference_frequency`` f (Hz): z(t) = 2 V(t) exp(−i 2π f t), t the
+   absolute time in the shot (a phase-coherent reference), then low-passed when
+   ``demod_bandwidth`` B is set: a centred moving average over
+   n = max(1, round(sample_rate / B)) samples, inside each window separately, with the
+   average taken over the samples that exist near the window edges (zero phase delay).
+   f = 0 means a baseband read-out: z = V (no factor 2). ``reference_frequency=None``
+   returns the raw real trace V(t) as complex with zero imaginary part.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from echo.model import Detection, Ensemble, ModelError
+
+__all__ = ["output_times", "to_signal", "window_slices"]
+
+
+def output_times(schedule, detection: Detection) -> tuple[np.ndarray, np.ndarray]:
+    """Output sample times (s, absolute in the shot) and their window indices (int)."""
+    rate = float(detection.sample_rate)
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ModelError(f"detection.sample_rate: must be > 0, got {detection.sample_rate!r}")
+    windows = list(enumerate(schedule.windows))
+    if not windows:
+        n = int(math.floor(schedule.duration * rate * (1 + 1e-9) + 1e-9))
+        return np.arange(n) / rate, np.full(n, -1, dtype=np.int64)
+    windows.sort(key=lambda iw: (iw[1].start, iw[0]))
+    ts, idx = [], []
+    for k, w in windows:
+        n = int(math.floor(w.duration * rate * (1 + 1e-9) + 1e-9))
+        ts.append(w.start + np.arange(n) / rate)
+        idx.append(np.full(n, k, dtype=np.int64))
+    return np.concatenate(ts), np.concatenate(idx)
+
+
+def window_slices(window_index: np.ndarray) -> list[slice]:
+    """Contiguous runs of equal window index, as slices (in order)."""
+    window_index = np.asarray(window_index)
+    if window_index.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(window_index) != 0) + 1
+    edges = np.concatenate([[0], cut, [window_index.size]])
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _moving_average(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving average over ``n`` samples along the last axis, normalised by the
+    number of samples that exist (no zero padding bias at the edges)."""
+    if n <= 1 or x.shape[-1] == 0:
+        return x
+    kernel = np.ones(n)
+    lo = (n - 1) // 2
+    m = x.shape[-1]
+    count = np.convolve(np.ones(m), kernel, mode="full")[lo:lo + m]
+    flat = x.reshape(-1, m)
+    out = np.empty_like(flat)
+    for r in range(flat.shape[0]):
+        out[r] = np.convolve(flat[r], kernel, mode="full")[lo:lo + m] / count
+    return out.reshape(x.shape)
+
+
+def to_signal(tau_z, times, window_index, schedule, ensemble: Ensemble, detection: Detection,
+              rng: np.random.Generator | None = None) -> np.ndarray:
+    """Detected, demodulated complex signal (V), shape (n_steps, n_t), of the ensemble-mean
+    ⟨τz⟩ ``tau_z`` (n_steps, n_t) at ``times`` (see the module docstring)."""
+    tau_z = np.atleast_2d(np.asarray(tau_z, dtype=float))
+    times = np.asarray(times, dtype=float)
+    if tau_z.shape[-1] != times.size:
+        raise ValueError(f"tau_z has {tau_z.shape[-1]} samples for {times.size} times")
+    scale = detection.volts_per_tau_z(ensemble)
+    slices = window_slices(window_index)
+    if detection.kind == "squid":
+        v = scale * tau_z
+    else:
+        v = np.zeros_like(tau_z)
+        dt = 1.0 / detection.sample_rate
+        for sl in slices:
+            seg = tau_z[:, sl]
+            if seg.shape[-1] >= 3:
+                v[:, sl] = scale * np.gradient(seg, dt, axis=-1, edge_order=2)
+            elif seg.shape[-1] == 2:
+                v[:, sl] = scale * np.gradient(seg, dt, axis=-1)
+    if detection.noise_rms > 0:
+        if rng is None:
+            rng = np.random.default_rng(detection.seed)
+        v = v + rng.normal(0.0, detection.noise_rms, v.shape)
+    if detection.reference_frequency is None:
+        return v.astype(complex)
+    f = float(detection.reference_frequency)
+    if f == 0.0:
+        z = v.astype(complex)
+    else:
+        z = 2.0 * v * np.exp(-2j * np.pi * f * times)
+    if detection.demod_bandwidth is not None:
+        n = max(1, int(round(detection.sample_rate / detection.demod_bandwidth)))
+        for sl in slices:
+            z[:, sl] = _moving_average(z[:, sl], n)
+    return z
