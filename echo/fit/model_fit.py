@@ -1,0 +1,506 @@
+"""Fit the free parameters of a sample model to measured echoes, the simulator in the loop.
+
+Parameters are named by dotted paths into :class:`echo.model.Model` —
+``environment.noise[0].sigma`` (Hz), ``environment.noise[0].tau_c`` (s),
+``environment.t1`` (s), ``environment.t_phi`` (s), ``ensemble.bias.std`` (Hz),
+``ensemble.delta0.mean`` (Hz), ``ensemble.delta0.median`` (Hz), ... — plus three read-out
+parameters that need no new simulation:
+
+* ``amplitude``: N·g·S, the total moment of the detected grains in Bohr magnetons (the
+  number of grains × the moment per grain). The simulated signal is linear in it, so
+  it rescales the signal simulated with the model's own ``ensemble.n_grains·g·spin``;
+* ``phase`` (rad): a receiver phase, the prediction is multiplied by exp(i·phase);
+* ``baseline`` (V): a constant complex-plane offset added to the real part.
+
+Short aliases: ``sigma`` and ``tau_c`` (or ``t2``) for noise process 0, ``t1``, ``t_phi``.
+Every data set of a joint fit shares every parameter, except those named in
+``per_dataset`` (e.g. ``("baseline",)``), which get one copy per data set, named
+``baseline@0``, ``baseline@1``, ...
+
+The objective is deterministic: the ensemble seed and chunking of the model are kept, and
+the detector noise is switched off in the prediction (it is the *mean* signal), so the
+residuals are a smooth function of the parameters and finite-difference Jacobians work
+(a continuous parameter such as a Gaussian width moves every sampled grain continuously).
+The optimiser is :func:`scipy.optimize.least_squares` (trust-region reflective, bounds),
+in parameters scaled by their initial values; the covariance is (JᵀJ)⁻¹ at the optimum,
+scaled by the reduced χ² when the data carry no uncertainties.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from echo.fit.errors import FitError
+from echo.fit.fitresult import (
+    FitCurve,
+    FitResult,
+    ParamValue,
+    covariance_to_correlation,
+    undetermined,
+)
+from echo.fit.loaders import EchoData
+from echo.model import Detection, Model, ModelError
+
+__all__ = ["Dataset", "fit_model", "get_path", "set_path", "resolve_name", "READOUT",
+           "ALIASES", "engine_simulator", "dataset_from_sequence", "predict"]
+
+READOUT = ("amplitude", "phase", "baseline")
+ALIASES = {
+    "sigma": "environment.noise[0].sigma",
+    "tau_c": "environment.noise[0].tau_c",
+    "t2": "environment.noise[0].tau_c",
+    "t1": "environment.t1",
+    "t_phi": "environment.t_phi",
+    "temperature": "environment.temperature",
+}
+#: last path components that must stay > 0
+_POSITIVE = {"sigma", "tau_c", "std", "t1", "t_phi", "median", "sigma_ln", "rate",
+             "amplitude", "spin", "g", "n_grains", "temperature", "measurement_rate"}
+_DISCRETE = {"n_samples", "seed", "chunk_size"}
+_UNITS = {"sigma": "Hz", "tau_c": "s", "std": "Hz", "mean": "Hz", "median": "Hz",
+          "t1": "s", "t_phi": "s", "rate": "1/s", "low": "Hz", "high": "Hz", "value": "Hz",
+          "phase": "rad", "baseline": "V", "amplitude": "μB", "temperature": "K"}
+
+
+# --------------------------------------------------------------------------- paths
+_TOKEN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
+
+
+def resolve_name(name: str) -> str:
+    """Alias → full dotted path (read-out names and full paths unchanged)."""
+    return ALIASES.get(name, name)
+
+
+def _tokens(path: str):
+    toks = []
+    for part in path.split("."):
+        m = _TOKEN.match(part.strip())
+        if not m:
+            raise FitError(f"parameter {path!r}: cannot read {part!r} (expected a dotted "
+                           "path like environment.noise[0].sigma)")
+        toks.append((m.group("name"), None if m.group("index") is None
+                     else int(m.group("index"))))
+    return toks
+
+
+def _fields(obj) -> list[str]:
+    if dataclasses.is_dataclass(obj):
+        return [f.name for f in dataclasses.fields(obj)]
+    return []
+
+
+def get_path(model, path: str) -> float:
+    """The value at dotted ``path`` (an alias is resolved) in ``model``."""
+    path = resolve_name(path)
+    obj = model
+    for name, idx in _tokens(path):
+        if not dataclasses.is_dataclass(obj) or name not in _fields(obj):
+            raise FitError(f"parameter {path!r}: {type(obj).__name__} has no field {name!r} "
+                           f"(fields: {', '.join(_fields(obj)) or 'none'})")
+        obj = getattr(obj, name)
+        if idx is not None:
+            if not isinstance(obj, (tuple, list)) or idx >= len(obj):
+                n = len(obj) if isinstance(obj, (tuple, list)) else 0
+                raise FitError(f"parameter {path!r}: {name} has {n} entries, no [{idx}]")
+            obj = obj[idx]
+    if obj is None:
+        raise FitError(f"parameter {path!r} is not set in the model (None); give it a value "
+                       "in the model file to fit it")
+    if isinstance(obj, bool) or not isinstance(obj, (int, float, np.integer, np.floating)):
+        raise FitError(f"parameter {path!r} is not a number ({type(obj).__name__})")
+    return float(obj)
+
+
+def set_path(model, path: str, value: float):
+    """A copy of ``model`` with the number at dotted ``path`` replaced by ``value``
+    (frozen dataclasses rebuilt with :func:`dataclasses.replace`, so their checks run)."""
+    toks = _tokens(resolve_name(path))
+
+    def rec(obj, k):
+        name, idx = toks[k]
+        if not dataclasses.is_dataclass(obj) or name not in _fields(obj):
+            raise FitError(f"parameter {path!r}: {type(obj).__name__} has no field {name!r}")
+        child = getattr(obj, name)
+        if idx is None:
+            new = value if k == len(toks) - 1 else rec(child, k + 1)
+        else:
+            items = list(child)
+            items[idx] = value if k == len(toks) - 1 else rec(items[idx], k + 1)
+            new = tuple(items)
+        if k == len(toks) - 1 and idx is None and name in _DISCRETE:
+            raise FitError(f"parameter {path!r} is a discrete setting, it cannot be fitted")
+        return dataclasses.replace(obj, **{name: new})
+
+    return rec(model, 0)
+
+
+# ------------------------------------------------------------------------- data sets
+@dataclass
+class Dataset:
+    """One measured data set and how to simulate it.
+
+    * ``data``: the measurement (:class:`EchoData`); only valid points are fitted;
+    * ``schedules``: the resolved Schedules — one per data point for ``observable``
+      ``"amplitude"`` (a sweep: point i ↔ ``data.x[i]``), or one Schedule whose phase-cycled
+      ``signal`` is compared with the data against time for ``"signal"``;
+    * ``label``; ``sigma``: per-point standard errors overriding ``data.sigma``;
+    * ``meta``: free-form (e.g. the sequence name; a custom simulator may read it).
+    """
+
+    data: EchoData
+    schedules: Sequence | None = None
+    observable: str = "amplitude"
+    label: str = ""
+    sigma: np.ndarray | float | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.observable not in ("amplitude", "signal"):
+            raise FitError(f"data set {self.label!r}: observable must be 'amplitude' or "
+                           f"'signal', got {self.observable!r}")
+        self.data = self.data.valid()
+        if self.data.n_valid == 0:
+            raise FitError(f"data set {self.label!r}: no valid data points")
+        if self.schedules is not None:
+            self.schedules = list(self.schedules)
+            if self.observable == "amplitude" and len(self.schedules) != len(self.data):
+                raise FitError(f"data set {self.label!r}: {len(self.schedules)} schedules for "
+                               f"{len(self.data)} valid data points")
+
+    def errors(self) -> np.ndarray | None:
+        if self.sigma is not None:
+            return np.broadcast_to(np.asarray(self.sigma, float), self.data.x.shape)
+        return self.data.sigma
+
+
+def dataset_from_sequence(data: EchoData, sequence, *, parameter: str | None = None,
+                          values: dict | None = None, observable: str = "amplitude",
+                          label: str = "", scale: float = 1.0) -> Dataset:
+    """Bind a ``sequences`` Sequence at every valid abscissa of ``data``.
+
+    ``parameter``: the swept sequence parameter (default: ``data.x_name``); ``values``:
+    the other parameters; ``scale``: factor from the data's x unit to the sequence
+    parameter's SI value (1 when the file gives SI values). For ``"signal"`` the sequence
+    is bound once with ``values``."""
+    d = data.valid()
+    values = dict(values or {})
+    if observable == "signal":
+        schedules = [sequence.bind(**values)]
+    else:
+        name = parameter or d.x_name
+        schedules = [sequence.bind(**{**values, name: float(x) * scale}) for x in d.x]
+    return Dataset(d, schedules, observable, label or d.source, meta={"parameter": parameter})
+
+
+# ----------------------------------------------------------------------- simulators
+def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
+                     initial: str = "thermal", **opts) -> Callable:
+    """A simulator ``(model, dataset) -> complex prediction`` running ``echo.simulate`` with
+    the detector noise off. The prediction is the echo ``amplitude`` per sweep point, or the
+    phase-cycled ``signal`` interpolated onto the data times."""
+
+    def simulate(model: Model, ds: Dataset) -> np.ndarray:
+        from echo.simulate import simulate_schedules
+
+        if ds.schedules is None:
+            raise FitError(f"data set {ds.label!r}: no schedules to simulate")
+        det = Detection(**{**model.detection.to_dict(), "noise_rms": 0.0})
+        res = simulate_schedules(ds.schedules, model.ensemble, model.environment, det,
+                                 engine=engine, frame=frame, initial=initial,
+                                 executor=executor, normalise=False, model=model, **opts)
+        if ds.observable == "amplitude":
+            return np.asarray(res.amplitude, complex)
+        t = res.times
+        s = np.asarray(res.signal[0], complex)
+        ok = np.isfinite(t) & np.isfinite(s)
+        return (np.interp(ds.data.x, t[ok], s[ok].real)
+                + 1j * np.interp(ds.data.x, t[ok], s[ok].imag))
+
+    simulate.engine = engine
+    return simulate
+
+
+def predict(model: Model, ds: Dataset, simulator: Callable, readout: dict) -> np.ndarray:
+    """Simulated data set ``ds`` with read-out parameters applied (see module docstring)."""
+    raw = np.asarray(simulator(model, ds), complex)
+    return apply_readout(raw, model, readout)
+
+
+def apply_readout(raw: np.ndarray, model: Model, readout: dict) -> np.ndarray:
+    ens = model.ensemble
+    ref = ens.n_grains * ens.g * ens.spin
+    scale = readout.get("amplitude", ref) / ref
+    return raw * scale * np.exp(1j * readout.get("phase", 0.0)) + readout.get("baseline", 0.0)
+
+
+# ------------------------------------------------------------------------------ fit
+@dataclass
+class _Free:
+    name: str          # display name (alias or path, with @k for per-data-set copies)
+    path: str          # resolved path or read-out name
+    dataset: int | None
+    init: float
+    lo: float
+    hi: float
+    scale: float
+
+
+def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None,
+              engine: str = "fast", executor=None, per_dataset: Sequence[str] = (),
+              bounds: dict | None = None, truth: dict | None = None,
+              max_nfev: int | None = None, diff_step: float = 1e-3,
+              progress: Callable | None = None, name: str = "model fit") -> FitResult:
+    """Fit parameters ``free`` of ``model`` to ``datasets`` (a :class:`Dataset` or a list).
+
+    ``free``: names (dotted paths, aliases, ``amplitude``/``phase``/``baseline``) or a dict
+    name → initial value (None = the model's value). Everything else stays fixed at the
+    model's value. ``simulator``: ``(model, dataset) -> complex`` (default: the ``engine``
+    through :func:`engine_simulator`). ``bounds``: name → (low, high). ``truth``: name →
+    true value (recorded). ``progress``: called with (n_evaluations, cost) after each
+    simulator round. Returns a :class:`FitResult` whose ``meta["model"]`` is the fitted
+    model (as a dict) and ``meta["fitted_model"]`` the :class:`Model` itself.
+    """
+    if isinstance(datasets, Dataset):
+        datasets = [datasets]
+    datasets = list(datasets)
+    if not datasets:
+        raise FitError(f"{name}: no data sets")
+    if isinstance(free, str):
+        free = [s.strip() for s in free.split(",") if s.strip()]
+    if not isinstance(free, dict):
+        free = {n: None for n in free}
+    if not free:
+        raise FitError(f"{name}: no free parameters given")
+    simulator = simulator or engine_simulator(engine, executor=executor)
+    bounds = dict(bounds or {})
+    truth = dict(truth or {})
+    for k in per_dataset:
+        if k not in free:
+            raise FitError(f"{name}: per-data-set parameter {k!r} is not free")
+
+    # initial read-out values from a linear fit of the data to the initial simulation
+    raw0 = [np.asarray(simulator(model, ds), complex) for ds in datasets]
+    for i, (r, ds) in enumerate(zip(raw0, datasets, strict=True)):
+        if r.shape != ds.data.y.shape:
+            raise FitError(f"{name}: simulator returned {r.shape} values for data set "
+                           f"{i} ({ds.data.y.shape})")
+        if not np.all(np.isfinite(r)):
+            raise FitError(f"{name}: the simulation of data set {i} ({ds.label}) with the "
+                           "initial parameters is not finite")
+    ro_guess = _readout_guess(raw0, datasets, model, free)
+
+    frees: list[_Free] = []
+    for n, init in free.items():
+        path = n if n in READOUT else resolve_name(n)
+        copies = range(len(datasets)) if n in per_dataset else [None]
+        for k in copies:
+            disp = n if k is None else f"{n}@{k}"
+            if init is not None:
+                v0 = float(init)
+            elif n in READOUT:
+                v0 = ro_guess[n] if k is None else ro_guess.get(f"{n}@{k}", ro_guess[n])
+            else:
+                v0 = get_path(model, path)
+                if n in ALIASES or path:  # validate the path and that it can be set
+                    set_path(model, path, v0)
+            last = path.rsplit(".", 1)[-1]
+            lo, hi = bounds.get(n, bounds.get(disp, (None, None)))
+            if lo is None:
+                lo = 0.0 if (last in _POSITIVE and n != "phase") else -np.inf
+                if last in _POSITIVE and v0 > 0:
+                    lo = v0 * 1e-4
+            if hi is None:
+                hi = np.inf
+            if not lo < hi:
+                raise FitError(f"{name}: bounds of {disp!r}: low {lo} >= high {hi}")
+            if not lo <= v0 <= hi:
+                raise FitError(f"{name}: initial value of {disp!r} ({v0:g}) outside its "
+                               f"bounds [{lo:g}, {hi:g}]")
+            sc = abs(v0) if v0 != 0 else (1.0 if n in ("phase",) else _zero_scale(n, datasets))
+            frees.append(_Free(disp, path, k, v0, lo, hi, sc))
+
+    model_frees = [f for f in frees if f.path not in READOUT]
+    cache: dict[tuple, list[np.ndarray]] = {}
+    counter = {"sims": 0, "evals": 0}
+    errs = [ds.errors() for ds in datasets]
+    known_sigma = all(e is not None for e in errs)
+    weights = []
+    for ds, e in zip(datasets, errs, strict=True):
+        weights.append(np.ones(len(ds.data)) if e is None else 1.0 / e)
+
+    def build(u):
+        vals = {f.name: float(ui * f.scale) for f, ui in zip(frees, u, strict=True)}
+        m = model
+        for f in model_frees:
+            m = set_path(m, f.path, vals[f.name])
+        return m, vals
+
+    def raws(m, vals):
+        key = tuple(vals[f.name] for f in model_frees)
+        if key not in cache:
+            if len(cache) > 64:
+                cache.pop(next(iter(cache)))
+            cache[key] = [np.asarray(simulator(m, ds), complex) for ds in datasets]
+            counter["sims"] += 1
+        return cache[key]
+
+    def readout_of(vals, k):
+        ro = {}
+        for n in READOUT:
+            if f"{n}@{k}" in vals:
+                ro[n] = vals[f"{n}@{k}"]
+            elif n in vals:
+                ro[n] = vals[n]
+        return ro
+
+    def residuals(u, full=False):
+        try:
+            m, vals = build(u)
+            rs = raws(m, vals)
+        except ModelError as exc:
+            raise FitError(f"{name}: a trial parameter set is invalid ({exc}); tighten the "
+                           "bounds") from None
+        out, preds = [], []
+        for k, (ds, r, w) in enumerate(zip(datasets, rs, weights, strict=True)):
+            pred = apply_readout(r, m, readout_of(vals, k))
+            preds.append(pred)
+            d = (ds.data.y - pred) * w
+            out.append(d.real)
+            if ds.data.is_complex:
+                out.append(d.imag)
+        counter["evals"] += 1
+        vec = np.concatenate(out)
+        if progress is not None:
+            progress(counter["sims"], float(0.5 * vec @ vec))
+        return (vec, preds) if full else vec
+
+    u0 = np.array([f.init / f.scale for f in frees])
+    lo = np.array([f.lo / f.scale for f in frees])
+    hi = np.array([f.hi / f.scale for f in frees])
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = least_squares(residuals, u0, bounds=(lo, hi), method="trf", x_scale=1.0,
+                            diff_step=diff_step, max_nfev=max_nfev or 60 * (len(frees) + 1))
+    elapsed = time.perf_counter() - t0
+    vec, preds = residuals(res.x, full=True)
+    ndata = vec.size
+    nvary = len(frees)
+    chi2 = float(vec @ vec)
+    dof = max(ndata - nvary, 1)
+    redchi = chi2 / dof
+    J = res.jac
+    cov_u, singular = _covariance(J)
+    errorbars = cov_u is not None
+    if errorbars and not known_sigma:
+        cov_u = cov_u * redchi
+    D = np.array([f.scale for f in frees])
+    cov = None if cov_u is None else cov_u * np.outer(D, D)
+    fitted, vals = build(res.x)
+    pv: dict[str, ParamValue] = {}
+    for i, f in enumerate(frees):
+        se = math.sqrt(cov[i, i]) if (cov is not None and cov[i, i] >= 0) else None
+        pv[f.name] = ParamValue(f.name, vals[f.name], se, True, f.init,
+                                None if not math.isfinite(f.lo) else f.lo,
+                                None if not math.isfinite(f.hi) else f.hi,
+                                _unit(f.path), truth.get(f.name))
+    for n in READOUT:  # fixed read-out parameters are reported too
+        if n not in free and not any(f.name.startswith(n + "@") for f in frees):
+            v = (model.ensemble.n_grains * model.ensemble.g * model.ensemble.spin
+                 if n == "amplitude" else 0.0)
+            pv[n] = ParamValue(n, v, None, False, v, unit=_UNITS[n], truth=truth.get(n))
+    corr = covariance_to_correlation(cov) if cov is not None else None
+    success = bool(res.success) and errorbars
+    msg = str(res.message)
+    if not errorbars:
+        msg += f"; uncertainties could not be estimated ({singular})"
+    at_bound = [f.name for f, a in zip(frees, res.active_mask, strict=True) if a != 0]
+    if at_bound:
+        success = False
+        msg += f"; parameter(s) at a bound: {', '.join(at_bound)}"
+    if errorbars:
+        loose = undetermined(pv, corr, [f.name for f in frees])
+        if loose:
+            success = False
+            msg += f"; not determined by the data: {loose}"
+    curves = []
+    for k, (ds, pred) in enumerate(zip(datasets, preds, strict=True)):
+        e = ds.errors()
+        curves.append(FitCurve(ds.label or f"data set {k}", ds.data.x, ds.data.y, pred,
+                               None if e is None else np.asarray(e, float), ds.data.x_name,
+                               ds.data.x_unit, ds.data.y_unit))
+    return FitResult(name=name, params=pv, success=success, message=msg, chi2=chi2,
+                     redchi=redchi, ndata=ndata, nvary=nvary, nfev=int(res.nfev),
+                     correlations=corr, varied=[f.name for f in frees],
+                     covar_scaled=not known_sigma, uncertainties=errorbars, curves=curves,
+                     meta={"model": fitted.to_dict(), "fitted_model": fitted,
+                           "simulations": counter["sims"], "seconds": elapsed,
+                           "engine": getattr(simulator, "engine", "custom"),
+                           "datasets": [ds.label for ds in datasets]})
+
+
+def _unit(path: str) -> str:
+    if path in READOUT:
+        return _UNITS[path]
+    last = path.rsplit(".", 1)[-1]
+    return "Hz" if last == "amplitude" else _UNITS.get(last, "")
+
+
+def _zero_scale(n: str, datasets) -> float:
+    if n == "baseline":
+        s = max(float(np.max(np.abs(ds.data.y))) for ds in datasets)
+        return s * 0.1 if s > 0 else 1.0
+    return 1.0
+
+
+def _readout_guess(raw0, datasets, model: Model, free: dict) -> dict:
+    """Least-squares amplitude (complex → magnitude & phase) and baseline(s) given the
+    initial simulation: y ≈ c·raw + b."""
+    ens = model.ensemble
+    ref = ens.n_grains * ens.g * ens.spin
+    want_b = "baseline" in free
+    rows, ys = [], []
+    for r, ds in zip(raw0, datasets, strict=True):
+        cols = [r]
+        if want_b:
+            cols.append(np.ones_like(r))
+        rows.append(np.column_stack(cols))
+        ys.append(ds.data.y)
+    A = np.vstack(rows)
+    y = np.concatenate(ys)
+    guess = {"amplitude": ref, "phase": 0.0, "baseline": 0.0}
+    if not np.any(A[:, 0]):
+        return guess
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    c = complex(coef[0])
+    if "phase" in free:
+        guess["amplitude"] = ref * abs(c) if "amplitude" in free else ref
+        guess["phase"] = float(np.angle(c))
+    elif "amplitude" in free:
+        guess["amplitude"] = ref * max(c.real, 1e-12 * abs(c)) if c.real > 0 else ref * abs(c)
+    if want_b:
+        guess["baseline"] = float(coef[1].real)
+    return guess
+
+
+def _covariance(J: np.ndarray):
+    """(JᵀJ)⁻¹ via SVD, or (None, reason) when J is rank deficient."""
+    if J is None or J.size == 0:
+        return None, "no Jacobian"
+    _, s, vt = np.linalg.svd(np.asarray(J, float), full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return None, "zero Jacobian: the data do not depend on the free parameters"
+    tol = np.finfo(float).eps * max(J.shape) * s[0] * 10
+    if np.any(s <= tol):
+        return None, "singular Jacobian: some free parameters are not constrained by the data"
+    cov = (vt.T / s**2) @ vt
+    return cov, ""
