@@ -1,0 +1,787 @@
+"""The QuTiP reference engine ("qutip"): slow, general, trusted.
+
+Every grain is solved on its own with QuTiP 5: :class:`qutip.MESolver` (Lindblad master
+equation) for the ensemble engine :func:`simulate_chunk`, and :class:`qutip.SMESolver`
+(homodyne stochastic master equation) for a continuously monitored SQUID,
+:func:`monitor`. Nothing here shares code with the fast engine; the two are compared in
+``tests/echo/test_fast_vs_qutip*.py``.
+
+Physics of one grain (ħ = 1, rad/s and s; see ``notes/ENGINE.md`` and ``docs/engines.md``)::
+
+    H(t) = Δ τx + (ε + δε(t)) τz + γ h(t) τ_d
+
+with τ_d = τz (``Environment.drive_coupling == "z"``) or τx, γ = ``moment`` (rad s⁻¹ T⁻¹)
+and h(t) the lab-frame field of the Schedule's field channel.
+
+Coordinates
+    All operators are written in the grain's *static eigenbasis* |+E⟩, |−E⟩ (QuTiP basis
+    states 0 and 1, so ``qutip.sigmaz()`` is σz' = H0/E and ``qutip.sigmam()`` is
+    σ−' = |−E⟩⟨+E|). With θ = atan2(Δ, ε) (so sin θ = Δ/E, cos θ = ε/E; θ ∈ [0, π] for
+    Δ ≥ 0 as in ENGINE.md)::
+
+        τz = cos θ σz' − sin θ σx',      τx = sin θ σz' + cos θ σx',
+        |↑⟩ = cos(θ/2) |+E⟩ − sin(θ/2) |−E⟩.
+
+Frames
+    ``frame="lab"``: the exact Hamiltonian above, integrated in the static eigenbasis.
+    ``frame="rwa"``: the frame rotating at the carrier ω_c about σz'
+    (U0 = exp(−i ω_c t σz'/2)); kept terms: (E − ω_c/2 + cos θ δε(t)) σz' and the
+    co-rotating part of the transverse drive, g(t) σ+' + g*(t) σ−' with
+    g(t) = γ k⊥ A_j/2 · exp(−i((ω_j − ω_c) t + φ_j)) in drive segment j
+    (h = A_j cos(ω_j t + φ_j)); k⊥ = −sin θ for a τz drive, cos θ for τx. Dropped:
+    counter-rotating terms, the longitudinal drive (k∥ = cos θ resp. sin θ, baseband
+    pulses included) and the transverse part of the bias noise. The carrier ω_c is the
+    angular frequency of the first pulse with a non-zero carrier on the field channel; a
+    schedule without one uses ω_c = 2E per grain (the resonant frame). Ideal pulses at
+    time t_p become rotations about azimuth φ − ω_c t_p in the rotating frame. The output
+    is rotated back analytically: ⟨σx'⟩_lab = cos(ω_c t)⟨σx'⟩ − sin(ω_c t)⟨σy'⟩.
+    The measurement Lindblad √κ τz becomes, in the secular approximation,
+    √κ cos θ σz', √κ sin θ σ+', √κ sin θ σ−'.
+
+Drive coefficient
+    The field is taken from ``Schedule.segments(step, max_error=max_error)`` — the same
+    piecewise-constant-envelope, exact-carrier representation that the fast engine uses,
+    h(t) = A_j cos(2π f_j t + φ_j) in segment j — and evaluated exactly at every
+    right-hand-side call by a Python function coefficient (a binary search for j plus one
+    cosine). No interpolation: the ODE solver sees the exact piecewise field. The
+    integration is restarted at every pulse edge and ideal pulse, so the large
+    discontinuities never sit inside a solver step; the small envelope steps inside a
+    shaped pulse (≤ ``max_error`` × peak) are handled by the adaptive step control.
+
+Bias noise coefficients (array coefficients, ``QobjEvo`` with ``tlist``)
+    Ornstein–Uhlenbeck: sampled *exactly* on a uniform grid of step
+    dt = min(τc / ``noise_points_per_tau_c``, max_step) (x_{n+1} = a x_n +
+    σ √(1 − a²) ξ_n, a = e^{−dt/τc}, x_0 ~ N(0, σ²)) and interpolated by QuTiP's cubic
+    spline (``order=3``); the interpolation changes the noise only at frequencies
+    ≳ 1/dt, i.e. far above 1/τc. Telegraph: the exact switching times (Poisson, rate γ
+    out of each state) are the ``tlist`` of a step-function coefficient (``order=0``), so
+    the trajectory is exact. Each grain, phase-cycle step and trajectory gets its own
+    stream ``SeedSequence(seed, spawn_key=(grain, step, trajectory))``; every trajectory
+    starts in the stationary distribution at t = 0. With ``n_trajectories`` > 1 the
+    grain's result is the mean over its trajectories.
+
+Lindblad operators (eigenbasis)
+    T1: √Γ↓ σ−', √Γ↑ σ+', Γ↓ + Γ↑ = 1/T1, Γ↑/Γ↓ = exp(−2E/k_B T) (T = None: Γ↑ = Γ↓).
+    Tφ: √(1/2Tφ) σz' (coherence decays as e^{−t/Tφ}).
+    Measurement back-action κ: √κ τz (coherences between τz eigenstates decay at 2κ;
+    for a grain the eigenbasis coherence decays at κ(1 + cos²θ) in the secular limit).
+
+Solver settings (engine options, all documented in :class:`SolverSettings`)
+    ``method`` ("adams"), ``atol`` (1e-9), ``rtol`` (1e-7), ``steps_per_period`` (20):
+    ``max_step`` = (2π / ω_fast) / steps_per_period, where ω_fast is the fastest angular
+    frequency of the problem (lab: max(2E, ω carrier, γ·max|h|, noise amplitude, …);
+    RWA: max(|2E − ω_c|, Rabi, …)). A user ``max_step`` larger than that is an error
+    naming the required step. Intervals with a constant generator (no drive, no noise)
+    use QuTiP's exact ``"diag"`` integrator (eigen-decomposition of the Liouvillian)
+    unless ``constant_method`` says otherwise.
+
+Initial state (``initial``)
+    "thermal": diagonal in the eigenbasis at ``Environment.temperature`` (None → the
+    ground state |−E⟩); "up": |↑⟩ (τz = +1), the paper's P(t) set-up.
+
+Output convention
+    The state at an output time t is the state after every ideal pulse at times ≤ t
+    (right-continuous).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import warnings
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from echo.model import Environment, GrainChunk, ModelError, OrnsteinUhlenbeck, Telegraph
+from sequences.units import K_B_OVER_HBAR, TWO_PI, angular
+
+__all__ = ["SolverSettings", "simulate_chunk", "simulate_grains", "monitor", "MonitorResult",
+           "rwa_validity", "ENGINE_NAME"]
+
+ENGINE_NAME = "qutip"
+
+#: RWA is called invalid (RuntimeWarning) when a ratio exceeds this threshold.
+RWA_WARN_RATIO = 0.1
+
+
+# ----------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class SolverSettings:
+    """Numerical settings of the reference engine (pass them as engine options).
+
+    * ``method``: QuTiP ODE method for time-dependent intervals ("adams", "vern9",
+      "tsit5", …).
+    * ``atol``, ``rtol``: absolute / relative tolerance of the ODE integrator.
+    * ``steps_per_period``: ``max_step`` = (shortest period of the problem) / this.
+    * ``max_step`` (s): explicit upper bound; an error if coarser than the required step.
+    * ``nsteps``: maximum internal steps per output interval (QuTiP's ``nsteps``).
+    * ``noise_points_per_tau_c``: OU grid points per correlation time.
+    * ``n_trajectories``: noise trajectories averaged per grain (≥ 1).
+    * ``constant_method``: method for constant-generator intervals ("diag" is exact).
+    * ``executor``: a ``concurrent.futures.Executor`` to map the grains of a chunk over
+      (None: in-process). Results do not depend on it.
+    """
+
+    method: str = "adams"
+    atol: float = 1e-9
+    rtol: float = 1e-7
+    steps_per_period: float = 20.0
+    max_step: float | None = None
+    nsteps: int = 10**7
+    noise_points_per_tau_c: float = 50.0
+    n_trajectories: int = 1
+    constant_method: str = "diag"
+    executor: object = None
+
+    @classmethod
+    def from_options(cls, options: dict) -> SolverSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ModelError(f"qutip engine: unknown option(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(known))})")
+        s = cls(**options)
+        for name in ("atol", "rtol", "steps_per_period", "noise_points_per_tau_c"):
+            v = getattr(s, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ModelError(f"qutip engine option {name}: must be > 0, got {v!r}")
+        if s.max_step is not None and not (math.isfinite(s.max_step) and s.max_step > 0):
+            raise ModelError(f"qutip engine option max_step: must be > 0, got {s.max_step!r}")
+        if int(s.n_trajectories) != s.n_trajectories or s.n_trajectories < 1:
+            raise ModelError(f"qutip engine option n_trajectories: must be an integer >= 1, "
+                             f"got {s.n_trajectories!r}")
+        return s
+
+
+# ----------------------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class _Grain:
+    delta: float
+    bias: float
+
+    @property
+    def energy(self) -> float:
+        return math.hypot(self.delta, self.bias)
+
+    @property
+    def cos(self) -> float:
+        e = self.energy
+        return 1.0 if e == 0 else self.bias / e
+
+    @property
+    def sin(self) -> float:
+        e = self.energy
+        return 0.0 if e == 0 else self.delta / e
+
+
+def _ops():
+    import qutip as qt
+    return {"sz": qt.sigmaz(), "sx": qt.sigmax(), "sy": qt.sigmay(), "sm": qt.sigmam(),
+            "sp": qt.sigmap(), "id": qt.qeye(2)}
+
+
+def _couplings(grain: _Grain, drive_coupling: str) -> tuple[float, float]:
+    """(longitudinal k∥, transverse k⊥) of the drive operator in the eigenbasis."""
+    if drive_coupling == "x":
+        return grain.sin, grain.cos
+    return grain.cos, -grain.sin
+
+
+def _kT(temperature: float | None) -> float | None:
+    return None if temperature is None else K_B_OVER_HBAR * temperature
+
+
+def _initial_state(grain: _Grain, environment: Environment, initial: str):
+    import qutip as qt
+    if initial == "up":
+        half = 0.5 * math.atan2(grain.delta, grain.bias)
+        psi = math.cos(half) * qt.basis(2, 0) - math.sin(half) * qt.basis(2, 1)
+        return qt.ket2dm(psi)
+    if initial != "thermal":
+        raise ModelError(f"initial: must be 'thermal' or 'up', got {initial!r}")
+    kt = _kT(environment.temperature)
+    if kt is None:
+        return qt.ket2dm(qt.basis(2, 1))
+    x = grain.energy / kt
+    p_up = 0.5 * (1.0 - math.tanh(x))  # e^{-E/kT} / (e^{E/kT} + e^{-E/kT})
+    return qt.Qobj(np.diag([p_up, 1.0 - p_up]).astype(complex))
+
+
+def _relaxation_rates(grain: _Grain, environment: Environment) -> tuple[float, float]:
+    """(Γ↓, Γ↑) in 1/s with Γ↓ + Γ↑ = 1/T1 and detailed balance at the temperature."""
+    if environment.t1 is None:
+        return 0.0, 0.0
+    total = 1.0 / environment.t1
+    kt = _kT(environment.temperature)
+    if kt is None:
+        return 0.5 * total, 0.5 * total
+    boltz = math.exp(-2.0 * grain.energy / kt)
+    down = total / (1.0 + boltz)
+    return down, total - down
+
+
+def _collapse_ops(grain: _Grain, environment: Environment, frame: str, with_measurement=True):
+    ops = _ops()
+    c_ops = []
+    down, up = _relaxation_rates(grain, environment)
+    if down > 0:
+        c_ops.append(math.sqrt(down) * ops["sm"])
+    if up > 0:
+        c_ops.append(math.sqrt(up) * ops["sp"])
+    if environment.t_phi is not None:
+        c_ops.append(math.sqrt(0.5 / environment.t_phi) * ops["sz"])
+    kappa = environment.measurement_rate
+    if with_measurement and kappa > 0:
+        if frame == "lab":
+            c_ops.append(math.sqrt(kappa) * (grain.cos * ops["sz"] - grain.sin * ops["sx"]))
+        else:
+            if grain.cos != 0:
+                c_ops.append(math.sqrt(kappa) * grain.cos * ops["sz"])
+            if grain.sin != 0:
+                c_ops.append(math.sqrt(kappa) * abs(grain.sin) * ops["sp"])
+                c_ops.append(math.sqrt(kappa) * abs(grain.sin) * ops["sm"])
+    return c_ops
+
+
+# -------------------------------------------------------------------------- the drive
+class _LabField:
+    """h(t) (T) of piecewise segments: A_j cos(2π f_j t + φ_j) for t in segment j."""
+
+    def __init__(self, seg, scale: float):
+        keep = (seg.duration > 0) & (seg.amplitude != 0)
+        self.start = [float(x) for x in seg.start[keep]]
+        self.stop = [float(x) for x in seg.stop[keep]]
+        self.amp = [float(x) * scale for x in seg.amplitude[keep]]
+        self.omega = [TWO_PI * float(x) for x in seg.frequency[keep]]
+        self.phase = [float(x) for x in seg.phase[keep]]
+
+    def __bool__(self) -> bool:
+        return bool(self.start)
+
+    def __call__(self, t):
+        j = bisect.bisect_right(self.start, t) - 1
+        if j < 0 or t >= self.stop[j]:
+            return 0.0
+        return self.amp[j] * math.cos(self.omega[j] * t + self.phase[j])
+
+
+class _RwaField:
+    """Co-rotating complex amplitude g(t) of σ+' in the frame rotating at ω_c."""
+
+    def __init__(self, seg, scale: float, omega_c: float, conj: bool = False):
+        keep = (seg.duration > 0) & (seg.amplitude != 0) & (seg.frequency != 0)
+        self.start = [float(x) for x in seg.start[keep]]
+        self.stop = [float(x) for x in seg.stop[keep]]
+        self.amp = [0.5 * float(x) * scale for x in seg.amplitude[keep]]
+        self.domega = [TWO_PI * float(x) - omega_c for x in seg.frequency[keep]]
+        self.phase = [float(x) for x in seg.phase[keep]]
+        self.sign = 1.0 if conj else -1.0
+
+    def __bool__(self) -> bool:
+        return bool(self.start)
+
+    def __call__(self, t):
+        j = bisect.bisect_right(self.start, t) - 1
+        if j < 0 or t >= self.stop[j]:
+            return 0j
+        arg = self.domega[j] * t + self.phase[j]
+        return self.amp[j] * complex(math.cos(arg), self.sign * math.sin(arg))
+
+
+def _carrier(schedule, channel) -> float | None:
+    """Angular carrier (rad/s) of the first pulse with a non-zero carrier, or None."""
+    name = schedule._field_channel(channel)
+    for p in sorted(schedule.pulses, key=lambda p: p.start):
+        if p.channel == name and p.frequency != 0 and p.duration > 0:
+            return TWO_PI * p.frequency
+    return None
+
+
+def _field_channel_or_none(schedule, channel):
+    try:
+        return schedule._field_channel(channel)
+    except Exception:  # no field channel at all: free evolution
+        if not schedule.channels_of("field"):
+            return None
+        raise
+
+
+def rwa_validity(schedule, grain_delta, grain_bias, moment, drive_coupling="z",
+                 channel=None) -> dict:
+    """Numbers that decide whether the RWA is valid for a grain (all rad/s).
+
+    Returns ``carrier``, ``rabi`` (γ·max|h|·|k⊥|), ``longitudinal`` (γ·max|h|·|k∥|),
+    ``detuning`` |2E − ω_c| and the ratios ``rabi/carrier``, ``detuning/carrier``,
+    ``longitudinal/carrier`` — each must be ≪ 1 (warning above ``RWA_WARN_RATIO``).
+    """
+    g = _Grain(float(grain_delta), float(grain_bias))
+    name = _field_channel_or_none(schedule, channel)
+    wc = _carrier(schedule, name) if name else None
+    hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == name), default=0.0)
+    kl, kt = _couplings(g, drive_coupling)
+    out = {"carrier": wc, "rabi": abs(moment * hmax * kt),
+           "longitudinal": abs(moment * hmax * kl),
+           "detuning": None if wc is None else abs(2 * g.energy - wc),
+           "baseband": any(p.channel == name and p.frequency == 0 and p.amplitude != 0
+                           for p in schedule.pulses)}
+    if wc:
+        out["rabi/carrier"] = out["rabi"] / wc
+        out["detuning/carrier"] = out["detuning"] / wc
+        out["longitudinal/carrier"] = out["longitudinal"] / wc
+    return out
+
+
+def _warn_rwa(schedule, chunk_delta, chunk_bias, moment, drive_coupling, channel):
+    """One RuntimeWarning per chunk naming the worst ratios."""
+    if not len(chunk_delta):
+        return
+    worst: dict[str, float] = {}
+    baseband = False
+    info = None
+    for d, e in zip(chunk_delta, chunk_bias, strict=True):
+        info = rwa_validity(schedule, d, e, moment, drive_coupling, channel)
+        baseband = baseband or info["baseband"]
+        for key in ("rabi/carrier", "detuning/carrier", "longitudinal/carrier"):
+            if key in info:
+                worst[key] = max(worst.get(key, 0.0), info[key])
+    bad = {k: v for k, v in worst.items() if v > RWA_WARN_RATIO}
+    if bad:
+        wc = info["carrier"]
+        msg = ", ".join(f"{k} = {v:.3g}" for k, v in bad.items())
+        warnings.warn(
+            f"RWA invalid for part of the ensemble: {msg} (carrier {wc / TWO_PI:.6g} Hz; "
+            f"each ratio must be << 1, threshold {RWA_WARN_RATIO}); only frame='lab' is "
+            f"exact here", RuntimeWarning, stacklevel=3)
+    if baseband:
+        warnings.warn("RWA drops baseband (zero-carrier) pulses entirely; use frame='lab'",
+                      RuntimeWarning, stacklevel=3)
+
+
+# -------------------------------------------------------------------------- bias noise
+def _noise_terms(environment: Environment, t_end: float, rng, dt_max: float,
+                 points_per_tau_c: float):
+    """Sampled bias-noise trajectories as QuTiP array coefficients (rad/s) on [0, t_end],
+    plus the largest |δε| (rad/s) reached, for step-size control."""
+    import qutip as qt
+    coeffs = []
+    peak = 0.0
+    for proc in environment.noise:
+        if isinstance(proc, OrnsteinUhlenbeck):
+            sigma = float(angular(proc.sigma))
+            if sigma == 0:
+                continue
+            dt = min(proc.tau_c / points_per_tau_c, dt_max)
+            n = max(4, math.ceil(t_end / dt) + 1)
+            grid = np.linspace(0.0, t_end, n)
+            step = grid[1] - grid[0]
+            a = math.exp(-step / proc.tau_c)
+            b = sigma * math.sqrt(-math.expm1(-2.0 * step / proc.tau_c))
+            xi = rng.standard_normal(n)
+            x = np.empty(n)
+            x[0] = sigma * xi[0]
+            for i in range(1, n):
+                x[i] = a * x[i - 1] + b * xi[i]
+            coeffs.append(qt.coefficient(x, tlist=grid, order=3))
+            peak = max(peak, float(np.max(np.abs(x))))
+        elif isinstance(proc, Telegraph):
+            amp = float(angular(proc.amplitude))
+            if amp == 0:
+                continue
+            sign = 1.0 if rng.random() < 0.5 else -1.0
+            n_flip = rng.poisson(proc.rate * t_end) if proc.rate > 0 else 0
+            flips = np.sort(rng.uniform(0.0, t_end, n_flip))
+            grid = np.concatenate([[0.0], flips, [t_end * (1 + 1e-12) + 1e-300]])
+            vals = sign * amp * (-1.0) ** np.arange(grid.size)
+            vals[-1] = vals[-2]
+            coeffs.append(qt.coefficient(vals, tlist=grid, order=0))
+            peak = max(peak, amp)
+        else:  # pragma: no cover - Environment validates
+            raise ModelError(f"environment.noise: unknown process {proc!r}")
+    return coeffs, peak
+
+
+def _noise_scale(environment: Environment) -> float:
+    """A typical (4σ) bias-noise amplitude in rad/s, for step-size control."""
+    s = 0.0
+    for proc in environment.noise:
+        if isinstance(proc, OrnsteinUhlenbeck):
+            s += 4.0 * float(angular(proc.sigma))
+        elif isinstance(proc, Telegraph):
+            s += float(angular(proc.amplitude))
+    return s
+
+
+# ------------------------------------------------------------------------ one grain
+def _required_step(grain: _Grain, frame: str, omega_c: float | None, hmax: float,
+                   moment: float, noise: float, settings: SolverSettings,
+                   duration: float) -> float:
+    """max_step (s) from the fastest angular frequency of the problem."""
+    e = grain.energy
+    drive = abs(moment) * hmax
+    if frame == "lab":
+        fast = max(2.0 * (e + noise + drive), omega_c or 0.0, drive)
+    else:
+        wc = 2.0 * e if omega_c is None else omega_c
+        fast = max(abs(2.0 * e - wc) + 2.0 * noise, drive)
+    if fast <= 0:
+        return duration if duration > 0 else 1.0
+    return TWO_PI / fast / settings.steps_per_period
+
+
+def _breakpoints(schedule, channel, t_end: float) -> list[float]:
+    pts = {0.0, t_end}
+    for p in schedule.pulses:
+        if p.channel == channel:
+            for t in (p.start, p.stop):
+                if 0.0 < t < t_end:
+                    pts.add(float(t))
+    for p in schedule.ideal_pulses:
+        if p.channel == channel and 0.0 < p.time < t_end:
+            pts.add(float(p.time))
+    return sorted(pts)
+
+
+def _ideal_unitary(angle: float, phi: float):
+    import qutip as qt
+    ops = _ops()
+    axis = math.cos(phi) * ops["sx"] + math.sin(phi) * ops["sy"]
+    return (-0.5j * angle * axis).expm() if angle else qt.qeye(2)
+
+
+def _run_grain(job) -> np.ndarray:
+    """⟨τz⟩ (lab frame) of one grain for every phase-cycle step: (n_steps, n_t)."""
+    (schedule, delta, bias, environment, times, frame, initial, seed, index, moment,
+     max_error, settings) = job
+    import qutip as qt
+    ops = _ops()
+    grain = _Grain(delta, bias)
+    times = np.asarray(times, float)
+    n_t = times.size
+    out = np.zeros((schedule.n_steps, n_t))
+    if n_t == 0:
+        return out
+    t_end = float(times[-1])
+    channel = _field_channel_or_none(schedule, None)
+    omega_c = _carrier(schedule, channel) if channel else None
+    if frame == "rwa" and omega_c is None:
+        omega_c = 2.0 * grain.energy
+    hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == channel),
+               default=0.0)
+    noise_amp = _noise_scale(environment)
+    required = _required_step(grain, frame, omega_c if frame == "lab" else omega_c, hmax,
+                              moment, noise_amp, settings, t_end)
+    if settings.max_step is not None:
+        if settings.max_step > required * (1 + 1e-12):
+            raise ModelError(
+                f"max_step {settings.max_step:.6g} s is too coarse for the fastest frequency "
+                f"of this problem ({TWO_PI / required / settings.steps_per_period / TWO_PI:.6g}"
+                f" Hz, frame {frame!r}): the required step is <= {required:.6g} s")
+        max_step = settings.max_step
+    else:
+        max_step = required
+    kl, kt = _couplings(grain, environment.drive_coupling)
+    tau_z = grain.cos * ops["sz"] - grain.sin * ops["sx"]
+    if frame == "lab":
+        h0 = grain.energy * ops["sz"]
+        noise_op = tau_z
+        drive_op = kl * ops["sz"] + kt * ops["sx"]
+        e_ops = [tau_z]
+    else:
+        h0 = (grain.energy - 0.5 * omega_c) * ops["sz"]
+        noise_op = grain.cos * ops["sz"]
+        e_ops = [ops["sz"], ops["sx"], ops["sy"]]
+    c_ops = _collapse_ops(grain, environment, frame)
+    rho0 = _initial_state(grain, environment, initial)
+    breaks = _breakpoints(schedule, channel, t_end) if channel else [0.0, t_end]
+    ideal = sorted(((p.time, p.angle, p.phases) for p in schedule.ideal_pulses
+                    if p.channel == channel and p.time <= t_end), key=lambda x: x[0])
+    n_traj = int(settings.n_trajectories)
+    has_noise = noise_amp > 0
+    base_opts = {"atol": settings.atol, "rtol": settings.rtol, "nsteps": settings.nsteps,
+                 "max_step": max_step, "store_final_state": True, "progress_bar": "",
+                 "normalize_output": False}
+    for k in range(schedule.n_steps):
+        if channel:
+            seg = schedule.segments(step=k, channel=channel, max_error=max_error)
+        drive_terms = []
+        if channel:
+            if frame == "lab":
+                f = _LabField(seg, moment)
+                if f:
+                    drive_terms.append([drive_op, f.__call__])
+            else:
+                g = _RwaField(seg, moment * kt, omega_c)
+                if g:
+                    drive_terms.append([ops["sp"], g.__call__])
+                    drive_terms.append([ops["sm"], _RwaField(seg, moment * kt, omega_c,
+                                                             conj=True).__call__])
+        acc = np.zeros(n_t)
+        for j in range(n_traj if has_noise else 1):
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index, k, j)))
+            noise_coeffs, _ = _noise_terms(environment, max(t_end, 1e-300), rng, max_step,
+                                           settings.noise_points_per_tau_c)
+            terms = [h0] + drive_terms + [[noise_op, c] for c in noise_coeffs]
+            timedep = len(terms) > 1
+            h = qt.QobjEvo(terms) if timedep else h0
+            solver = qt.MESolver(h, c_ops, options=_options(
+                base_opts, settings.method if timedep else settings.constant_method))
+            const_solver = None
+            if timedep and drive_terms and not noise_coeffs:
+                const_solver = qt.MESolver(h0, c_ops, options=_options(
+                    base_opts, settings.constant_method))
+            expect = _evolve(solver, const_solver, rho0, times, breaks, ideal, k,
+                             omega_c if frame == "rwa" else None, e_ops, seg if channel else None)
+            if frame == "lab":
+                acc += expect[0]
+            else:
+                wt = omega_c * times
+                sx_lab = np.cos(wt) * expect[1] - np.sin(wt) * expect[2]
+                acc += grain.cos * expect[0] - grain.sin * sx_lab
+        out[k] = acc / (n_traj if has_noise else 1)
+    return out
+
+
+_ODE_ONLY = ("atol", "rtol", "nsteps", "max_step")
+
+
+def _options(base: dict, method: str) -> dict:
+    """QuTiP solver options for ``method`` ("diag" takes no ODE tolerances)."""
+    opts = dict(base, method=method)
+    if method == "diag":
+        for key in _ODE_ONLY:
+            opts.pop(key, None)
+    return opts
+
+
+def _quiet(seg, a: float, b: float) -> bool:
+    """True if no drive segment with a non-zero amplitude overlaps (a, b)."""
+    if seg is None:
+        return True
+    on = (seg.duration > 0) & (seg.amplitude != 0)
+    return not np.any(on & (seg.start < b) & (seg.stop > a))
+
+
+def _evolve(solver, const_solver, rho0, times, breaks, ideal, step, omega_c, e_ops, seg):
+    """Integrate interval by interval; ideal pulses applied at their times."""
+    n_t = times.size
+    out = np.zeros((len(e_ops), n_t))
+    rho = rho0
+    i_ideal = 0
+    for a, b in zip(breaks[:-1], breaks[1:], strict=True) if len(breaks) > 1 else [(0.0, 0.0)]:
+        while i_ideal < len(ideal) and ideal[i_ideal][0] <= a:
+            t_p, angle, phases = ideal[i_ideal]
+            phi = phases[step] - (omega_c * t_p if omega_c is not None else 0.0)
+            u = _ideal_unitary(angle, phi)
+            rho = u * rho * u.dag()
+            i_ideal += 1
+        last = b == breaks[-1]
+        sel = np.flatnonzero((times >= a) & ((times <= b) if last else (times < b)))
+        tl = np.concatenate([[a], times[sel], [b]])
+        if b <= a:
+            for i in sel:
+                out[:, i] = [_expect(op, rho) for op in e_ops]
+            continue
+        use = const_solver if (const_solver is not None and _quiet(seg, a, b)) else solver
+        res = use.run(rho, tl, e_ops=e_ops)
+        for m in range(len(e_ops)):
+            out[m, sel] = np.real(np.asarray(res.expect[m])[1:1 + sel.size])
+        rho = res.final_state
+    return out
+
+
+def _expect(op, rho) -> float:
+    import qutip as qt
+    return float(np.real(qt.expect(op, rho)))
+
+
+# ------------------------------------------------------------------------ public API
+def _check_times(times) -> np.ndarray:
+    t = np.asarray(times, dtype=float)
+    if t.ndim != 1:
+        raise ModelError(f"times: must be one-dimensional, got shape {t.shape}")
+    if t.size and (not np.all(np.isfinite(t)) or np.any(t < 0)):
+        raise ModelError(f"times: must be finite and >= 0, got min {np.min(t)!r}")
+    if np.any(np.diff(t) < 0):
+        raise ModelError("times: must be sorted (non-decreasing)")
+    return t
+
+
+def _check_frame(frame: str) -> None:
+    if frame not in ("lab", "rwa"):
+        raise ModelError(f"frame: must be 'lab' or 'rwa', got {frame!r}")
+
+
+def simulate_grains(schedule, chunk: GrainChunk, environment: Environment, times, *,
+                    frame: str = "lab", initial: str = "thermal", seed: int = 0,
+                    moment: float = 1.0, max_error: float = 1e-3,
+                    **engine_options) -> np.ndarray:
+    """Lab-frame ⟨τz⟩(t) of every grain of ``chunk``: array (n_grains, n_steps, n_t).
+
+    Same arguments as :func:`simulate_chunk` (which is the weighted sum of this)."""
+    _check_frame(frame)
+    if initial not in ("thermal", "up"):
+        raise ModelError(f"initial: must be 'thermal' or 'up', got {initial!r}")
+    if not (isinstance(moment, (int, float)) and math.isfinite(moment)):
+        raise ModelError(f"moment: must be a finite number (rad s^-1 T^-1), got {moment!r}")
+    settings = SolverSettings.from_options(engine_options)
+    times = _check_times(times)
+    schedule.check()
+    delta = np.asarray(chunk.delta, float)
+    bias = np.asarray(chunk.bias, float)
+    if frame == "rwa":
+        channel = _field_channel_or_none(schedule, None)
+        _warn_rwa(schedule, delta, bias, moment, environment.drive_coupling, channel)
+    jobs = [(schedule, float(d), float(e), environment, times, frame, initial, int(seed), i,
+             float(moment), float(max_error), replace(settings, executor=None))
+            for i, (d, e) in enumerate(zip(delta, bias, strict=True))]
+    if settings.executor is None:
+        results = [_run_grain(j) for j in jobs]
+    else:
+        results = list(settings.executor.map(_run_grain, jobs))
+    if not results:
+        return np.zeros((0, schedule.n_steps, times.size))
+    return np.stack(results)
+
+
+def simulate_chunk(schedule, chunk: GrainChunk, environment: Environment, times, *,
+                   frame: str = "lab", initial: str = "thermal", seed: int = 0,
+                   moment: float = 1.0, max_error: float = 1e-3, **engine_options):
+    """Σ_grains weight·⟨τz⟩(t) over ``chunk`` for every phase-cycle step.
+
+    Parameters (ENGINE.md): ``schedule`` (a resolved Schedule), ``chunk``
+    (:class:`echo.model.GrainChunk`, Δ and ε in rad/s), ``environment``, ``times`` (s,
+    sorted output times), ``frame`` ("lab" | "rwa"), ``initial`` ("thermal" | "up"),
+    ``seed`` (noise streams), ``moment`` γ (rad s⁻¹ T⁻¹), ``max_error`` (segmentation
+    of shaped pulses, see ``Schedule.segments``), engine options of
+    :class:`SolverSettings`.
+
+    Returns ``(tau_z_sum (n_steps, n_t) float64, weight_sum float)``.
+    """
+    per_grain = simulate_grains(schedule, chunk, environment, times, frame=frame,
+                                initial=initial, seed=seed, moment=moment,
+                                max_error=max_error, **engine_options)
+    w = np.asarray(chunk.weight, float)
+    tau_z_sum = np.einsum("g,gkt->kt", w, per_grain) if len(w) else \
+        np.zeros((schedule.n_steps, np.size(times)))
+    return tau_z_sum, float(np.sum(w))
+
+
+# ------------------------------------------------------------------- monitored SQUID
+@dataclass(frozen=True)
+class MonitorResult:
+    """Continuous homodyne monitoring of τz of one grain (QuTiP ``smesolve`` convention).
+
+    * ``times`` (n_t,): s, uniform, record grid.
+    * ``tau_z`` (n_t,): trajectory-averaged ⟨τz⟩ (= the unconditional master equation).
+    * ``tau_z_traj`` (ntraj, n_t): conditional ⟨τz⟩ of each trajectory.
+    * ``record`` (ntraj, n_t − 1): homodyne record of each interval [t_i, t_{i+1}],
+      record_i = ⟨c + c†⟩(t_i) + ΔW_i/Δt, c = √κ τz, so ⟨c + c†⟩ = 2√κ⟨τz⟩ and ΔW_i the
+      Wiener increment over the interval (mean 0, variance Δt): the record's noise has
+      variance 1/Δt (units 1/s, since c has units s^-1/2).
+    * ``kappa`` (1/s), ``dt`` (record interval, s), ``substeps`` (SDE steps per interval).
+    """
+
+    times: np.ndarray
+    tau_z: np.ndarray
+    tau_z_traj: np.ndarray
+    record: np.ndarray
+    kappa: float
+    dt: float
+    substeps: int
+
+    @property
+    def signal(self) -> np.ndarray:
+        """The noise-free part of the record, 2√κ⟨τz⟩ at each interval start."""
+        return 2.0 * math.sqrt(self.kappa) * self.tau_z_traj[:, :-1]
+
+
+def monitor(schedule, delta: float, bias: float, environment: Environment, times, *,
+            kappa: float | None = None, ntraj: int = 100, seed: int = 0,
+            moment: float = 1.0, max_error: float = 1e-3, initial: str = "thermal",
+            step: int = 0, substeps: int = 20, method: str = "platen") -> MonitorResult:
+    """Homodyne monitoring of τz of one grain (Δ, ε in rad/s) with strength ``kappa``
+    (1/s; default ``environment.measurement_rate``), lab frame, QuTiP ``SMESolver``
+    with ``sc_ops = [√κ τz]``; T1/Tφ of ``environment`` as ordinary Lindblad terms.
+
+    ``times`` must be a uniform grid starting at 0 (the record intervals); ideal pulses
+    must sit on it. The SDE step is Δt/``substeps`` and must also be below
+    (π/E)/20. Trajectory j uses ``SeedSequence(seed, spawn_key=(j, segment))``.
+    Bias noise is not included (use :func:`simulate_chunk`).
+    """
+    import qutip as qt
+    if environment.noise:
+        raise ModelError("monitor: bias noise is not supported here; use simulate_chunk")
+    kappa = environment.measurement_rate if kappa is None else float(kappa)
+    if not (math.isfinite(kappa) and kappa > 0):
+        raise ModelError(f"kappa: must be > 0 (1/s), got {kappa!r}")
+    times = _check_times(times)
+    if times.size < 2 or times[0] != 0:
+        raise ModelError("times: monitor needs a uniform grid starting at t = 0")
+    dt_rec = float(times[1] - times[0])
+    if not np.allclose(np.diff(times), dt_rec, rtol=1e-9, atol=0):
+        raise ModelError("times: monitor needs a uniform grid (equal record intervals)")
+    if int(ntraj) < 1:
+        raise ModelError(f"ntraj: must be >= 1, got {ntraj!r}")
+    schedule.check()
+    grain = _Grain(float(delta), float(bias))
+    ops = _ops()
+    dt = dt_rec / int(substeps)
+    channel = _field_channel_or_none(schedule, None)
+    hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == channel),
+               default=0.0)
+    omega_c = _carrier(schedule, channel) if channel else None
+    need = _required_step(grain, "lab", omega_c, hmax, moment, 0.0,
+                          SolverSettings(), float(times[-1]))
+    if dt > need * (1 + 1e-12):
+        raise ModelError(f"monitor: SDE step {dt:.6g} s too coarse; need <= {need:.6g} s "
+                         f"(raise substeps or refine times)")
+    tau_z = grain.cos * ops["sz"] - grain.sin * ops["sx"]
+    kl, kt = _couplings(grain, environment.drive_coupling)
+    terms = [grain.energy * ops["sz"]]
+    if channel:
+        f = _LabField(schedule.segments(step=step, channel=channel, max_error=max_error),
+                      moment)
+        if f:
+            terms.append([kl * ops["sz"] + kt * ops["sx"], f.__call__])
+    h = qt.QobjEvo(terms) if len(terms) > 1 else terms[0]
+    env_no_meas = replace(environment, measurement_rate=0.0)
+    c_ops = _collapse_ops(grain, env_no_meas, "lab")
+    solver = qt.SMESolver(h, sc_ops=[math.sqrt(kappa) * tau_z], c_ops=c_ops, heterodyne=False,
+                          options={"dt": dt, "method": method, "progress_bar": ""})
+    rho0 = _initial_state(grain, environment, initial)
+    # ideal pulses snapped to the record grid
+    kicks: dict[int, list] = {}
+    for p in schedule.ideal_pulses:
+        if p.channel != channel:
+            continue
+        i = int(round(p.time / dt_rec))
+        if abs(i * dt_rec - p.time) > 1e-6 * dt_rec:
+            raise ModelError(f"monitor: ideal pulse at {p.time:.6g} s is not on the record "
+                             f"grid (step {dt_rec:.6g} s)")
+        kicks.setdefault(i, []).append(_ideal_unitary(p.angle, p.phases[step]))
+    n_t = times.size
+    ntraj = int(ntraj)
+    traj = np.zeros((ntraj, n_t))
+    dws = np.zeros((ntraj, n_t - 1))
+    for j in range(ntraj):
+        rho = rho0
+        segment = 0
+        restart = True
+        for i in range(n_t):
+            if i in kicks:
+                for u in kicks[i]:
+                    rho = u * rho * u.dag()
+                restart = True
+            if restart:
+                solver.start(rho, float(times[i]),
+                             seed=np.random.SeedSequence(seed, spawn_key=(j, segment)))
+                segment += 1
+                restart = False
+            traj[j, i] = _expect(tau_z, rho)
+            if i + 1 < n_t:
+                rho, dw = solver.step(float(times[i + 1]), wiener_increment=True)
+                dws[j, i] = float(np.asarray(dw).ravel()[0])
+    record = 2.0 * math.sqrt(kappa) * traj[:, :-1] + dws / dt_rec
+    return MonitorResult(times=times, tau_z=traj.mean(axis=0), tau_z_traj=traj, record=record,
+                         kappa=kappa, dt=dt_rec, substeps=int(substeps))
