@@ -1,0 +1,97 @@
+"""Lock-in amplifiers (SR830, SR860 via pymeasure) and the χ''(ω) frequency sweep.
+
+The continuous-wave counterpart of the echo experiment: drive the coil with the
+lock-in's sine output at frequency f, read the in-phase (X) and quadrature (Y)
+components of the SQUID signal. With the reference phase set so that X follows the
+in-phase susceptibility, Y ∝ χ''(ω = 2πf) (up to the read-out gain and sign of the
+phase convention — calibrate the phase on a known sample).
+
+Commands (SR830 manual, ch. 5; SR860 manual, ch. 4; sent by pymeasure's properties):
+``FREQ``, ``SLVL``, ``OFLT`` (time constant), ``SENS``, ``SNAP? 1,2`` (SR830) /
+``SNAP? X, Y`` (SR860), ``OUTP?``. These are not SCPI instruments (no ``SYST:ERR?``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from pymeasure.instruments.srs.sr830 import SR830 as _SR830
+from pymeasure.instruments.srs.sr860 import SR860 as _SR860
+
+
+class SR830(_SR830):
+    """SR830 (pymeasure) with :meth:`shutdown`: the sine output cannot be switched
+    off, so it is set to its minimum, 4 mV rms."""
+
+    MIN_SINE_V = 0.004
+
+    def shutdown(self) -> None:
+        """Sine output to its minimum amplitude (the SR830 has no output switch)."""
+        self.sine_voltage = self.MIN_SINE_V
+        super().shutdown()
+
+    def snap_xy(self) -> tuple[float, float]:
+        """X and Y (V) sampled at one instant (``SNAP? 1,2``)."""
+        x, y = self.snap("X", "Y")
+        return float(x), float(y)
+
+
+class SR860(_SR860):
+    """SR860 (pymeasure) with :meth:`shutdown` (sine output to 0 V)."""
+
+    MIN_SINE_V = 0.0
+
+    def shutdown(self) -> None:
+        """Sine output amplitude to 0 V."""
+        self.sine_voltage = self.MIN_SINE_V
+        super().shutdown()
+
+    def snap_xy(self) -> tuple[float, float]:
+        """X and Y (V) sampled at one instant (``SNAP? X, Y``)."""
+        x, y = self.snap("X", "Y")
+        return float(x), float(y)
+
+
+@dataclass(frozen=True)
+class FrequencySweep:
+    """Result of :func:`sweep_frequency`: ``frequency`` (Hz), in-phase ``x`` and
+    quadrature ``y`` (V). ``y`` is proportional to χ''(2πf)."""
+
+    frequency: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def r(self) -> np.ndarray:
+        return np.hypot(self.x, self.y)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Phase in rad."""
+        return np.arctan2(self.y, self.x)
+
+
+def sweep_frequency(lockin, frequencies: Iterable[float], settle: float | None = None,
+                    n_tau: float = 5.0,
+                    sleep: Callable[[float], None] = time.sleep) -> FrequencySweep:
+    """Step the lock-in reference through ``frequencies`` (Hz), wait ``settle`` s at
+    each (default ``n_tau`` time constants, read once with ``OFLT?``) and snap X, Y.
+
+    Works with :class:`SR830` and :class:`SR860` (anything with ``frequency``,
+    ``time_constant`` and ``snap_xy``).
+    """
+    freqs = np.asarray(list(frequencies), dtype=float)
+    if freqs.ndim != 1 or freqs.size == 0 or not np.all(freqs > 0):
+        raise ValueError("frequencies must be a non-empty list of positive Hz")
+    if settle is None:
+        settle = n_tau * float(lockin.time_constant)
+    xs = np.empty(freqs.size)
+    ys = np.empty(freqs.size)
+    for i, f in enumerate(freqs):
+        lockin.frequency = float(f)
+        sleep(settle)
+        xs[i], ys[i] = lockin.snap_xy()
+    return FrequencySweep(freqs, xs, ys)
