@@ -63,11 +63,12 @@ class _Chan:
 class KeysightDSOX(VirtualInstrument):
     """The emulated oscilloscope (see the module docstring)."""
 
-    idn = ("KEYSIGHT TECHNOLOGIES", "DSOX3024T", "MY00000001", "07.50.2021102830")
+    idn = ("KEYSIGHT TECHNOLOGIES", "DSOX1102G", "CN00000001", "01.20.2019061038")
 
     def __init__(self, name: str = "digitizer", faults=None, record=None,
                  noise_rms: float = 0.0, seed: int = 0, digitize_timeout: float = 5.0,
-                 max_sample_rate: float = 5e9):
+                 max_sample_rate: float = 5e9, max_points: int = MAX_POINTS):
+        self.max_points = int(max_points)
         #: ``record(shot, times) -> volts`` (noise-free) — the lab physics.
         self.record = record
         self.noise_rms = float(noise_rms)
@@ -87,6 +88,8 @@ class KeysightDSOX(VirtualInstrument):
         self.trig_source = "EXTERNAL"
         self.trig_level = 1.0
         self.sweep = "NORMAL"
+        self.slope = "POSITIVE"
+        self.pending = False
         self.wav_source = 1
         self.wav_format = "BYTE"
         self.byteorder = "MSBFIRST"
@@ -279,6 +282,13 @@ class KeysightDSOX(VirtualInstrument):
             return fmt(self.trig_level)
         self.trig_level = to_float(u.params[0] if u.params else None, "trigger level", ("V",))
 
+    @command(":TRIGger[:EDGE]:SLOPe")
+    def _trig_slope(self, u, s):
+        if u.query:
+            return self.slope[:3]
+        self.slope = to_choice(u.params[0] if u.params else None,
+                               ["POSitive", "NEGative", "EITHer", "ALTernate"], "slope")
+
     @command(":TRIGger:SWEep")
     def _trig_sweep(self, u, s):
         if u.query:
@@ -308,8 +318,19 @@ class KeysightDSOX(VirtualInstrument):
 
     @command(":DIGitize", query=False)
     def _digitize(self, u, s):
+        # The scope returns at once but executes no further command before the
+        # acquisition is complete (see before_unit), as the real one does.
+        if u.params:
+            src = to_choice(u.params[0], ["CHANnel1", "CHANnel2", "CHANnel3", "CHANnel4"],
+                            "digitize source")
+            self.wav_source = int(src[-1])
         self._arm()
-        self.wait_complete()
+        self.pending = True
+
+    def before_unit(self, unit) -> None:
+        if self.pending:
+            self.pending = False
+            self.wait_complete()
 
     @command(":TER", query=True)
     def _ter(self, u, s):
@@ -355,8 +376,8 @@ class KeysightDSOX(VirtualInstrument):
         if u.query:
             return str(self.points)
         n = to_int(u.params[0] if u.params else None, "points")
-        if not 100 <= n <= MAX_POINTS:
-            raise SCPIError(-222, f"points {n} outside 100..{MAX_POINTS}")
+        if not 100 <= n <= self.max_points:
+            raise SCPIError(-222, f"points {n} outside 100..{self.max_points}")
         if n / self.tb_range > self.max_sample_rate * (1 + 1e-9):
             raise SCPIError(-222, f"{n} points in {self.tb_range:g} s exceed "
                                   f"{self.max_sample_rate:g} Sa/s")

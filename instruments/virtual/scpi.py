@@ -215,6 +215,11 @@ class MessageParser:
             if i >= n:
                 raise NeedMore
             header = buf[start:i].decode("latin-1")
+            q = header.find("?")
+            if 0 <= q < len(header) - 1:
+                # SR830 style "OUTP?1", "SNAP?1,2": the parameters follow the '?'
+                i = start + q + 1
+                header = header[:q + 1]
             unit = Unit(header=header.rstrip("?"), query=header.endswith("?"))
             # ---- parameters
             while i < n and buf[i] in b" \t\r":

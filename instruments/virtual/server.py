@@ -125,6 +125,9 @@ class VirtualInstrument:
     def reset(self) -> None:
         """``*RST`` state."""
 
+    def before_unit(self, unit: Unit) -> None:
+        """Hook run before each received unit (e.g. a scope finishing :DIGitize)."""
+
     # ------------------------------------------------------------------- errors
     def push_error(self, err: SCPIError) -> None:
         self.esr |= 0x20 if -199 <= err.code <= -100 else 0x10 if err.code <= -200 else 0
@@ -161,6 +164,7 @@ class VirtualInstrument:
                 if drop is not None and self._units_since_fault > drop:
                     self.faults.drop_after = None
                     raise _Dropped
+                self.before_unit(unit)
                 if unit.error is not None:
                     self.push_error(unit.error)
                     continue

@@ -1,0 +1,357 @@
+"""The virtual lab: an AWG, a digitizer and a lock-in served on loopback TCP, wired to
+one simulated sample.
+
+Wiring: AWG channel ``awg.channel`` (default 1) drives the coil (``volts_per_tesla``);
+its Sync/marker output triggers the digitizer (EXT); digitizer channel 1 sees the SQUID
+flux-locked-loop output (:class:`~instruments.virtual.sample.VirtualSample`); the lock-in's
+sine output drives the same coil and its input sees the same FLL output.
+
+Configuration file (TOML, ``examples/virtual_lab.toml``)::
+
+    host = "127.0.0.1"                     # bind address (loopback unless told otherwise)
+    seed = 0                               # digitizer / lock-in noise streams
+    engine = "fast"                        # echo engine; frame/initial as in echo.engines.run
+    [model]                                # the sample: a model file or inline tables
+    file = "model.toml"                    #   (relative to this file), or
+    [model.ensemble] / [model.environment] / [model.detection]   # inline (echo.model)
+    [awg]        port = 5025, volts_per_tesla = 1e5, channel = 1, max_points, max_sample_rate
+    [digitizer]  port = 5026, noise_rms = 1e-4 (V per shot; default detection.noise_rms),
+                 max_points, max_sample_rate, digitize_timeout (s)
+    [lockin]     port = 5027, enabled = true
+    [faults.awg] / [faults.digitizer] / [faults.lockin]: see Faults (all off by default)
+
+Unknown keys are errors (a typo must not silently change the lab).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from echo.model import (
+    Detection,
+    Ensemble,
+    Environment,
+    Model,
+    ModelError,
+    OrnsteinUhlenbeck,
+    Telegraph,
+    distribution_from_dict,
+)
+from instruments.virtual.awg import MAX_POINTS as AWG_MAX_POINTS
+from instruments.virtual.awg import MAX_SRATE as AWG_MAX_SRATE
+from instruments.virtual.awg import Keysight33522B
+from instruments.virtual.digitizer import KeysightDSOX
+from instruments.virtual.lockin import SR830
+from instruments.virtual.sample import VirtualSample
+from instruments.virtual.server import Faults, SCPIServer
+
+DEFAULT_PORTS = {"awg": 5025, "digitizer": 5026, "lockin": 5027}
+
+
+class VirtualLabError(ModelError):
+    """A malformed virtual-lab configuration (file and key named)."""
+
+
+# ----------------------------------------------------------------------------- model
+def model_from_dict(d: dict, where: str = "model") -> Model:
+    """An :class:`echo.model.Model` from model-file tables (``ensemble``,
+    ``environment``, ``detection``), as in a model TOML file."""
+    try:
+        from echo import modelfile  # the project's model files, when available
+        for name in ("model_from_dict", "from_dict", "parse_model"):
+            fn = getattr(modelfile, name, None)
+            if fn is not None:
+                return fn(d)
+    except ImportError:
+        pass
+    d = dict(d)
+    ens = dict(d.pop("ensemble", None) or {})
+    env = dict(d.pop("environment", None) or {})
+    det = dict(d.pop("detection", None) or {})
+    if d:
+        raise ModelError(f"{where}: unknown tables {sorted(d)}")
+    if "delta0" not in ens or "bias" not in ens:
+        raise ModelError(f"{where}.ensemble: needs delta0 and bias")
+    ens["delta0"] = distribution_from_dict(ens["delta0"], f"{where}.ensemble.delta0")
+    ens["bias"] = distribution_from_dict(ens["bias"], f"{where}.ensemble.bias")
+    noise = []
+    for i, n in enumerate(env.pop("noise", []) or []):
+        n = dict(n)
+        kind = n.pop("kind", None)
+        cls = {"ou": OrnsteinUhlenbeck, "telegraph": Telegraph}.get(kind)
+        if cls is None:
+            raise ModelError(f"{where}.environment.noise[{i}].kind: {kind!r} (ou|telegraph)")
+        try:
+            noise.append(cls(**n))
+        except TypeError as exc:
+            raise ModelError(f"{where}.environment.noise[{i}]: {exc}") from None
+    try:
+        return Model(Ensemble(**ens), Environment(noise=tuple(noise), **env), Detection(**det))
+    except TypeError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+
+
+def load_model_file(path: str | Path) -> Model:
+    path = Path(path)
+    try:
+        from echo import modelfile
+        for name in ("load_model", "load"):
+            fn = getattr(modelfile, name, None)
+            if fn is not None:
+                return fn(path)
+    except ImportError:
+        pass
+    with open(path, "rb") as fh:
+        return model_from_dict(tomllib.load(fh), where=str(path))
+
+
+# ---------------------------------------------------------------------------- config
+@dataclass
+class VirtualLabConfig:
+    """Parsed virtual-lab configuration (see the module docstring)."""
+
+    model: Model
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    volts_per_tesla: float = 1e5
+    awg_channel: int = 1
+    awg_max_points: int = AWG_MAX_POINTS
+    awg_max_sample_rate: float = AWG_MAX_SRATE
+    digitizer_noise_rms: float | None = None
+    digitizer_max_points: int = 62_500
+    digitizer_max_sample_rate: float = 2e9
+    digitize_timeout: float = 5.0
+    lockin: bool = True
+    engine: str = "fast"
+    frame: str = "lab"
+    initial: str = "thermal"
+    seed: int = 0
+    faults: dict[str, Faults] = field(default_factory=dict)
+
+    @property
+    def noise_rms(self) -> float:
+        return (self.model.detection.noise_rms if self.digitizer_noise_rms is None
+                else self.digitizer_noise_rms)
+
+
+_SECTIONS = {
+    "awg": {"port", "volts_per_tesla", "channel", "max_points", "max_sample_rate"},
+    "digitizer": {"port", "noise_rms", "max_points", "max_sample_rate", "digitize_timeout"},
+    "lockin": {"port", "enabled"},
+}
+
+
+def config_from_dict(d: dict, where: str = "<virtual lab>", base: Path | None = None
+                     ) -> VirtualLabConfig:
+    d = dict(d)
+    known = {"host", "seed", "engine", "frame", "initial", "model", "faults", *_SECTIONS}
+    unknown = set(d) - known
+    if unknown:
+        raise VirtualLabError(f"{where}: unknown keys {sorted(unknown)}")
+    mod = dict(d.get("model") or {})
+    if "file" in mod:
+        f = Path(mod.pop("file"))
+        if mod:
+            raise VirtualLabError(f"{where}: [model] has both file and inline tables")
+        model = load_model_file(f if f.is_absolute() or base is None else base / f)
+    elif mod:
+        model = model_from_dict(mod, f"{where}: model")
+    else:
+        raise VirtualLabError(f"{where}: a [model] (file = ... or inline tables) is required")
+    cfg = VirtualLabConfig(model=model)
+    cfg.host = str(d.get("host", cfg.host))
+    cfg.seed = int(d.get("seed", 0))
+    cfg.engine = str(d.get("engine", cfg.engine))
+    cfg.frame = str(d.get("frame", cfg.frame))
+    cfg.initial = str(d.get("initial", cfg.initial))
+    for sec, keys in _SECTIONS.items():
+        t = dict(d.get(sec) or {})
+        bad = set(t) - keys
+        if bad:
+            raise VirtualLabError(f"{where}: [{sec}] unknown keys {sorted(bad)}")
+        if "port" in t:
+            port = t["port"]
+            if not isinstance(port, int) or not 0 <= port <= 65535:
+                raise VirtualLabError(f"{where}: [{sec}] port {port!r}")
+            cfg.ports[sec] = port
+    a = d.get("awg") or {}
+    cfg.volts_per_tesla = _pos(a.get("volts_per_tesla", cfg.volts_per_tesla),
+                               f"{where}: [awg] volts_per_tesla")
+    cfg.awg_channel = int(a.get("channel", 1))
+    if cfg.awg_channel not in (1, 2):
+        raise VirtualLabError(f"{where}: [awg] channel {cfg.awg_channel!r} (1 or 2)")
+    cfg.awg_max_points = int(a.get("max_points", cfg.awg_max_points))
+    cfg.awg_max_sample_rate = _pos(a.get("max_sample_rate", cfg.awg_max_sample_rate),
+                                   f"{where}: [awg] max_sample_rate")
+    g = d.get("digitizer") or {}
+    if "noise_rms" in g:
+        cfg.digitizer_noise_rms = float(g["noise_rms"])
+        if not (cfg.digitizer_noise_rms >= 0 and math.isfinite(cfg.digitizer_noise_rms)):
+            raise VirtualLabError(f"{where}: [digitizer] noise_rms {g['noise_rms']!r}")
+    cfg.digitizer_max_points = int(g.get("max_points", cfg.digitizer_max_points))
+    cfg.digitizer_max_sample_rate = _pos(g.get("max_sample_rate", cfg.digitizer_max_sample_rate),
+                                         f"{where}: [digitizer] max_sample_rate")
+    cfg.digitize_timeout = _pos(g.get("digitize_timeout", cfg.digitize_timeout),
+                                f"{where}: [digitizer] digitize_timeout")
+    cfg.lockin = bool((d.get("lockin") or {}).get("enabled", True))
+    for role, fd in (d.get("faults") or {}).items():
+        if role not in DEFAULT_PORTS:
+            raise VirtualLabError(f"{where}: [faults.{role}]: unknown instrument")
+        try:
+            cfg.faults[role] = Faults.from_dict(fd)
+        except (TypeError, ValueError) as exc:
+            raise VirtualLabError(f"{where}: [faults.{role}] {exc}") from None
+    return cfg
+
+
+def _pos(v, where: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise VirtualLabError(f"{where}: expected a number, got {v!r}") from None
+    if not (x > 0 and math.isfinite(x)):
+        raise VirtualLabError(f"{where}: must be > 0, got {v!r}")
+    return x
+
+
+#: The built-in configuration served by ``spinecho lab serve`` without ``--config``
+#: (the same as ``examples/virtual_lab.toml``; a test keeps them equal).
+DEFAULT_TOML = """
+# The virtual lab: SCPI servers on loopback backed by the echo engine.
+#   spinecho lab serve --config examples/virtual_lab.toml
+# Clients reach it with examples/lab_virtual.toml (pyvisa-py TCPIP::127.0.0.1::PORT::SOCKET).
+host = "127.0.0.1"      # loopback only unless you say otherwise
+seed = 0                # digitizer and lock-in noise streams
+engine = "fast"         # echo engine (fast | qutip)
+frame = "lab"
+initial = "thermal"     # temperature unset -> every grain starts in its ground state
+
+[awg]                   # Keysight 33522B (2 ch, 16-bit, 250 MSa/s, 1 MSa per arb)
+port = 5025
+channel = 1             # the output wired to the drive coil
+volts_per_tesla = 1.0e5 # coil calibration: 10 uT per volt (must match the lab file)
+
+[digitizer]             # Keysight DSOX on the SQUID FLL output; EXT trigger = AWG Sync
+port = 5026
+noise_rms = 0.01        # V per sample per shot (averaging N shots divides it by sqrt(N))
+max_points = 62500      # the DSOX1102G record; raise it to emulate a deeper scope
+digitize_timeout = 5.0  # s a :DIGitize waits for AWG triggers
+
+[lockin]                # SR830: sine out -> coil, input <- FLL output
+port = 5027
+enabled = true
+
+# The sample: grains with a 4 MHz zero-bias splitting (delta0 = 1 MHz), a bias spread
+# that dephases the free induction within ~1 us, and slow spin-diffusion noise (T2).
+[model.ensemble]
+delta0 = { kind = "gaussian", mean = 1.0e6, std = 0.01e6 }   # Hz
+bias = { kind = "gaussian", mean = 0.0, std = 0.3e6 }        # Hz
+spin = 100
+g = 2.0
+n_grains = 1.0e9
+n_samples = 256
+seed = 1
+
+[model.environment]
+noise = [{ kind = "ou", sigma = 30.0e3, tau_c = 20.0e-6 }]  # Hz, s
+
+[model.detection]
+kind = "squid"
+flux_per_moment = 5.0e-12   # Phi0 per muB
+volts_per_flux = 1.0        # V per Phi0 (FLL)
+noise_rms = 0.01            # V
+sample_rate = 250.0e6
+
+# Fault injection (tests): uncomment to try
+# [faults.digitizer]
+# drop_after = 40          # close the connection after 40 commands (once)
+# reply_delay = 0.0        # s before every reply
+# corrupt_blocks = "header"
+# [faults.awg]
+# errors = { "DATA:ARBitrary:DAC" = -222 }
+"""
+
+
+def default_config() -> dict:
+    """The built-in virtual-lab configuration as TOML tables."""
+    return tomllib.loads(DEFAULT_TOML)
+
+
+def load_config(path: str | Path) -> VirtualLabConfig:
+    """Read a virtual-lab TOML file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise VirtualLabError(f"{path}: {exc}") from None
+    return config_from_dict(data, str(path), path.parent)
+
+
+# ------------------------------------------------------------------------------- lab
+class VirtualLab:
+    """The three servers and the sample. ``ports`` overrides the configured ports
+    (``{"awg": 0, ...}``, or ``ephemeral=True`` for all 0 — what tests use);
+    ``lifetime`` (s) makes every server stop itself."""
+
+    def __init__(self, config: VirtualLabConfig, *, ephemeral: bool = False,
+                 host: str | None = None, lifetime: float | None = None):
+        self.config = config
+        self.host = host or config.host
+        self.sample = VirtualSample(config.model, config.volts_per_tesla, engine=config.engine,
+                                    frame=config.frame, initial=config.initial)
+        f = config.faults
+        self.awg = Keysight33522B("awg", f.get("awg"), max_points=config.awg_max_points,
+                                  max_sample_rate=config.awg_max_sample_rate)
+        self.digitizer = KeysightDSOX("digitizer", f.get("digitizer"), record=self._record,
+                                      noise_rms=config.noise_rms, seed=config.seed,
+                                      digitize_timeout=config.digitize_timeout,
+                                      max_sample_rate=config.digitizer_max_sample_rate,
+                                      max_points=config.digitizer_max_points)
+        self.awg.listeners.append(self._on_shot)
+        self.instruments = {"awg": self.awg, "digitizer": self.digitizer}
+        if config.lockin:
+            self.lockin = SR830("lockin", f.get("lockin"), model=config.model,
+                                volts_per_tesla=config.volts_per_tesla, seed=config.seed + 1)
+            self.instruments["lockin"] = self.lockin
+        self.servers = {
+            role: SCPIServer(inst, self.host, 0 if ephemeral else config.ports[role],
+                             lifetime=lifetime)
+            for role, inst in self.instruments.items()}
+
+    def _on_shot(self, shot) -> None:
+        if shot.channel == self.config.awg_channel:
+            self.digitizer.on_shot(shot)
+
+    def _record(self, shot, times):
+        return self.sample.record(shot, times)
+
+    @property
+    def resources(self) -> dict[str, str]:
+        """pyvisa-py resource strings by role."""
+        return {role: srv.resource for role, srv in self.servers.items()}
+
+    def start(self) -> VirtualLab:
+        started = []
+        try:
+            for srv in self.servers.values():
+                srv.start()
+                started.append(srv)
+        except OSError:
+            for srv in started:
+                srv.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for srv in self.servers.values():
+            srv.stop()
+
+    def __enter__(self) -> VirtualLab:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,205 @@
+"""The virtual lab's sample: AWG volts → field → simulated ensemble → SQUID volts.
+
+Chain (units in brackets):
+
+1. The AWG plays a waveform: one voltage per sample at the arb sample rate [V], held
+   for one sample period (zero-order hold — the 33500B with ``FUNC:ARB:FILT OFF/STEP``;
+   the NORMal interpolation filter is not modelled). After the last sample the field is 0.
+2. Coil calibration: h(t) = V(t) / ``volts_per_tesla`` [T].
+3. The held samples become a :class:`sequences.schedule.Schedule` with one
+   frequency-0 rectangular pulse per run of equal consecutive samples on the field channel
+   ``"coil"`` (runs of zeros are free evolution): the exact piecewise-constant field the
+   coil produces, so no approximation is made beyond the hold.
+4. The ``echo`` engine (:func:`echo.engines.get_engine`, ``simulate_chunk`` over the
+   ensemble's chunks, reduced in chunk order with :mod:`echo.parallel`) gives the
+   ensemble-mean ⟨τz⟩ at the digitizer's sample times (t ≥ 0 from the start of the
+   waveform; pre-trigger times get the t = 0 value).
+5. SQUID read-out: flux Φ = n_grains · g · S · ``flux_per_moment`` · ⟨τz⟩ [Φ0] and
+   flux-locked-loop output V = ``volts_per_flux`` · Φ [V]
+   (:meth:`echo.model.Detection.volts_per_tau_z`). White noise is added by the digitizer
+   per shot (``noise_rms`` V), so averaging N shots divides it by √N.
+
+Each distinct waveform is simulated once (cache keyed by the waveform bytes, the rate
+and the record times) with chunk seeds from :func:`echo.parallel.chunk_seed` at sweep
+point 0: the ensemble and its bias-noise trajectories are the same in every shot (the
+shot-to-shot spread of the ensemble mean, ~1/√n_samples, is not re-drawn).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from echo.model import Model, ModelError
+from sequences.schedule import Channel, Pulse, Schedule
+
+FIELD_CHANNEL = "coil"
+
+
+def schedule_from_field(field: np.ndarray, sample_rate: float, duration: float | None = None,
+                        name: str = "awg") -> Schedule:
+    """Piecewise-constant Schedule of a held, sampled field ``field`` [T] at
+    ``sample_rate`` [Sa/s]: one rect pulse (frequency 0) per run of equal non-zero
+    samples. ``duration`` [s] extends the shot after the waveform (field 0)."""
+    field = np.asarray(field, dtype=float)
+    n = field.size
+    dt = 1.0 / float(sample_rate)
+    total = n * dt if duration is None else max(n * dt, float(duration))
+    pulses = []
+    if n:
+        cut = np.flatnonzero(np.diff(field) != 0) + 1
+        starts = np.concatenate([[0], cut])
+        stops = np.concatenate([cut, [n]])
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            h = float(field[a])
+            if h != 0.0:
+                pulses.append(Pulse(channel=FIELD_CHANNEL, start=a * dt, duration=(b - a) * dt,
+                                    amplitude=h))
+    return Schedule(channels=(Channel(FIELD_CHANNEL, "field"),), pulses=tuple(pulses),
+                    duration=total, name=name)
+
+
+class VirtualSample:
+    """The simulated sample behind the virtual lab (see the module docstring).
+
+    ``model``: :class:`echo.model.Model`; ``volts_per_tesla``: coil calibration [V/T];
+    ``engine``/``frame``/``initial``: passed to the echo engine; ``engine_options`` go to
+    ``simulate_chunk`` (e.g. ``max_error``).
+    """
+
+    def __init__(self, model: Model, volts_per_tesla: float, *, engine: str = "fast",
+                 frame: str = "lab", initial: str = "thermal", cache_size: int = 8,
+                 engine_options: dict | None = None):
+        if not (volts_per_tesla > 0 and np.isfinite(volts_per_tesla)):
+            raise ModelError(f"volts_per_tesla: must be > 0, got {volts_per_tesla!r}")
+        self.model = model
+        self.volts_per_tesla = float(volts_per_tesla)
+        self.engine = engine
+        self.frame = frame
+        self.initial = initial
+        self.engine_options = dict(engine_options or {})
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        #: seconds spent in the engine (for the benchmark)
+        self.sim_seconds = 0.0
+        self.sim_calls = 0
+
+    @property
+    def volts_per_tau_z(self) -> float:
+        return self.model.detection.volts_per_tau_z(self.model.ensemble)
+
+    def tau_z(self, volts: np.ndarray, sample_rate: float, times: np.ndarray) -> np.ndarray:
+        """Ensemble-mean ⟨τz⟩ at ``times`` [s from the waveform start] for the AWG
+        output ``volts`` [V] at ``sample_rate`` [Sa/s]."""
+        volts = np.ascontiguousarray(volts, dtype=float)
+        times = np.asarray(times, dtype=float)
+        key = hashlib.sha1(volts.tobytes() + np.float64(sample_rate).tobytes()
+                           + times.tobytes()).digest()
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        out = self._simulate(volts / self.volts_per_tesla, sample_rate, times)
+        with self._lock:
+            self._cache[key] = out
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def record(self, shot, times: np.ndarray) -> np.ndarray:
+        """Noise-free FLL output [V] at ``times`` for an AWG :class:`Shot`."""
+        return self.volts_per_tau_z * self.tau_z(shot.volts, shot.sample_rate, times)
+
+    # ------------------------------------------------------------------ engine
+    def _simulate(self, field: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray:
+        import time as _time
+
+        t0 = _time.perf_counter()
+        pos = times >= 0
+        t_eval = times[pos]
+        prepend = not np.all(pos) and (t_eval.size == 0 or t_eval[0] > 0)
+        if prepend:
+            t_eval = np.concatenate([[0.0], t_eval])
+        end = (t_eval[-1] if t_eval.size else 0.0) + 1.0 / rate
+        schedule = schedule_from_field(field, rate, duration=end)
+        tz = self._run_engine(schedule, t_eval)
+        out = np.empty(times.size)
+        out[pos] = tz[1:] if prepend else tz
+        if not np.all(pos):
+            out[~pos] = tz[0]
+        self.sim_seconds += _time.perf_counter() - t0
+        self.sim_calls += 1
+        return out
+
+    def _run_engine(self, schedule: Schedule, times: np.ndarray) -> np.ndarray:
+        from echo.engines import get_engine
+        from echo.parallel import chunk_seed
+
+        ens = self.model.ensemble
+        try:
+            engine = get_engine(self.engine)
+        except ModelError:
+            warnings.warn(f"virtual lab: echo engine {self.engine!r} unavailable; using the "
+                          "built-in noise-free numpy evolution (development fallback)",
+                          RuntimeWarning, stacklevel=2)
+            engine = None
+        total = np.zeros(times.size)
+        weight = 0.0
+        for chunk in ens.chunks():
+            if engine is None:
+                tz, w = _numpy_chunk(schedule, chunk, times, ens.moment_rad_per_tesla)
+            else:
+                tz, w = engine.simulate_chunk(
+                    schedule, chunk, self.model.environment, times, frame=self.frame,
+                    initial=self.initial, seed=chunk_seed(ens.seed, 0, chunk.index, 0),
+                    moment=ens.moment_rad_per_tesla, **self.engine_options)
+                tz = np.asarray(tz, float)[0]
+            total += tz
+            weight += float(w)
+        return total / weight
+
+
+def _numpy_chunk(schedule: Schedule, chunk, times: np.ndarray, moment: float):
+    """Development fallback (no noise, no T1/Tφ, ground state start, τz drive):
+    exact piecewise-constant evolution of pure states. Returns (Σ w ⟨τz⟩, Σ w)."""
+    seg = schedule.segments(0)
+    delta = chunk.delta[:, None]
+    eps = chunk.bias
+    e0 = np.sqrt(chunk.delta ** 2 + eps ** 2)
+    # ground state of Δτx + ετz: (sin(θ/2), −cos(θ/2)) up to phase, tanθ = Δ/ε
+    theta = np.arctan2(chunk.delta, eps)
+    psi = np.stack([np.sin(theta / 2), -np.cos(theta / 2)], axis=1).astype(complex)
+    del e0
+    out = np.zeros(times.size)
+    w = chunk.weight
+
+    def evolve(psi, bias, dt):
+        e = np.sqrt(delta[:, 0] ** 2 + bias ** 2)[:, None]
+        e = np.where(e == 0, 1e-300, e)
+        dtt = np.atleast_2d(dt)  # (1, m) or (n, 1)
+        c, s = np.cos(e * dtt), np.sin(e * dtt)
+        hx, hz = delta / e, bias[:, None] / e
+        a = psi[:, 0:1]
+        b = psi[:, 1:2]
+        na = c * a - 1j * s * (hz * a + hx * b)
+        nb = c * b - 1j * s * (hx * a - hz * b)
+        return na, nb
+
+    for j in range(len(seg)):
+        t0, d = seg.start[j], seg.duration[j]
+        bias = eps + moment * seg.amplitude[j] * np.cos(seg.phase[j])
+        lo, hi = np.searchsorted(times, [t0, t0 + d], side="left")
+        if j == len(seg) - 1:
+            hi = times.size
+        for k in range(lo, hi, 4096):
+            tt = times[k:min(hi, k + 4096)] - t0
+            na, nb = evolve(psi, bias, tt[None, :])
+            out[k:k + tt.size] = (w[:, None] * (np.abs(na) ** 2 - np.abs(nb) ** 2)).sum(0)
+        na, nb = evolve(psi, bias, np.array([[d]]))
+        psi = np.concatenate([na, nb], axis=1)
+    return out, float(w.sum())
