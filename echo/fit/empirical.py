@@ -96,9 +96,11 @@ def _prepare(data, y, sigma, part):
 
 def run_lmfit(func, params: lmfit.Parameters, x, y, sigma, *, name: str, units=None,
               x_name="x", x_unit="", y_unit="", label="data", meta=None,
-              truth=None, fine=True) -> FitResult:
+              truth=None, fine=True, method: str = "leastsq",
+              fit_kws: dict | None = None) -> FitResult:
     """Least-squares fit of ``func(x, **params)`` to real ``y`` with lmfit (Levenberg–
-    Marquardt), returned as a :class:`FitResult` (non-convergence reported in it)."""
+    Marquardt by default; ``method``/``fit_kws`` are passed to lmfit), returned as a
+    :class:`FitResult` (non-convergence reported in it)."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     nvary = sum(p.vary for p in params.values())
@@ -115,7 +117,8 @@ def run_lmfit(func, params: lmfit.Parameters, x, y, sigma, *, name: str, units=N
     try:
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             res = model.fit(y, params, weights=w, **{xarg: x}, scale_covar=scale,
-                            nan_policy="raise", max_nfev=4000)
+                            nan_policy="raise", max_nfev=4000, method=method,
+                            fit_kws=fit_kws)
     except ValueError as exc:  # NaN produced by the model at some trial point
         raise FitError(f"{name}: the model could not be evaluated ({exc})") from None
     varied = [k for k, p in res.params.items() if p.vary]
