@@ -437,7 +437,7 @@ def _breakpoints(schedule, channel, t_end: float) -> list[float]:
                 if 0.0 < t < t_end:
                     pts.add(float(t))
     for p in schedule.ideal_pulses:
-        if p.channel == channel and 0.0 < p.time < t_end:
+        if p.channel == channel and 0.0 < p.time <= t_end:
             pts.add(float(p.time))
     return sorted(pts)
 
@@ -493,7 +493,7 @@ def _run_grain(job) -> np.ndarray:
         e_ops = [ops["sz"], ops["sx"], ops["sy"]]
     c_ops = _collapse_ops(grain, environment, frame)
     rho0 = _initial_state(grain, environment, initial)
-    breaks = _breakpoints(schedule, channel, t_end) if channel else [0.0, t_end]
+    breaks = _breakpoints(schedule, channel, t_end) if channel else sorted({0.0, t_end})
     ideal = sorted(((p.time, p.angle, p.phases) for p in schedule.ideal_pulses
                     if p.channel == channel and p.time <= t_end), key=lambda x: x[0])
     n_traj = int(settings.n_trajectories)
@@ -563,29 +563,31 @@ def _quiet(seg, a: float, b: float) -> bool:
 
 
 def _evolve(solver, const_solver, rho0, times, breaks, ideal, step, omega_c, e_ops, seg):
-    """Integrate interval by interval; ideal pulses applied at their times."""
+    """Integrate interval by interval [a, b) between break points; ideal pulses at time
+    a are applied before the state at a is recorded (right-continuous output)."""
     n_t = times.size
     out = np.zeros((len(e_ops), n_t))
     rho = rho0
     i_ideal = 0
-    for a, b in zip(breaks[:-1], breaks[1:], strict=True) if len(breaks) > 1 else [(0.0, 0.0)]:
+    for n, a in enumerate(breaks):
         while i_ideal < len(ideal) and ideal[i_ideal][0] <= a:
             t_p, angle, phases = ideal[i_ideal]
             phi = phases[step] - (omega_c * t_p if omega_c is not None else 0.0)
             u = _ideal_unitary(angle, phi)
             rho = u * rho * u.dag()
             i_ideal += 1
-        last = b == breaks[-1]
-        sel = np.flatnonzero((times >= a) & ((times <= b) if last else (times < b)))
-        tl = np.concatenate([[a], times[sel], [b]])
-        if b <= a:
-            for i in sel:
+        if n == len(breaks) - 1:  # the last break point: outputs at exactly t_end
+            for i in np.flatnonzero(times >= a):
                 out[:, i] = [_expect(op, rho) for op in e_ops]
-            continue
+            break
+        b = breaks[n + 1]
+        sel = np.flatnonzero((times >= a) & (times < b))
+        tl = np.unique(np.concatenate([[a], times[sel], [b]]))
+        where = np.searchsorted(tl, times[sel])
         use = const_solver if (const_solver is not None and _quiet(seg, a, b)) else solver
         res = use.run(rho, tl, e_ops=e_ops)
         for m in range(len(e_ops)):
-            out[m, sel] = np.real(np.asarray(res.expect[m])[1:1 + sel.size])
+            out[m, sel] = np.real(np.asarray(res.expect[m]))[where]
         rho = res.final_state
     return out
 
