@@ -11,9 +11,10 @@ expansion; more than :data:`~sequences.cycles.MAX_STEPS` phase-cycle steps. Nega
 durations after binding are located at the element that produced them.
 
 With a parameter ``ideal`` ≠ 0 (declared in every library sequence, default 0) every
-finite pulse is replaced by an :class:`~sequences.schedule.IdealPulse` at its centre,
-rotating by the pulse's nominal ``angle``; the timeline is unchanged (the pulse's
-duration becomes free evolution).
+finite pulse that has a nominal ``angle`` is replaced by an
+:class:`~sequences.schedule.IdealPulse` at its centre, rotating by that angle; the
+timeline is unchanged (the pulse's duration becomes free evolution). Pulses without an
+``angle`` (a hole-burning or nutation pulse) stay finite.
 """
 
 from __future__ import annotations
@@ -259,19 +260,26 @@ def _count(el: Repeat, env) -> int:
     return int(round(c))
 
 
-def count_events(body, env) -> int:
-    """Number of events (not delays) the body creates once loops are expanded."""
+def count_events(body, env, limit: int | None = None) -> int:
+    """Number of events (not delays) the body creates once loops are expanded. With
+    ``limit``, raise at the first ``repeat`` that takes the count above it."""
     total = 0
     for el in body:
         t = type(el)
         if t is DelayEl:
             continue
         if t is Repeat:
-            inner = count_events(el.body, env)
+            inner = count_events(el.body, env, limit)
             if inner:
-                total += _count(el, env) * inner
+                n = _count(el, env)
+                total += n * inner
+                if limit is not None and total > limit:
+                    raise error(f"repeat {format_expr(el.count)} × {inner} events would "
+                                f"create {n * inner} events, more than the limit of {limit}",
+                                el.count.pos or el.pos,
+                                hint="reduce the count, or raise max_events")
         elif t is Parallel:
-            total += count_events(el.body, env)
+            total += count_events(el.body, env, limit)
         else:
             total += 1
     return total
@@ -340,10 +348,7 @@ def _pulse(el: PulseEl, t: float, ctx: _Ctx, out: list) -> float:
     dur = _time(el, el.duration, env, "pulse duration")
     phases = phase_list(el.phase, env, ctx.n)
     lp = tuple(phase_value(e, env, "loop_phase") for e in el.loop_phase) or None
-    if ctx.ideal:
-        if el.angle is None:
-            raise error("pulse has no nominal angle, so it cannot become an ideal rotation "
-                        "(ideal = 1)", el.pos, hint="add angle=90 deg (or 180 deg) to the pulse")
+    if ctx.ideal and el.angle is not None:
         angle = expect(evaluate(el.angle, env), ANGLE, "pulse angle", el.angle)
         out.append(("I", t + 0.5 * dur, ch, angle, phases, el.label, lp))
         return dur
@@ -405,7 +410,7 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
     try:
         env = resolve_params(seq, values)
         n = count_steps(seq)
-        total = count_events(seq.body, env)
+        total = count_events(seq.body, env, limit)
         if total > limit:
             raise SequenceError(f"the sequence would create {total} events, more than the "
                                 f"limit of {limit}", filename=seq.filename or None,
