@@ -42,6 +42,7 @@ class SR830(VirtualInstrument):
     """The emulated SR830 (see the module docstring)."""
 
     idn = ("Stanford_Research_Systems", "SR830", "s/n00000", "ver1.07")
+    sr_style = True
 
     def __init__(self, name: str = "lockin", faults=None, model=None,
                  volts_per_tesla: float = 1.0, seed: int = 0):

@@ -187,9 +187,12 @@ class MessageParser:
     -160 error and the rest of that line is discarded (protects the server's memory).
     """
 
-    def __init__(self, max_block: int = 256 * 1024 * 1024):
+    def __init__(self, max_block: int = 256 * 1024 * 1024, sr_style: bool = False):
         self.buf = bytearray()
         self.max_block = max_block
+        #: SR830-style headers: the mnemonic is the leading letters and the parameters
+        #: may follow without a space (``FREQ1000``, ``OUTP?1``).
+        self.sr_style = sr_style
 
     def feed(self, data: bytes) -> list[list[Unit]]:
         self.buf.extend(data)
@@ -215,6 +218,11 @@ class MessageParser:
             if i >= n:
                 raise NeedMore
             header = buf[start:i].decode("latin-1")
+            if self.sr_style and not header.startswith("*"):
+                m = re.match(r"[A-Za-z]+\??", header)
+                if m and m.end() < len(header):
+                    i = start + m.end()
+                    header = header[:m.end()]
             q = header.find("?")
             if 0 <= q < len(header) - 1:
                 # SR830 style "OUTP?1", "SNAP?1,2": the parameters follow the '?'
@@ -364,7 +372,7 @@ def to_choice(param, choices: dict[str, str] | list[str], name: str = "value") -
     token = param.strip().upper()
     for c in choices:
         node = HeaderPattern(c).nodes[0]
-        if node.match(token) is not None:
+        if token in (node.short, node.long) or node.match(token) is not None:
             return node.long
     raise SCPIError(-224, f"{name}: {param!r} not one of {', '.join(choices)}")
 

@@ -105,6 +105,8 @@ class VirtualInstrument:
     """Base class of the emulated instruments (see the module docstring)."""
 
     idn = ("Spinecho", "Virtual", "0", "0.1")
+    #: True for SR830-style headers (parameters may follow the mnemonic without a space)
+    sr_style = False
 
     def __init__(self, name: str = "instrument", faults: Faults | None = None):
         self.name = name
@@ -345,7 +347,7 @@ class SCPIServer:
                              name=f"scpi-{self.instrument.name}-{cid}").start()
 
     def _handle(self, conn: socket.socket, cid: int) -> None:
-        parser = MessageParser()
+        parser = MessageParser(sr_style=self.instrument.sr_style)
         conn.settimeout(0.2)
         inst = self.instrument
         try:
