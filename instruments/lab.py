@@ -1,0 +1,553 @@
+"""The lab file: which instrument plays which role, how to reach it, its calibration
+and the safety limits. TOML, parsed into :class:`LabConfig` (frozen dataclasses).
+
+.. code-block:: toml
+
+    [lab]
+    name = "cryostat 2"
+
+    [limits]                  # checked by the compiler before anything is sent
+    max_amplitude_v = 2.0     # peak |V| at the AWG output
+    max_duty_cycle = 0.05     # drive-on time / repetition period
+    max_pulse_energy = 1e-6   # ∫ V(t)² dt of one pulse, V² s (energy into R ohm = this / R)
+
+    [awg]
+    driver = "instruments.drivers.awg:Keysight33500B"
+    resource = "TCPIP::127.0.0.1::5025::SOCKET"
+    channel = 1
+    sample_rate = 250e6       # Sa/s
+    volts_per_tesla = 100.0   # V at the AWG output per T of field at the sample
+    full_scale_v = 2.5        # V of DAC code 32767 (amplitude 2·full_scale_v Vpp, offset 0)
+
+    [digitizer]
+    driver = "instruments.drivers.digitizer:KeysightDSOX"
+    resource = "TCPIP::127.0.0.1::5026::SOCKET"
+
+    [lockin]
+    driver = "instruments.drivers.lockin:SR830"
+    resource = "TCPIP::127.0.0.1::5027::SOCKET"
+
+    [squid]
+    volts_per_phi0 = 0.5      # FLL output V per Φ0
+    phi0_per_mu_b = 1e-9      # Φ0 through the SQUID per μB of sample moment
+
+Roles (``awg``, ``digitizer``, ``lockin``, ``rf_source``, ``squid``) are optional; a
+missing role makes its capability unavailable (:meth:`LabConfig.require` raises a clear
+error). Every key is checked: an unknown key, a wrong type or an out-of-range value
+raises :class:`~instruments.errors.LabFileError` naming the file and the field.
+
+Driver classes are named ``"package.module:Class"`` (or ``package.module.Class``) and
+imported only from an allow-list of packages (:data:`DRIVER_PACKAGES`); nothing else
+in the file is ever imported or evaluated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import re
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from instruments.errors import InstrumentError, LabFileError
+
+#: Packages a lab file may name driver classes from.
+DRIVER_PACKAGES = ("instruments.drivers", "pymeasure.instruments")
+ROLES = ("awg", "digitizer", "lockin", "rf_source", "squid")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+# ----------------------------------------------------------------------------- dataclasses
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits (see module docstring for units). ``None`` = not limited."""
+
+    max_amplitude_v: float | None = None
+    max_duty_cycle: float | None = None
+    max_pulse_energy: float | None = None
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    """Common part of a connected role: driver class path and VISA resource."""
+
+    role: str
+    driver: str
+    resource: str
+    timeout_s: float = 10.0
+    read_termination: str | None = None
+    write_termination: str | None = None
+
+    def driver_class(self) -> type:
+        return resolve_driver(self.driver, field=f"{self.role}.driver")
+
+
+@dataclass(frozen=True)
+class AwgConfig(InstrumentConfig):
+    """The AWG: ``channel`` plays the field, ``gate_channel`` (optional) the RF gate.
+
+    ``volts_per_tesla`` converts the schedule's field (T) to volts at the output;
+    ``full_scale_v`` is the voltage of DAC code +32767 (the channel amplitude is set to
+    2·full_scale_v Vpp, offset 0). ``memory``, ``min_points`` and ``granularity`` (in
+    samples) and ``dac_bits`` default to the driver's model constants.
+    ``field_channel`` names the schedule's field channel (default: its only one);
+    ``digitizer_marker`` / ``rf_marker`` name the schedule marker channels that gate the
+    digitizer and the RF source. ``gate_level_v`` is the high level of the RF gate.
+    """
+
+    channel: int = 1
+    sample_rate: float = 250e6
+    volts_per_tesla: float = 1.0
+    full_scale_v: float = 1.0
+    memory: int | None = None
+    min_points: int | None = None
+    granularity: int | None = None
+    dac_bits: int | None = None
+    gate_channel: int | None = None
+    gate_level_v: float = 2.5
+    field_channel: str | None = None
+    digitizer_marker: str = "acq"
+    rf_marker: str = "rf"
+    nyquist_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class DigitizerConfig(InstrumentConfig):
+    """The digitizer: input ``channel``, sample ``sample_rate`` (Sa/s), at most
+    ``max_points`` per record, ``averages`` on-instrument averages per read."""
+
+    channel: int = 1
+    sample_rate: float = 1e9
+    max_points: int = 62500
+    averages: int = 1
+    trigger_level_v: float = 1.0
+
+
+@dataclass(frozen=True)
+class LockinConfig(InstrumentConfig):
+    """The lock-in amplifier (χ''(ω) sweeps)."""
+
+
+@dataclass(frozen=True)
+class RfSourceConfig(InstrumentConfig):
+    """The RF source: carrier ``frequency`` (Hz), ``power_dbm``, guard ``max_power_dbm``."""
+
+    frequency: float | None = None
+    power_dbm: float | None = None
+    max_power_dbm: float = 0.0
+
+
+@dataclass(frozen=True)
+class SquidConfig:
+    """SQUID read-out calibration: FLL V per Φ0 and Φ0 per μB of sample moment."""
+
+    volts_per_phi0: float
+    phi0_per_mu_b: float = 1.0
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """A parsed lab file."""
+
+    name: str = ""
+    path: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    awg: AwgConfig | None = None
+    digitizer: DigitizerConfig | None = None
+    lockin: LockinConfig | None = None
+    rf_source: RfSourceConfig | None = None
+    squid: SquidConfig | None = None
+
+    def roles(self) -> tuple[str, ...]:
+        """Roles present in the file."""
+        return tuple(r for r in ROLES if getattr(self, r) is not None)
+
+    def require(self, role: str, purpose: str = "this measurement"):
+        """The config of ``role``; raise :class:`InstrumentError` if the file lacks it."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        cfg = getattr(self, role)
+        if cfg is None:
+            raise InstrumentError(f"{purpose} needs a [{role}] section in the lab file "
+                                  f"{self.path or '<lab>'}", role)
+        return cfg
+
+
+# ----------------------------------------------------------------------------- drivers
+def resolve_driver(path: str, field: str = "driver", filename: str | None = None) -> type:
+    """Import a driver class named ``"pkg.module:Class"`` or ``"pkg.module.Class"`` —
+    only from :data:`DRIVER_PACKAGES` — and check it is a pymeasure Instrument."""
+    from pymeasure.instruments import Instrument
+
+    if not isinstance(path, str):
+        raise LabFileError(f"driver must be a string, got {path!r}", filename, field)
+    module, sep, name = path.partition(":")
+    if not sep:
+        module, _, name = path.rpartition(".")
+    if not (module and name and _DOTTED.match(module) and _DOTTED.match(name)
+            and "." not in name):
+        raise LabFileError(f"driver {path!r} is not 'package.module:Class'", filename, field)
+    if not any(module == p or module.startswith(p + ".") for p in DRIVER_PACKAGES):
+        raise LabFileError(f"driver {path!r}: drivers are imported only from "
+                           f"{', '.join(DRIVER_PACKAGES)}", filename, field)
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise LabFileError(f"driver module {module!r} not found ({exc})", filename,
+                           field) from None
+    cls = getattr(mod, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Instrument)):
+        raise LabFileError(f"driver {path!r} is not a pymeasure Instrument class",
+                           filename, field)
+    return cls
+
+
+# ----------------------------------------------------------------------------- parsing
+def _positive(v):
+    return v > 0 and math.isfinite(v)
+
+
+def _fraction(v):
+    return 0 < v <= 1
+
+
+_CHECKS = {
+    # key: (types, predicate or None, description)
+    "max_amplitude_v": ((int, float), _positive, "a positive number of volts"),
+    "max_duty_cycle": ((int, float), _fraction, "a fraction in (0, 1]"),
+    "max_pulse_energy": ((int, float), _positive, "a positive number (V² s)"),
+    "driver": ((str,), None, "a 'package.module:Class' string"),
+    "resource": ((str,), lambda s: bool(s.strip()), "a VISA resource string"),
+    "timeout_s": ((int, float), _positive, "a positive number of seconds"),
+    "read_termination": ((str,), None, "a string"),
+    "write_termination": ((str,), None, "a string"),
+    "channel": ((int,), lambda v: 1 <= v <= 4, "an output/input number 1..4"),
+    "gate_channel": ((int,), lambda v: 1 <= v <= 4, "an output number 1..4"),
+    "sample_rate": ((int, float), _positive, "a positive number of Sa/s"),
+    "volts_per_tesla": ((int, float), lambda v: v != 0 and math.isfinite(v),
+                        "a finite non-zero number of V/T"),
+    "full_scale_v": ((int, float), _positive, "a positive number of volts"),
+    "gate_level_v": ((int, float), _positive, "a positive number of volts"),
+    "memory": ((int,), lambda v: v > 0, "a positive number of samples"),
+    "min_points": ((int,), lambda v: v > 0, "a positive number of samples"),
+    "granularity": ((int,), lambda v: v > 0, "a positive number of samples"),
+    "dac_bits": ((int,), lambda v: 2 <= v <= 16, "an integer 2..16"),
+    "field_channel": ((str,), None, "a channel name"),
+    "digitizer_marker": ((str,), None, "a marker channel name"),
+    "rf_marker": ((str,), None, "a marker channel name"),
+    "nyquist_fraction": ((int, float), lambda v: 0 < v <= 0.5, "a fraction in (0, 0.5]"),
+    "max_points": ((int,), lambda v: v > 0, "a positive number of points"),
+    "averages": ((int,), lambda v: v >= 1, "an integer >= 1"),
+    "trigger_level_v": ((int, float), math.isfinite, "a number of volts"),
+    "frequency": ((int, float), _positive, "a positive number of Hz"),
+    "power_dbm": ((int, float), math.isfinite, "a number of dBm"),
+    "max_power_dbm": ((int, float), math.isfinite, "a number of dBm"),
+    "volts_per_phi0": ((int, float), lambda v: v != 0 and math.isfinite(v),
+                       "a finite non-zero number of V/Φ0"),
+    "phi0_per_mu_b": ((int, float), lambda v: v != 0 and math.isfinite(v),
+                      "a finite non-zero number of Φ0/μB"),
+    "name": ((str,), None, "a string"),
+}
+
+
+def _section(cls, table: Any, section: str, filename: str | None, **fixed):
+    if not isinstance(table, dict):
+        raise LabFileError("must be a table", filename, section)
+    allowed = {f.name for f in fields(cls)} - set(fixed)
+    required = {f.name for f in fields(cls) if f.name not in fixed
+                and f.default is MISSING and f.default_factory is MISSING}
+    values = dict(fixed)
+    for key, value in table.items():
+        where = f"{section}.{key}"
+        if key not in allowed:
+            raise LabFileError(f"unknown key (allowed: {', '.join(sorted(allowed))})",
+                               filename, where)
+        types, check, desc = _CHECKS[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise LabFileError(f"must be {desc}, got {value!r}", filename, where)
+        if check is not None and not check(value):
+            raise LabFileError(f"must be {desc}, got {value!r}", filename, where)
+        values[key] = float(value) if float in types and int in types else value
+    missing = sorted(required - set(values))
+    if missing:
+        raise LabFileError(f"missing required key(s): {', '.join(missing)}", filename, section)
+    return cls(**values)
+
+
+def parse_lab(data: dict, filename: str | None = None) -> LabConfig:
+    """Build a :class:`LabConfig` from a parsed TOML document."""
+    known = {"lab", "limits", *ROLES}
+    for key in data:
+        if key not in known:
+            raise LabFileError(f"unknown section (known: {', '.join(sorted(known))})",
+                               filename, key)
+    lab = data.get("lab", {})
+    if not isinstance(lab, dict) or set(lab) - {"name"}:
+        raise LabFileError("only 'name' is allowed in [lab]", filename, "lab")
+    name = lab.get("name", "")
+    if not isinstance(name, str):
+        raise LabFileError("must be a string", filename, "lab.name")
+    limits = _section(Limits, data.get("limits", {}), "limits", filename)
+    kinds = {"awg": AwgConfig, "digitizer": DigitizerConfig, "lockin": LockinConfig,
+             "rf_source": RfSourceConfig}
+    roles: dict[str, Any] = {}
+    for role, cls in kinds.items():
+        if role in data:
+            cfg = _section(cls, data[role], role, filename, role=role)
+            resolve_driver(cfg.driver, f"{role}.driver", filename)
+            roles[role] = cfg
+    if "squid" in data:
+        roles["squid"] = _section(SquidConfig, data["squid"], "squid", filename)
+    awg = roles.get("awg")
+    if awg is not None and awg.gate_channel is not None and awg.gate_channel == awg.channel:
+        raise LabFileError("gate_channel must differ from channel", filename,
+                           "awg.gate_channel")
+    return LabConfig(name=name, path=filename, limits=limits, **roles)
+
+
+def load_lab(path: str | Path) -> LabConfig:
+    """Read and validate a lab file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise LabFileError(f"cannot read: {exc}", str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LabFileError(f"not valid TOML: {exc}", str(path)) from None
+    return parse_lab(data, str(path))
+
+
+# ----------------------------------------------------------------------------- connecting
+class Lab:
+    """Connected instruments of a lab file, by role (``lab.awg``, ``lab.digitizer``,
+    ...; ``None`` for roles not connected), plus ``lab.squid`` (a
+    :class:`~instruments.drivers.squid.SquidReadout`) and ``lab.config``.
+
+    A context manager: leaving the block calls :meth:`shutdown` (every output off, on
+    every path) and :meth:`close`.
+    """
+
+    def __init__(self, config: LabConfig, instruments: dict[str, Any]):
+        self.config = config
+        self.instruments = dict(instruments)
+        for role in ("awg", "digitizer", "lockin", "rf_source"):
+            setattr(self, role, self.instruments.get(role))
+        self.squid = None
+        if config.squid is not None:
+            from instruments.drivers.squid import SquidReadout
+
+            self.squid = SquidReadout(config.squid.volts_per_phi0, config.squid.phi0_per_mu_b)
+
+    def shutdown(self) -> None:
+        """Call every instrument's ``shutdown()`` (outputs off), each attempted even if
+        another fails; raise :class:`InstrumentError` listing the failures."""
+        failures = []
+        for role in ("awg", "rf_source", "lockin", "digitizer"):
+            inst = self.instruments.get(role)
+            if inst is None:
+                continue
+            try:
+                inst.shutdown()
+            except Exception as exc:  # noqa: BLE001 - shut down the others regardless
+                failures.append(f"{role}: {exc}")
+        if failures:
+            raise InstrumentError("shutdown incomplete: " + "; ".join(failures))
+
+    def close(self) -> None:
+        """Close every VISA session."""
+        for inst in self.instruments.values():
+            try:
+                inst.adapter.close()
+            except Exception:  # noqa: BLE001, S110 - closing is best effort
+                pass
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.shutdown()
+        finally:
+            self.close()
+
+
+def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py"):
+    """Open one role's driver on its VISA resource (pyvisa-py by default) and apply
+    the lab's guards (AWG amplitude, RF power)."""
+    cls = cfg.driver_class()
+    kwargs: dict[str, Any] = {"visa_library": visa_library}
+    own = inspect.signature(cls.__init__).parameters  # e.g. Red Pitaya sets CR LF itself
+    for key in ("read_termination", "write_termination"):
+        value = getattr(cfg, key)
+        if value is None and key not in own and cfg.resource.upper().endswith("::SOCKET"):
+            value = "\n"  # raw sockets have no END: messages end with a newline
+        if value is not None:
+            kwargs[key] = value
+    try:
+        inst = cls(cfg.resource, **kwargs)
+    except Exception as exc:
+        raise InstrumentError(f"cannot open {cfg.resource}: {exc}", cfg.role) from exc
+    try:
+        inst.adapter.connection.timeout = int(cfg.timeout_s * 1000)
+    except AttributeError:
+        pass
+    inst.name = f"{cfg.role} ({inst.name})"
+    if isinstance(cfg, AwgConfig):
+        max_vpp = min(getattr(cls, "MAX_VPP", math.inf), 2.0 * cfg.full_scale_v)
+        for ch in getattr(inst, "channels", {}).values():
+            if "amplitude_values" in getattr(ch, "_special_names", ()):
+                ch.amplitude_values = [1e-3, max_vpp]  # dynamic property: write-only
+    if isinstance(cfg, RfSourceConfig) and "power_values" in getattr(inst, "_special_names",
+                                                                     ()):
+        inst.power_values = [-135.0, cfg.max_power_dbm]
+    return inst
+
+
+def connect(config: LabConfig, roles: tuple[str, ...] | None = None,
+            visa_library: str = "@py") -> Lab:
+    """Open the instruments of ``config`` (all roles with a driver, or ``roles``)."""
+    wanted = roles if roles is not None else config.roles()
+    opened: dict[str, Any] = {}
+    try:
+        for role in wanted:
+            cfg = config.require(role, "connect")
+            if isinstance(cfg, InstrumentConfig):
+                opened[role] = open_instrument(cfg, visa_library)
+    except BaseException:
+        for inst in opened.values():
+            try:
+                inst.adapter.close()
+            except Exception:  # noqa: BLE001, S110
+                pass
+        raise
+    return Lab(config, opened)
+
+
+# ----------------------------------------------------------------------------- checking
+@dataclass
+class RoleCheck:
+    role: str
+    driver: str = ""
+    resource: str = ""
+    idn: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class LabReport:
+    """Result of :func:`check_lab`; ``format()`` gives the printed report."""
+
+    name: str
+    path: str | None
+    roles: list[RoleCheck] = field(default_factory=list)
+    limit_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.limit_problems and all(r.ok for r in self.roles)
+
+    def format(self) -> str:
+        lines = [f"lab {self.name or '(unnamed)'} ({self.path or '<lab>'})"]
+        for r in self.roles:
+            status = "ok" if r.ok else "FAIL"
+            lines.append(f"  {r.role:10s} {status:4s} {r.driver} @ {r.resource}")
+            if r.idn:
+                lines.append(f"             *IDN? {r.idn}")
+            lines.extend(f"             problem: {p}" for p in r.problems)
+        lines.append("  limits     " + ("ok" if not self.limit_problems else "FAIL"))
+        lines.extend(f"             problem: {p}" for p in self.limit_problems)
+        lines.extend(f"             note: {n}" for n in self.notes)
+        lines.append("OK" if self.ok else "NOT OK")
+        return "\n".join(lines)
+
+
+def verify_limits(config: LabConfig) -> tuple[list[str], list[str]]:
+    """Static consistency of limits and calibration with the driver models:
+    returns (problems, notes)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    lim = config.limits
+    if lim.max_amplitude_v is None:
+        problems.append("limits.max_amplitude_v is not set (required to drive hardware)")
+    for key in ("max_duty_cycle", "max_pulse_energy"):
+        if getattr(lim, key) is None:
+            notes.append(f"limits.{key} not set: not limited")
+    awg = config.awg
+    if awg is not None:
+        cls = awg.driver_class()
+        max_rate = getattr(cls, "MAX_SAMPLE_RATE", None)
+        if max_rate is not None and awg.sample_rate > max_rate:
+            problems.append(f"awg.sample_rate {awg.sample_rate:.6g} Sa/s exceeds the "
+                            f"{cls.__name__} maximum {max_rate:.6g} Sa/s")
+        memory = getattr(cls, "MEMORY", None)
+        if memory is not None and awg.memory is not None and awg.memory > memory:
+            notes.append(f"awg.memory {awg.memory} exceeds the {cls.__name__} standard "
+                         f"{memory} samples (needs the memory option)")
+        max_vpp = getattr(cls, "MAX_VPP", None)
+        if max_vpp is not None and 2 * awg.full_scale_v > max_vpp:
+            problems.append(f"awg.full_scale_v {awg.full_scale_v} V needs "
+                            f"{2 * awg.full_scale_v} Vpp > {max_vpp} Vpp of the "
+                            f"{cls.__name__}")
+        if lim.max_amplitude_v is not None and lim.max_amplitude_v > awg.full_scale_v:
+            notes.append(f"limits.max_amplitude_v {lim.max_amplitude_v} V is above the DAC "
+                         f"full scale {awg.full_scale_v} V: the DAC range binds first")
+        if awg.gate_channel is not None and awg.gate_level_v > 5.0:
+            problems.append(f"awg.gate_level_v {awg.gate_level_v} V above 5 V TTL")
+    rf = config.rf_source
+    if rf is not None:
+        if rf.max_power_dbm > 25:
+            problems.append(f"rf_source.max_power_dbm {rf.max_power_dbm} dBm above the "
+                            "8257D maximum (25 dBm)")
+        if rf.power_dbm is not None and rf.power_dbm > rf.max_power_dbm:
+            problems.append(f"rf_source.power_dbm {rf.power_dbm} dBm above "
+                            f"rf_source.max_power_dbm {rf.max_power_dbm} dBm")
+    return problems, notes
+
+
+def check_lab(config: LabConfig, visa_library: str = "@py") -> LabReport:
+    """For ``spinecho lab check``: verify limits, then connect to each role, read
+    ``*IDN?`` and (SCPI instruments) empty the error queue; nothing is switched on.
+    Never raises for an unreachable instrument: the report says what failed."""
+    from pymeasure.instruments.generic_types import SCPIMixin
+
+    report = LabReport(config.name, config.path)
+    report.limit_problems, report.notes = verify_limits(config)
+    for role in config.roles():
+        cfg = getattr(config, role)
+        if not isinstance(cfg, InstrumentConfig):
+            report.roles.append(RoleCheck(role, "(calibration only)", "-"))
+            continue
+        check = RoleCheck(role, cfg.driver, cfg.resource)
+        report.roles.append(check)
+        try:
+            inst = open_instrument(cfg, visa_library)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            check.problems.append(str(exc))
+            continue
+        try:
+            check.idn = str(inst.id).strip()
+            if not check.idn:
+                check.problems.append("empty *IDN? reply")
+            if isinstance(inst, SCPIMixin):
+                for code, message in inst.check_errors():
+                    check.problems.append(f"error queue: {code}, \"{message}\"")
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            check.problems.append(f"no reply: {exc}")
+        finally:
+            try:
+                inst.adapter.close()
+            except Exception:  # noqa: BLE001, S110
+                pass
+    return report
