@@ -1,0 +1,200 @@
+"""``spinecho theory …``: the spin-bath theory of Prokof'ev & Stamp (``echo.theory``).
+
+* ``budget --preset ferritin|tb-grain | --model FILE.toml [--json]``: the decoherence
+  budget — every mechanism, its coupling or rate, the condition for coherence, pass/fail —
+  and a verdict with the paper's remedies.
+* ``chi --lam L [--lam-prime LP] --omega W1,W2,… [--json]``: χ''(ω)/A, ω in units of Δ0
+  (flat bias for every channel M, Φ = 0).
+* ``pt --lam L [--lam-prime LP] --t T1,T2,… [--json]``: [1 − P(t)]/A, t in units of 1/Δ0.
+* ``figure1 -o fig1.png``: both panels of the paper's Fig. 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+_DESCRIPTION = """The spin-bath theory of Prokof'ev & Stamp (echo.theory):
+
+  budget  --preset ferritin|tb-grain | --model FILE.toml [--json]
+          decoherence budget: mechanisms, couplings, conditions, pass/fail, verdict
+  chi     --lam L [--lam-prime LP] --omega W1,W2,... [--json]
+          chi''(omega)/A, omega in units of Delta0 (flat bias, Phi = 0)
+  pt      --lam L [--lam-prime LP] --t T1,T2,... [--json]
+          [1 - P(t)]/A, t in units of 1/Delta0
+  figure1 -o fig1.png
+          both panels of the paper's Fig. 1
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("theory", help="the paper's spin-bath theory: budget, chi, P(t), "
+                              "Fig. 1", description=_DESCRIPTION,
+                              formatter_class=_raw_formatter())
+    sub = p.add_subparsers(dest="theory_command", metavar="THEORY_COMMAND")
+    p.set_defaults(func=lambda args: _missing(p))
+
+    b = sub.add_parser("budget", help="decoherence budget of a grain (Eqs. 8-12, fn 19)",
+                       description="Decoherence budget: every mechanism of the paper, its "
+                       "coupling or rate, the condition for coherence, pass/fail, and a "
+                       "verdict with the paper's remedies.")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", metavar="NAME", help="ferritin | tb-grain")
+    src.add_argument("--model", metavar="FILE.toml", help="a grain model file "
+                     "(format in docs/theory.md)")
+    b.add_argument("--json", action="store_true", help="print the budget as JSON")
+    b.set_defaults(func=run_budget)
+
+    c = sub.add_parser("chi", help="chi''(omega)/A for general lambda, lambda'",
+                       description="χ''(ω)/A (units 1/Δ0) at ω given in units of Δ0; flat "
+                       "bias for every channel M, Φ = 0. Reduces to Eq. 7 as λ → 0.")
+    _coupling_args(c)
+    c.add_argument("--omega", required=True, metavar="W1,W2,...",
+                   help="frequencies in units of Δ0, comma separated")
+    c.add_argument("--json", action="store_true",
+                   help='print [{"omega": ..., "chi_over_A": ...}, ...]')
+    c.set_defaults(func=run_chi)
+
+    t = sub.add_parser("pt", help="[1 - P(t)]/A for general lambda, lambda'",
+                       description="[1 − P(t)]/A at t given in units of 1/Δ0; flat bias for "
+                       "every channel M, Φ = 0. λ → 0: 2 Σ_k J_{2k+1}(4t).")
+    _coupling_args(t)
+    t.add_argument("--t", dest="times", required=True, metavar="T1,T2,...",
+                   help="times in units of 1/Δ0, comma separated")
+    t.add_argument("--json", action="store_true",
+                   help='print [{"t": ..., "one_minus_p_over_A": ...}, ...]')
+    t.set_defaults(func=run_pt)
+
+    f = sub.add_parser("figure1", help="draw both panels of the paper's Fig. 1",
+                       description="Fig. 1: χ''(ω)/A for (a) λ = 1e-3 and (b) λ − λ' = 10.")
+    f.add_argument("-o", "--output", default="fig1.png", metavar="FILE",
+                   help="output image (.png, .pdf, .svg); default fig1.png")
+    f.set_defaults(func=run_figure1)
+
+
+def _raw_formatter():
+    import argparse
+
+    return argparse.RawDescriptionHelpFormatter
+
+
+def _missing(parser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _coupling_args(p) -> None:
+    p.add_argument("--lam", type=float, required=True, metavar="L",
+                   help="λ = ½ Σ α_k² (co-flipping)")
+    p.add_argument("--lam-prime", type=float, default=0.0, metavar="LP",
+                   help="λ' (topological phase average; 0 ≤ λ' ≤ λ; default 0)")
+
+
+def _floats(text: str, option: str) -> list[float]:
+    from spinecho.cli import UserError
+
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            v = float(item)
+        except ValueError:
+            raise UserError(f"{option}: not a number: {item!r}") from None
+        if not math.isfinite(v):
+            raise UserError(f"{option}: must be finite, got {item!r}")
+        values.append(v)
+    if not values:
+        raise UserError(f"{option}: give at least one value")
+    return values
+
+
+def _json_number(x: float):
+    x = float(x)
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float):
+        return _json_number(obj)
+    return obj
+
+
+def _check_couplings(args) -> None:
+    from echo.model import ModelError
+
+    for name, v in (("--lam", args.lam), ("--lam-prime", args.lam_prime)):
+        if not math.isfinite(v) or v < 0:
+            raise ModelError(f"{name}: must be finite and >= 0, got {v!r}")
+    if args.lam_prime > args.lam:
+        raise ModelError(f"--lam-prime: must be <= --lam ({args.lam!r}), got {args.lam_prime!r}")
+
+
+def run_budget(args) -> int:
+    from echo.theory.budget import decoherence_budget, load_model, load_preset
+
+    model = load_preset(args.preset) if args.preset else load_model(args.model)
+    budget = decoherence_budget(model)
+    if args.json:
+        print(json.dumps(_clean(budget.to_dict()), indent=2, ensure_ascii=False))
+    else:
+        print(budget.format_table())
+    return 0
+
+
+def run_chi(args) -> int:
+    from echo.theory.spectrum import chi_flat
+
+    _check_couplings(args)
+    omega = _floats(args.omega, "--omega")
+    if any(w < 0 for w in omega):
+        from spinecho.cli import UserError
+
+        raise UserError("--omega: frequencies must be >= 0")
+    chi = chi_flat(omega, args.lam, args.lam_prime)
+    if args.json:
+        print(json.dumps([{"omega": w, "chi_over_A": _json_number(c)}
+                          for w, c in zip(omega, chi, strict=True)]))
+        return 0
+    print(f"# chi''(omega)/A  [1/Delta0], lambda = {args.lam:g}, lambda' = {args.lam_prime:g}, "
+          "flat bias in every channel, Phi = 0")
+    print(f"{'omega/Delta0':>14}  {'chi_over_A':>14}")
+    for w, c in zip(omega, chi, strict=True):
+        print(f"{w:>14.6g}  {c:>14.6g}")
+    return 0
+
+
+def run_pt(args) -> int:
+    from echo.theory.spectrum import pt_flat
+
+    _check_couplings(args)
+    times = _floats(args.times, "--t")
+    if any(t < 0 for t in times):
+        from spinecho.cli import UserError
+
+        raise UserError("--t: times must be >= 0")
+    flip = pt_flat(times, args.lam, args.lam_prime)
+    if args.json:
+        print(json.dumps([{"t": t, "one_minus_p_over_A": _json_number(v)}
+                          for t, v in zip(times, flip, strict=True)]))
+        return 0
+    print(f"# [1 - P(t)]/A, lambda = {args.lam:g}, lambda' = {args.lam_prime:g}, "
+          "flat bias in every channel, Phi = 0")
+    print(f"{'t*Delta0':>14}  {'1-P(t) over A':>14}")
+    for t, v in zip(times, flip, strict=True):
+        print(f"{t:>14.6g}  {v:>14.6g}")
+    return 0
+
+
+def run_figure1(args) -> int:
+    from echo.theory.figure import figure1
+
+    path = figure1(args.output)
+    print(f"wrote {path}", file=sys.stdout)
+    return 0
