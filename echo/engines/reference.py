@@ -67,7 +67,7 @@ Lindblad operators (eigenbasis)
     for a grain the eigenbasis coherence decays at κ(1 + cos²θ) in the secular limit).
 
 Solver settings (engine options, all documented in :class:`SolverSettings`)
-    ``method`` ("adams"), ``atol`` (1e-9), ``rtol`` (1e-7), ``steps_per_period`` (20):
+    ``method`` ("adams"), ``atol`` (1e-12), ``rtol`` (1e-11), ``steps_per_period`` (20):
     ``max_step`` = (2π / ω_fast) / steps_per_period, where ω_fast is the fastest angular
     frequency of the problem (lab: max(2E, ω carrier, γ·max|h|, noise amplitude, …);
     RWA: max(|2E − ω_c|, Rabi, …)). A user ``max_step`` larger than that is an error
@@ -124,8 +124,8 @@ class SolverSettings:
     """
 
     method: str = "adams"
-    atol: float = 1e-9
-    rtol: float = 1e-7
+    atol: float = 1e-12
+    rtol: float = 1e-11
     steps_per_period: float = 20.0
     max_step: float | None = None
     nsteps: int = 10**7
@@ -293,7 +293,7 @@ def _carrier(schedule, channel) -> float | None:
     """Angular carrier (rad/s) of the first pulse with a non-zero carrier, or None."""
     name = schedule._field_channel(channel)
     for p in sorted(schedule.pulses, key=lambda p: p.start):
-        if p.channel == name and p.frequency != 0 and p.duration > 0:
+        if p.channel == name and p.frequency != 0 and p.duration > 0 and p.amplitude != 0:
             return TWO_PI * p.frequency
     return None
 

@@ -34,6 +34,9 @@ COUPLING = 2 * BIAS / ENERGY          # d(2E)/dε
 SIGMA_HZ, TAU_C = 0.15e6, 1e-6        # OU: σ/2π = 150 kHz, τc = 1 µs  (σ τc ≈ 0.94)
 TEL_HZ, TEL_RATE = 0.3e6, 0.5e6       # telegraph: b/2π = 300 kHz, γ = 5e5 /s
 SYSTEMATIC = 0.005
+# Integrator tolerances for these Monte-Carlo tests: the error they allow on ⟨τz⟩ is
+# ≲ 1e-4 (measured against atol 1e-12), far below the standard errors (≈ 0.03).
+LOOSE = {"atol": 1e-8, "rtol": 1e-6}
 
 
 def _filter(tau, n_pi):
@@ -47,7 +50,8 @@ def _echo_values(reference, build, env, tau, n_pi, n, seed, frame):
     pi_phase = 0.0 if n_pi == 1 else math.pi / 2
     sch, t_e = build.echo_train(tau, n_pi, pi_phase=pi_phase)
     ch = build.chunk([DELTA] * n, [BIAS] * n)
-    g = reference.simulate_grains(sch, ch, env, np.array([t_e]), frame=frame, seed=seed)
+    g = reference.simulate_grains(sch, ch, env, np.array([t_e]), frame=frame, seed=seed,
+                                  **LOOSE)
     sign = -1.0 if n_pi == 1 else 1.0
     return sign * g[:, 0, 0] / COS
 
