@@ -192,14 +192,16 @@ class _Build(Transformer):
         pos = getattr(items[0], "pos", None) if items else None
         return _List(items, pos)
 
-    def string(self, c):
-        (tok,) = c
+    def _decode(self, tok) -> str:
         try:
-            text = json.loads(str(tok))
+            return json.loads(str(tok), strict=False)
         except ValueError:
             raise error("invalid escape in string", self.pos(tok),
-                        hint='use \\" and \\\\ only') from None
-        return _Str(text, self.pos(tok))
+                        hint='use \\" \\\\ \\n \\t or \\uXXXX') from None
+
+    def string(self, c):
+        (tok,) = c
+        return _Str(self._decode(tok), self.pos(tok))
 
     # -- arguments
     def posarg(self, c):
@@ -267,7 +269,7 @@ class _Build(Transformer):
     def include(self, c):
         kw, target, args = c
         is_path = target.type == "STRING"
-        text = json.loads(str(target)) if is_path else str(target)
+        text = self._decode(target) if is_path else str(target)
         return _Include(text, is_path, args or [], self.pos(kw))
 
     def element(self, c):
