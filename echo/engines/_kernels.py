@@ -1,0 +1,427 @@
+"""numba kernels of the fast engine (see :mod:`echo.engines.fast` for the physics).
+
+State of a grain: its Bloch vector r (3 reals, ρ = (1 + r·τ)/2 in the integration frame),
+its noise states and its own random stream (xorshift128+ seeded by splitmix64 from the
+chunk seed and the grain index, so a grain's trajectory does not depend on threads or
+blocks). Grains are processed in fixed blocks of ``block`` grains (prange over blocks);
+each block accumulates its weighted ⟨τz⟩ sums into its own row of ``acc``, which the
+caller sums in block order — deterministic whatever the thread count.
+
+Operation table (one row per op, in time order):
+* op 0 — evolve over ``dt`` with the drive values (u1, v1) and (u2, v2) at the two
+  Gauss–Legendre nodes t_mid ∓ dt/(2√3); the grain's Hamiltonian vector is
+  a = A0 + u P + v Q + δε N (H = a·σ in the integration frame, Bloch rotation vector 2a),
+  δε the mean bias noise over the step (exact integral of each noise process / dt).
+  Fourth-order Magnus: a_eff = (a1 + a2)/2 + (√3/6) dt (a2 × a1); rotation by 2|a_eff|dt.
+  Dissipative grains: the affine Bloch generator G = [2a×] + M (+ offset b) with the same
+  Magnus formula, exponentiated (Taylor + scaling and squaring, error < 1e-12).
+* op 1 — ideal rotation by ``angle`` about axis cos φ X' + sin φ Y' (per-grain eigen axes).
+* op 2 — record: ⟨τz⟩ = Oz r_z + Ox (r_x c − r_y s) with (c, s) = (cos ωt, sin ωt) of
+  the frame, accumulated as Σ w ⟨τz⟩ into acc[block, index].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S23 = np.uint64(23)
+_S17 = np.uint64(17)
+_S26 = np.uint64(26)
+_S11 = np.uint64(11)
+_TWO_M53 = 1.0 / 9007199254740992.0
+_SQ3_6 = math.sqrt(3.0) / 6.0
+_SQ3_12 = math.sqrt(3.0) / 12.0
+_TWO_PI = 2.0 * math.pi
+_S32 = np.uint64(32)
+_MASK7 = np.uint64(127)
+
+
+def _ziggurat_tables():
+    """Marsaglia–Tsang (2000) ziggurat tables for the standard normal, 128 layers."""
+    m1 = 2147483648.0
+    dn = 3.442619855899
+    tn = dn
+    vn = 9.91256303526217e-3
+    kn = np.zeros(128)
+    wn = np.zeros(128)
+    fn = np.zeros(128)
+    q = vn / math.exp(-0.5 * dn * dn)
+    kn[0] = (dn / q) * m1
+    kn[1] = 0.0
+    wn[0] = q / m1
+    wn[127] = dn / m1
+    fn[0] = 1.0
+    fn[127] = math.exp(-0.5 * dn * dn)
+    for i in range(126, 0, -1):
+        dn = math.sqrt(-2.0 * math.log(vn / dn + math.exp(-0.5 * dn * dn)))
+        kn[i + 1] = (dn / tn) * m1
+        tn = dn
+        fn[i] = math.exp(-0.5 * dn * dn)
+        wn[i] = dn / m1
+    return kn, wn, fn
+
+
+_KN, _WN, _FN = _ziggurat_tables()
+_ZR = 3.442619855899
+
+
+@njit(cache=True, inline="always")
+def _splitmix(z):
+    z = z + _GOLDEN
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, inline="always")
+def _next_uniform(st, g):
+    """Uniform in (0, 1] from grain g's xorshift128+ state st[g, :]."""
+    s1 = st[g, 0]
+    s0 = st[g, 1]
+    res = s0 + s1
+    st[g, 0] = s0
+    s1 = s1 ^ (s1 << _S23)
+    st[g, 1] = s1 ^ s0 ^ (s1 >> _S17) ^ (s0 >> _S26)
+    return (np.float64(res >> _S11) + 1.0) * _TWO_M53
+
+
+@njit(cache=True, inline="always")
+def _next_u64(st, g):
+    s1 = st[g, 0]
+    s0 = st[g, 1]
+    res = s0 + s1
+    st[g, 0] = s0
+    s1 = s1 ^ (s1 << _S23)
+    st[g, 1] = s1 ^ s0 ^ (s1 >> _S17) ^ (s0 >> _S26)
+    return res
+
+
+@njit(cache=True)
+def _normal_slow(st, g, hz, iz):
+    kn = _KN
+    wn = _WN
+    fn = _FN
+    while True:
+        x = hz * wn[iz]
+        if iz == 0:
+            while True:
+                x = -math.log(_next_uniform(st, g)) / _ZR
+                y = -math.log(_next_uniform(st, g))
+                if y + y >= x * x:
+                    break
+            return _ZR + x if hz > 0 else -_ZR - x
+        if fn[iz] + _next_uniform(st, g) * (fn[iz - 1] - fn[iz]) < math.exp(-0.5 * x * x):
+            return x
+        u = _next_u64(st, g)
+        hz = np.float64(np.int64(u >> _S32)) - 2147483648.0
+        iz = np.int64(u & _MASK7)
+        if abs(hz) < kn[iz]:
+            return hz * wn[iz]
+
+
+@njit(cache=True, inline="always")
+def _normal(st, g):
+    """Standard normal variate (ziggurat; sign/magnitude from the high 32 bits, layer
+    from the low 7 bits of one 64-bit draw)."""
+    u = _next_u64(st, g)
+    hz = np.float64(np.int64(u >> _S32)) - 2147483648.0
+    iz = np.int64(u & _MASK7)
+    if abs(hz) < _KN[iz]:
+        return hz * _WN[iz]
+    return _normal_slow(st, g, hz, iz)
+
+
+@njit(cache=True, inline="always")
+def _sincos(phi):
+    """(cos φ, sin φ): Taylor polynomials (error < 1e-17) for |φ| < 0.25, else libm."""
+    if abs(phi) < 0.25:
+        p2 = phi * phi
+        c = 1.0 + p2 * (-1.0 / 2 + p2 * (1.0 / 24 + p2 * (-1.0 / 720 + p2 * (
+            1.0 / 40320 + p2 * (-1.0 / 3628800 + p2 * (1.0 / 479001600 + p2 * (
+                -1.0 / 87178291200.0)))))))
+        sn = phi * (1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
+            1.0 / 362880 + p2 * (-1.0 / 39916800 + p2 * (1.0 / 6227020800.0 + p2 * (
+                -1.0 / 1307674368000.0))))))))
+        return c, sn
+    return math.cos(phi), math.sin(phi)
+
+
+@njit(cache=True, inline="always")
+def _rotate_vec(r, g, wx, wy, wz):
+    """Rotate r[g] by the rotation vector w (angle |w| about w/|w|, right-handed):
+    r' = r cos φ + (w × r) sin φ/φ + w (w·r)(1 − cos φ)/φ². For φ < 0.25 the three
+    functions are Taylor polynomials in φ² (error < 1e-17; no sqrt or division)."""
+    p2 = wx * wx + wy * wy + wz * wz
+    if p2 < 0.0625:
+        c = 1.0 + p2 * (-1.0 / 2 + p2 * (1.0 / 24 + p2 * (-1.0 / 720 + p2 * (
+            1.0 / 40320 + p2 * (-1.0 / 3628800 + p2 * (1.0 / 479001600 + p2 * (
+                -1.0 / 87178291200.0)))))))
+        sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
+            1.0 / 362880 + p2 * (-1.0 / 39916800 + p2 * (1.0 / 6227020800.0 + p2 * (
+                -1.0 / 1307674368000.0)))))))
+        cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (-1.0 / 40320 + p2 * (
+            1.0 / 3628800 + p2 * (-1.0 / 479001600 + p2 * (1.0 / 87178291200.0 + p2 * (
+                -1.0 / 20922789888000.0)))))))
+    else:
+        phi = math.sqrt(p2)
+        c = math.cos(phi)
+        sp = math.sin(phi) / phi
+        cp = (1.0 - c) / p2
+    x = r[g, 0]
+    y = r[g, 1]
+    z = r[g, 2]
+    d = (wx * x + wy * y + wz * z) * cp
+    r[g, 0] = x * c + (wy * z - wz * y) * sp + wx * d
+    r[g, 1] = y * c + (wz * x - wx * z) * sp + wy * d
+    r[g, 2] = z * c + (wx * y - wy * x) * sp + wz * d
+
+
+@njit(cache=True, inline="always")
+def _rotate(r, g, ax, ay, az, phi):
+    """Rotate r[g] by angle phi about the unit axis (ax, ay, az) (right-handed)."""
+    x = r[g, 0]
+    y = r[g, 1]
+    z = r[g, 2]
+    c, s = _sincos(phi)
+    d = (ax * x + ay * y + az * z) * (1.0 - c)
+    r[g, 0] = x * c + (ay * z - az * y) * s + ax * d
+    r[g, 1] = y * c + (az * x - ax * z) * s + ay * d
+    r[g, 2] = z * c + (ax * y - ay * x) * s + az * d
+
+
+@njit(cache=True)
+def _expm_affine(A, v, P, p, T, t):
+    """(P, p) = exp of the augmented 4×4 matrix [[A, v], [0, 0]] (A 3×3, v 3); T, t
+    scratch. Taylor of degree 12 after scaling to norm ≤ 1/2 (truncation < 1e-16)."""
+    norm = 0.0
+    for i in range(3):
+        s = abs(v[i])
+        for j in range(3):
+            s += abs(A[i, j])
+        if s > norm:
+            norm = s
+    sq = 0
+    if norm > 0.5:
+        sq = int(math.ceil(math.log2(norm / 0.5)))
+    scale = 1.0 / (2.0 ** sq)
+    for i in range(3):
+        v[i] *= scale
+        for j in range(3):
+            A[i, j] *= scale
+    for i in range(3):
+        p[i] = 0.0
+        for j in range(3):
+            P[i, j] = 1.0 if i == j else 0.0
+    for k in range(12, 0, -1):
+        inv = 1.0 / k
+        for i in range(3):
+            acc = v[i]
+            for m in range(3):
+                acc += A[i, m] * p[m]
+            t[i] = acc * inv
+            for j in range(3):
+                a2 = 0.0
+                for m in range(3):
+                    a2 += A[i, m] * P[m, j]
+                T[i, j] = a2 * inv + (1.0 if i == j else 0.0)
+        for i in range(3):
+            p[i] = t[i]
+            for j in range(3):
+                P[i, j] = T[i, j]
+    for _ in range(sq):
+        for i in range(3):
+            acc = p[i]
+            for m in range(3):
+                acc += P[i, m] * p[m]
+            t[i] = acc
+            for j in range(3):
+                a2 = 0.0
+                for m in range(3):
+                    a2 += P[i, m] * P[m, j]
+                T[i, j] = a2
+        for i in range(3):
+            p[i] = t[i]
+            for j in range(3):
+                P[i, j] = T[i, j]
+
+
+@njit(cache=True, inline="always")
+def _cross_mat(W, wx, wy, wz):
+    W[0, 0] = 0.0
+    W[0, 1] = -wz
+    W[0, 2] = wy
+    W[1, 0] = wz
+    W[1, 1] = 0.0
+    W[1, 2] = -wx
+    W[2, 0] = -wy
+    W[2, 1] = wx
+    W[2, 2] = 0.0
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+            ou_coef, tel_amp, tel_rate,
+            A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+            diss, M, bvec, seed, block, n_out):
+    """Run the op table on all grains; returns acc (n_blocks, n_out) of Σ w ⟨τz⟩."""
+    n = A0.shape[0]
+    n_blocks = (n + block - 1) // block
+    acc = np.zeros((n_blocks, n_out))
+    n_ops = ops.shape[0]
+    n_ou = ou_coef.shape[1]
+    n_tel = tel_amp.shape[0]
+    useed = np.uint64(seed)
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        m = hi - lo
+        r = np.empty((m, 3))
+        st = np.empty((m, 2), dtype=np.uint64)
+        xou = np.zeros((m, max(n_ou, 1)))
+        tsgn = np.ones((m, max(n_tel, 1)))
+        tnext = np.zeros((m, max(n_tel, 1)))
+        W1 = np.empty((3, 3))
+        W2 = np.empty((3, 3))
+        Am = np.empty((3, 3))
+        av = np.empty(3)
+        Pm = np.empty((3, 3))
+        pv = np.empty(3)
+        Tm = np.empty((3, 3))
+        tv = np.empty(3)
+        for k in range(m):
+            g = lo + k
+            for c in range(3):
+                r[k, c] = r_init[g, c]
+            z = useed ^ (np.uint64(g + 1) * _GOLDEN)
+            s0 = _splitmix(z)
+            s1 = _splitmix(s0 ^ _GOLDEN)
+            if s0 == np.uint64(0) and s1 == np.uint64(0):
+                s1 = _GOLDEN
+            st[k, 0] = s0
+            st[k, 1] = s1
+            # stationary initial noise states
+            for q in range(n_ou):
+                xi = _normal(st, k)
+                xou[k, q] = ou_coef[0, q, 5] * xi
+            for q in range(n_tel):
+                if _next_uniform(st, k) < 0.5:
+                    tsgn[k, q] = -1.0
+                if tel_rate[q] > 0:
+                    tnext[k, q] = -math.log(_next_uniform(st, k)) / tel_rate[q]
+                else:
+                    tnext[k, q] = np.inf
+        for i in range(n_ops):
+            op = ops[i]
+            if op == 0:
+                h = dt[i]
+                ta = t0[i]
+                tb = ta + h
+                du = u2[i] - u1[i]
+                dv = v2[i] - v1[i]
+                mag = dflag[i] != 0
+                uu = u1[i]
+                vv = v1[i]
+                drv = mag or uu != 0.0 or vv != 0.0
+                cf = ou_coef[i]
+                for k in range(m):
+                    g = lo + k
+                    # ---- noise: exact update of each process and of its integral
+                    integ = 0.0
+                    for q in range(n_ou):
+                        xi1 = _normal(st, k)
+                        xi2 = _normal(st, k)
+                        x0 = xou[k, q]
+                        integ += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
+                        xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
+                    for q in range(n_tel):
+                        tc = ta
+                        sg = tsgn[k, q]
+                        part = 0.0
+                        while tnext[k, q] < tb:
+                            part += sg * (tnext[k, q] - tc)
+                            tc = tnext[k, q]
+                            sg = -sg
+                            tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
+                        part += sg * (tb - tc)
+                        tsgn[k, q] = sg
+                        integ += tel_amp[q] * part
+                    de = integ / h if h > 0 else 0.0
+                    if drv:
+                        a1x = A0[g, 0] + uu * P[g, 0] + vv * Q[g, 0] + de * N[g, 0]
+                        a1y = A0[g, 1] + uu * P[g, 1] + vv * Q[g, 1] + de * N[g, 1]
+                        a1z = A0[g, 2] + uu * P[g, 2] + vv * Q[g, 2] + de * N[g, 2]
+                    else:
+                        a1x = A0[g, 0] + de * N[g, 0]
+                        a1y = A0[g, 1] + de * N[g, 1]
+                        a1z = A0[g, 2] + de * N[g, 2]
+                    if not diss:
+                        ax = a1x
+                        ay = a1y
+                        az = a1z
+                        if mag:
+                            dax = du * P[g, 0] + dv * Q[g, 0]
+                            day = du * P[g, 1] + dv * Q[g, 1]
+                            daz = du * P[g, 2] + dv * Q[g, 2]
+                            # a2 × a1 = (a1 + da) × a1 = da × a1
+                            cx = day * a1z - daz * a1y
+                            cy = daz * a1x - dax * a1z
+                            cz = dax * a1y - day * a1x
+                            ch = _SQ3_6 * h
+                            ax = a1x + 0.5 * dax + ch * cx
+                            ay = a1y + 0.5 * day + ch * cy
+                            az = a1z + 0.5 * daz + ch * cz
+                        h2 = 2.0 * h
+                        _rotate_vec(r, k, h2 * ax, h2 * ay, h2 * az)
+                    else:
+                        a2x = a1x + du * P[g, 0] + dv * Q[g, 0]
+                        a2y = a1y + du * P[g, 1] + dv * Q[g, 1]
+                        a2z = a1z + du * P[g, 2] + dv * Q[g, 2]
+                        _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
+                        _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
+                        for ii in range(3):
+                            for jj in range(3):
+                                W1[ii, jj] += M[g, ii, jj]
+                                W2[ii, jj] += M[g, ii, jj]
+                        c3 = _SQ3_12 * h * h
+                        for ii in range(3):
+                            s_aff = 0.0
+                            for jj in range(3):
+                                comm = 0.0
+                                for mm in range(3):
+                                    comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
+                                Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
+                                s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
+                            av[ii] = h * bvec[g, ii] + c3 * s_aff
+                        _expm_affine(Am, av, Pm, pv, Tm, tv)
+                        x = r[k, 0]
+                        y = r[k, 1]
+                        zz = r[k, 2]
+                        for ii in range(3):
+                            r[k, ii] = Pm[ii, 0] * x + Pm[ii, 1] * y + Pm[ii, 2] * zz + pv[ii]
+            elif op == 1:
+                for k in range(m):
+                    g = lo + k
+                    nx = cph[i] * Xp[g, 0] + sph[i] * Yp[g, 0]
+                    ny = cph[i] * Xp[g, 1] + sph[i] * Yp[g, 1]
+                    nz = cph[i] * Xp[g, 2] + sph[i] * Yp[g, 2]
+                    nn = math.sqrt(nx * nx + ny * ny + nz * nz)
+                    _rotate(r, k, nx / nn, ny / nn, nz / nn, ang[i])
+            else:
+                s = 0.0
+                c = cph[i]
+                sn = sph[i]
+                for k in range(m):
+                    g = lo + k
+                    tz = Oz[g] * r[k, 2] + Ox[g] * (r[k, 0] * c - r[k, 1] * sn)
+                    s += weight[g] * tz
+                acc[b, ridx[i]] += s
+    return acc
