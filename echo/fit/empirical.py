@@ -29,6 +29,7 @@ from echo.fit.fitresult import (
     FitResult,
     ParamValue,
     covariance_to_correlation,
+    poor_fit,
     undetermined,
 )
 from echo.fit.loaders import EchoData
@@ -144,6 +145,10 @@ def run_lmfit(func, params: lmfit.Parameters, x, y, sigma, *, name: str, units=N
     if at_bound:
         success = False
         msg += f"; parameter(s) at a bound: {', '.join(at_bound)}"
+    poor = poor_fit(float(res.chisqr), int(x.size) - len(varied), known_sigma=not scale)
+    if poor:
+        success = False
+        msg += "; " + poor
     if errorbars:
         loose = undetermined(pv, corr, varied)
         if loose:

@@ -211,3 +211,18 @@ def undetermined(params: dict, corr: np.ndarray | None, varied: list[str], *,
                 if not math.isfinite(c) or abs(c) > max_corr:
                     bad.append(f"corr({varied[i]}, {varied[j]}) = {c:+.5f}")
     return ", ".join(bad)
+
+
+def poor_fit(chi2: float, dof: int, *, known_sigma: bool, p_min: float = 1e-6) -> str:
+    """With known per-point uncertainties, a χ² whose p-value is below ``p_min`` means the
+    model does not describe the data (or the uncertainties are wrong): a message, else ''."""
+    if not known_sigma or dof <= 0 or not math.isfinite(chi2):
+        return ""
+    from scipy.stats import chi2 as chi2_dist
+
+    p = float(chi2_dist.sf(chi2, dof))
+    if p < p_min:
+        return (f"poor fit: χ² = {chi2:.4g} for {dof} degrees of freedom (p = {p:.2g}); the "
+                "model does not describe the data within the given uncertainties (a local "
+                "minimum? try other initial values)")
+    return ""

@@ -45,6 +45,7 @@ from echo.fit.fitresult import (
     FitResult,
     ParamValue,
     covariance_to_correlation,
+    poor_fit,
     undetermined,
 )
 from echo.fit.loaders import EchoData
@@ -427,6 +428,10 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     if at_bound:
         success = False
         msg += f"; parameter(s) at a bound: {', '.join(at_bound)}"
+    poor = poor_fit(chi2, ndata - nvary, known_sigma=known_sigma)
+    if poor:
+        success = False
+        msg += "; " + poor
     if errorbars:
         loose = undetermined(pv, corr, [f.name for f in frees])
         if loose:
