@@ -288,9 +288,13 @@ class RedPitaya(ScpiErrorQueueMixin, RedPitayaScpi):
         return self.CLOCK / self.decimation
 
     def configure(self, record_length: float, trigger_delay: float = 0.0,
-                  averages: int = 1, channel: int = 1, trigger: str = "EXT_PE") -> None:
+                  averages: int = 1, channel: int = 1, points: int | None = None,
+                  trigger: str = "EXT_PE") -> None:
         """Smallest decimation whose 16384-sample buffer covers ``trigger_delay`` +
-        ``record_length`` after the trigger; trigger at buffer sample 0."""
+        ``record_length`` after the trigger; trigger at buffer sample 0. The whole
+        buffer is always transferred (``points`` only checked: at most 16384)."""
+        if points is not None and points > self.BUFFER:
+            raise ValueError(f"{points} points: the Red Pitaya buffer holds {self.BUFFER}")
         if averages != 1:
             raise InstrumentError("the Red Pitaya does not average triggers on board; "
                                   "co-add in software (averages=1)", self.name)
