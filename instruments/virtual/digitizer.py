@@ -141,6 +141,9 @@ class KeysightDSOX(VirtualInstrument):
         self.ter = False
 
     def wait_complete(self) -> None:
+        """Wait (at most ``digitize_timeout`` s) for the armed acquisition. If it does
+        not complete, ``*OPC?`` is not answered (the client times out, as with a real
+        scope that never triggers) and -200 is queued."""
         deadline = time.monotonic() + self.digitize_timeout
         self.lock.release()
         try:
@@ -149,6 +152,9 @@ class KeysightDSOX(VirtualInstrument):
                     self.done.wait(0.05)
         finally:
             self.lock.acquire()
+        if self.armed:
+            raise SCPIError(-200, f"acquisition not complete after {self.digitize_timeout:g} s"
+                                  " (no trigger)")
 
     # ------------------------------------------------------------------- acquire
     @command(":ACQuire:TYPE")
@@ -330,7 +336,14 @@ class KeysightDSOX(VirtualInstrument):
     def before_unit(self, unit) -> None:
         if self.pending:
             self.pending = False
-            self.wait_complete()
+            try:
+                self.wait_complete()
+            except SCPIError as err:
+                self.push_error(err)
+
+    @command(":AER", query=True)
+    def _aer(self, u, s):
+        return "1" if self.armed else "0"
 
     @command(":TER", query=True)
     def _ter(self, u, s):

@@ -232,7 +232,7 @@ initial = "thermal"     # temperature unset -> every grain starts in its ground 
 [awg]                   # Keysight 33522B (2 ch, 16-bit, 250 MSa/s, 1 MSa per arb)
 port = 5025
 channel = 1             # the output wired to the drive coil
-volts_per_tesla = 1.0e5 # coil calibration: 10 uT per volt (must match the lab file)
+volts_per_tesla = 1000.0 # coil calibration, V per T (must match the lab file)
 
 [digitizer]             # Keysight DSOX on the SQUID FLL output; EXT trigger = AWG Sync
 port = 5026

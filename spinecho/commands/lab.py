@@ -62,12 +62,8 @@ def _serve(args) -> int:
 
 
 def _check(args) -> int:
-    try:
-        from instruments.lab import check_lab, load_lab
-    except ImportError as exc:
-        raise UserError(f"lab check is not available: {exc}") from None
-    config = load_lab(args.lab_file)
-    report = check_lab(config)
-    print(report if isinstance(report, str) else getattr(report, "text", report))
-    ok = getattr(report, "ok", True)
-    return 0 if ok else 1
+    from instruments.lab import check_lab, load_lab
+
+    report = check_lab(load_lab(args.lab_file))
+    print(report.format())
+    return 0 if report.ok else 1

@@ -1,0 +1,82 @@
+"""Headless runner of :class:`~instruments.procedure.EchoProcedure` (what ``spinecho
+measure`` calls): pymeasure Results CSV written row by row, a tqdm progress bar,
+``shutdown()`` on every path, resume, and the EchoResult file at the end.
+
+Run directory ``RUN/``: ``run.json`` (configuration, checked on resume), ``results.csv``
+(pymeasure Results: ``pymeasure.experiment.Results.load`` and ``ManagedWindow`` open
+it), ``points/point_NNNNN.npz`` (per-point demodulated traces), ``result.nc`` (the
+:class:`echo.result.EchoResult`, attrs kind = "measured", written once every point is
+measured).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from instruments.procedure import EchoProcedure, RunStore
+
+
+class _RowWriter:
+    """Appends pymeasure-formatted rows to the Results CSV, flushed and fsynced."""
+
+    def __init__(self, results, path: Path):
+        self.results = results
+        self.path = path
+
+    def write(self, row: dict) -> None:
+        line = self.results.format(row) + self.results.LINE_BREAK
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
+                    sets=(), sweeps=(), averages: int = 1, retries: int = 2,
+                    reference_frequency: float = -1.0, resume: bool = False,
+                    progress: bool = True, connect_fn=None) -> EchoProcedure:
+    """Measure ``sequence`` (a .seq path or library name) on the lab of ``lab_file``
+    into ``run_dir``; returns the finished procedure (``procedure.echo_result()``).
+
+    ``sets``: ["name=value", ...]; ``sweeps``: ["tau=lin(1us, 5us, 5)", ...] (the
+    ``--sweep`` syntax). Raises what the procedure raises (a
+    :class:`~instruments.errors.InstrumentError` names the instrument) after
+    switching every output off.
+    """
+    from pymeasure.experiment import Results
+
+    proc = EchoProcedure(sequence_file=str(sequence), lab_file=str(lab_file),
+                         sets="; ".join(sets), sweeps="; ".join(sweeps),
+                         averages=int(averages), retries=int(retries),
+                         reference_frequency=float(reference_frequency),
+                         run_dir=str(run_dir), resume=bool(resume))
+    proc.connect_fn = connect_fn
+    bar = None
+    try:
+        proc.startup()
+        store: RunStore = proc.store
+        results = Results(proc, str(store.csv))
+        writer = _RowWriter(results, store.csv)
+        total = len(proc.schedules)
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=len(proc.data), unit="point", desc="measure")
+
+        def emit(topic, record):
+            if topic == "results":
+                writer.write(record)
+                if bar is not None:
+                    bar.update(1)
+
+        proc.emit = emit
+        proc.should_stop = lambda: False
+        proc.execute()
+    finally:
+        if bar is not None:
+            bar.close()
+        proc.shutdown()
+    if len(proc.data) == len(proc.schedules):
+        proc.echo_result().save(proc.store.result)
+    return proc

@@ -1,0 +1,48 @@
+"""``spinecho measure SEQ.seq --lab LAB.toml [--set name=value] [--sweep SPEC] [--resume]
+-o RUN``: run a spin-echo measurement on the instruments of a lab file (or the virtual
+lab) with a progress bar; see :mod:`instruments.measure` for the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("measure", help="measure a sequence on the lab's instruments")
+    p.add_argument("sequence", help="sequence file (.seq) or library name (e.g. hahn)")
+    p.add_argument("--lab", required=True, type=Path, help="lab TOML file")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter, e.g. --set tau=5us (repeatable)")
+    p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
+                   help="sweep a parameter: 'tau=lin(1us, 10us, 10)', 'tau=1us:5us:1us' "
+                        "or 'tau=1us,2us' (repeatable; the last is innermost)")
+    p.add_argument("--averages", type=int, default=1,
+                   help="software repetitions of the phase cycle per point (default 1)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="retries of a timed-out acquisition before aborting (default 2)")
+    p.add_argument("--reference-frequency", type=float, default=-1.0, metavar="HZ",
+                   help="demodulation frequency in Hz (default: the pulses' carrier)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in RUN (no point repeated or lost)")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="RUN",
+                   help="run directory (results.csv, points/, result.nc)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from spinecho.cli import UserError
+
+    if args.averages < 1:
+        raise UserError(f"--averages must be >= 1, got {args.averages}")
+    if args.retries < 0:
+        raise UserError(f"--retries must be >= 0, got {args.retries}")
+    from instruments.measure import run_measurement
+
+    proc = run_measurement(args.sequence, args.lab, args.output, sets=args.sets,
+                           sweeps=args.sweeps, averages=args.averages, retries=args.retries,
+                           reference_frequency=args.reference_frequency, resume=args.resume,
+                           progress=not args.no_progress)
+    print(f"{len(proc.data)} of {len(proc.schedules)} points in {args.output} "
+          f"({proc.n_measured} measured now); result: {proc.store.result}")
+    return 0
