@@ -44,6 +44,20 @@ UNITS: dict[str, tuple[float, Dim]] = {
     "rad": (1.0, ANGLE), "mrad": (1e-3, ANGLE), "deg": (math.pi / 180.0, ANGLE),
 }
 
+#: sub-units applied by dividing by an exact integer (100 ns = 100 / 1e9 s, correctly
+#: rounded, where 100 * 1e-9 would not be)
+_DIVISORS = {u: round(1.0 / sc) for u, (sc, _) in UNITS.items()
+             if sc < 1 and abs(1.0 / sc - round(1.0 / sc)) < 1e-6}
+
+
+def unit_value(number: float, unit: str) -> float:
+    """``number`` in ``unit`` → SI value (correctly rounded for decimal prefixes)."""
+    div = _DIVISORS.get(unit)
+    if div is not None:
+        return number / div
+    return number * UNITS[unit][0]
+
+
 #: unit used when printing a value of a given dimension (SI)
 SI_UNIT: dict[Dim, str] = {TIME: "s", FREQUENCY: "Hz", FIELD: "T", ANGLE: "rad", DIMLESS: ""}
 
@@ -335,8 +349,7 @@ def _eval(e: Expr, env: dict[str, Quantity]) -> Quantity:
     t = type(e)
     if t is Num:
         if e.unit:
-            scale, dim = UNITS[e.unit]
-            return Quantity(e.value * scale, dim)
+            return Quantity(unit_value(e.value, e.unit), UNITS[e.unit][1])
         return Quantity(e.value)
     if t is Name:
         q = env.get(e.id)
