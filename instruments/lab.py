@@ -349,7 +349,7 @@ class Lab:
         """Call every instrument's ``shutdown()`` (outputs off), each attempted even if
         another fails; raise :class:`InstrumentError` listing the failures."""
         failures = []
-        for role in ("awg", "rf_source", "lockin", "digitizer"):
+        for role in ("rf_source", "awg", "lockin", "digitizer"):  # RF first: highest power
             inst = self.instruments.get(role)
             if inst is None:
                 continue

@@ -205,3 +205,27 @@ def test_81160a_upload_and_shutdown():
         with pytest.raises(LimitViolation):
             gen.upload_dac(1, [8192])
         gen.shutdown()
+
+
+def test_channel_getters():
+    with expected_protocol(Keysight33500B, [
+        ("SOUR1:FUNC:ARB:SRAT?", "+2.500000000000000E+08"),
+        ("SOUR1:VOLT?", "+4.0000000000000E+00"),
+        ("SOUR1:VOLT:OFFS?", "+0.0000000000000E+00"),
+        ("OUTP1:SYNC?", "1"),
+        ("OUTP1:SYNC:MODE?", "MARK"),
+        ("TRIG1:SOUR?", "BUS"),
+        ("TRIG1:SLOP?", "POS"),
+        ("SOUR1:FUNC:ARB?", '"spinecho"'),
+        ("OUTP1?", "0"),
+    ]) as awg:
+        ch = awg.ch_1
+        assert ch.arb_srate == 250e6
+        assert ch.amplitude == 4.0
+        assert ch.offset == 0.0
+        assert ch.sync_enabled is True
+        assert ch.sync_mode == "MARK"
+        assert ch.trigger_source == "BUS"
+        assert ch.trigger_slope == "POS"
+        assert ch.arb_file == '"spinecho"'
+        assert ch.output is False

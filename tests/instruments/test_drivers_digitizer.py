@@ -176,3 +176,51 @@ def test_redpitaya_shutdown_outputs_off():
         ("ACQ:STOP", None),
     ]) as rp:
         rp.shutdown()
+
+
+def test_dsox_getters():
+    with expected_protocol(KeysightDSOX, [
+        (":WAV:BYT?", "LSBF"),
+        (":WAV:UNS?", "1"),
+        (":ACQ:COUN?", "64"),
+        (":TIM:REF?", "LEFT"),
+        (":TIM:POS?", "+2.000000000E-06"),
+        (":TIM:RANG?", "+5.000000000E-05"),
+        (":TRIG:EDGE:SOUR?", "EXT"),
+        (":TRIG:EDGE:SLOP?", "POS"),
+        (":TRIG:EDGE:LEV?", "+1.00000E+00"),
+        (":ACQuire:TYPE?", "AVER"),
+    ]) as scope:
+        assert scope.waveform_byteorder == "LSBF"
+        assert scope.waveform_unsigned is True
+        assert scope.acquisition_count == 64
+        assert scope.timebase_reference == "LEFT"
+        assert scope.timebase_position == 2e-6
+        assert scope.timebase_range == 5e-5
+        assert scope.trigger_source == "EXT"
+        assert scope.trigger_slope == "POS"
+        assert scope.trigger_level == 1.0
+        assert scope.acquisition_type == "average"
+
+
+def test_redpitaya_generator_getters_and_sample_rate():
+    with expected_protocol(RedPitaya, [
+        ("SOUR2:FUNC?", "ARBITRARY"),
+        ("SOUR2:FREQ:FIX?", "7629.39453125"),
+        ("SOUR2:VOLT?", "0.8"),
+        ("SOUR2:VOLT:OFFS?", "0"),
+        ("OUTPUT2:STATE?", "OFF"),
+        ("SOUR2:BURS:STAT?", "BURST"),
+        ("SOUR2:BURS:NCYC?", "1"),
+        ("SOUR2:BURS:NOR?", "1"),
+        ("SOUR2:TRIG:SOUR?", "EXT_PE"),
+        ("ACQ:DEC?", "64"),
+    ]) as rp:
+        g = rp.gen_2
+        assert g.function == "ARBITRARY"
+        assert g.frequency == pytest.approx(125e6 / 16384)
+        assert g.amplitude == 0.8 and g.offset == 0
+        assert g.output is False and g.burst_state is True
+        assert g.burst_ncycles == 1 and g.burst_repetitions == 1
+        assert g.trigger_source == "EXT_PE"
+        assert rp.sample_rate == pytest.approx(125e6 / 64)

@@ -95,3 +95,8 @@ def test_8257d_shutdown_rf_off_first():
         (":OUTPUT:MOD OFF;", None),
     ]) as gen:
         gen.shutdown()
+
+
+def test_8257d_power_query():
+    with expected_protocol(Agilent8257D, [(":POW?;", "-1.000000000E+01")]) as gen:
+        assert gen.power == -10.0
