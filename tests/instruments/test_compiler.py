@@ -260,3 +260,12 @@ def test_upload_program_protocol():
                    b'"step1",1,onceWaitTrig,highAtStartGoLow,8')
     with expected_protocol(Keysight33500B, pairs) as awg:
         upload_program(awg, prog, output=True)
+
+
+def test_union_length_and_energy_helpers_closed_form():
+    from instruments.safety import pulse_energies, union_length
+
+    assert union_length([(0, 1), (0.5, 2), (3, 4), (3.2, 3.5)]) == pytest.approx(3.0)
+    assert union_length([]) == 0.0
+    v = np.array([1.0, 2.0, 0.0, 3.0])  # held 1 s each at rate 1
+    np.testing.assert_allclose(pulse_energies(v, 1.0, [(0, 2), (3, 4)]), [5.0, 9.0])

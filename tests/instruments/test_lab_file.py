@@ -197,3 +197,16 @@ def test_connect_applies_amplitude_guard_and_closes():
         fake.close()
     # the refused amplitude never reached the instrument; shutdown on leaving the block
     assert fake.log == ["SOUR1:VOLT 3", "OUTP1 0", "OUTP2 0"]
+
+
+def test_lab_context_switches_outputs_off_on_error():
+    fake = _FakeScpi("Agilent Technologies,33522B,MY0,4.00")
+    try:
+        data = _with("awg", resource=f"TCPIP::127.0.0.1::{fake.port}::SOCKET", timeout_s=2.0)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            with connect(parse_lab(data, "l.toml")):
+                raise RuntimeError("interrupted mid-sweep")
+        fake.wait_for(2)
+    finally:
+        fake.close()
+    assert fake.log == ["OUTP1 0", "OUTP2 0"]
