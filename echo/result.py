@@ -263,7 +263,7 @@ class EchoResult:
 
     # -------------------------------------------------------------------- plot
     def plot(self, path, *, point: int | None = None):
-        """Plot |signal| (and Re, Im) vs time for each sweep point (or one), and the echo
+        """Plot |signal| vs time for each sweep point (or one), and the echo
         amplitude vs the first swept parameter when there are several points. Agg backend."""
         import matplotlib
 
@@ -281,10 +281,10 @@ class EchoResult:
         for p in list(pts)[:12]:
             s = ds["signal"].values[p]
             label = ", ".join(f"{k}={v:.4g}" for k, v in self.point_params(p).items())
-            ax.plot(t_us, s.real, label=label or None, lw=1)
+            ax.plot(t_us, np.abs(s), label=label or None, lw=1)
         ax.set_xlabel("time (µs)" + (" since window start"
                                      if ds.attrs.get("time_reference") == "window" else ""))
-        ax.set_ylabel("signal, real part (V)")
+        ax.set_ylabel("|signal| (V)")
         if n_pts > 1 and self.swept:
             ax.legend(fontsize=7)
         if sweep:
