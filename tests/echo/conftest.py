@@ -124,7 +124,7 @@ def odd_bessel_sum(x):
     return sum(jv(2 * k + 1, x) for k in range(kmax))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def closed():
     return types.SimpleNamespace(
         ou_phase_variance=ou_phase_variance,
@@ -135,12 +135,12 @@ def closed():
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def build():
     return types.SimpleNamespace(schedule=make_schedule, echo_train=echo_train, chunk=chunk)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def reference():
     return importlib.import_module("echo.engines.reference")
 
@@ -155,6 +155,6 @@ def fast_engine_or_skip():
         raise
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fast():
     return fast_engine_or_skip()
