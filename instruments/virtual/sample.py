@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -141,65 +140,14 @@ class VirtualSample:
         from echo.parallel import chunk_seed
 
         ens = self.model.ensemble
-        try:
-            engine = get_engine(self.engine)
-        except ModelError:
-            warnings.warn(f"virtual lab: echo engine {self.engine!r} unavailable; using the "
-                          "built-in noise-free numpy evolution (development fallback)",
-                          RuntimeWarning, stacklevel=2)
-            engine = None
+        engine = get_engine(self.engine)
         total = np.zeros(times.size)
         weight = 0.0
         for chunk in ens.chunks():
-            if engine is None:
-                tz, w = _numpy_chunk(schedule, chunk, times, ens.moment_rad_per_tesla)
-            else:
-                tz, w = engine.simulate_chunk(
-                    schedule, chunk, self.model.environment, times, frame=self.frame,
-                    initial=self.initial, seed=chunk_seed(ens.seed, 0, chunk.index, 0),
-                    moment=ens.moment_rad_per_tesla, **self.engine_options)
-                tz = np.asarray(tz, float)[0]
-            total += tz
+            tz, w = engine.simulate_chunk(
+                schedule, chunk, self.model.environment, times, frame=self.frame,
+                initial=self.initial, seed=chunk_seed(ens.seed, 0, chunk.index, 0),
+                moment=ens.moment_rad_per_tesla, **self.engine_options)
+            total += np.asarray(tz, float)[0]
             weight += float(w)
         return total / weight
-
-
-def _numpy_chunk(schedule: Schedule, chunk, times: np.ndarray, moment: float):
-    """Development fallback (no noise, no T1/Tφ, ground state start, τz drive):
-    exact piecewise-constant evolution of pure states. Returns (Σ w ⟨τz⟩, Σ w)."""
-    seg = schedule.segments(0)
-    delta = chunk.delta[:, None]
-    eps = chunk.bias
-    e0 = np.sqrt(chunk.delta ** 2 + eps ** 2)
-    # ground state of Δτx + ετz: (sin(θ/2), −cos(θ/2)) up to phase, tanθ = Δ/ε
-    theta = np.arctan2(chunk.delta, eps)
-    psi = np.stack([np.sin(theta / 2), -np.cos(theta / 2)], axis=1).astype(complex)
-    del e0
-    out = np.zeros(times.size)
-    w = chunk.weight
-
-    def evolve(psi, bias, dt):
-        e = np.sqrt(delta[:, 0] ** 2 + bias ** 2)[:, None]
-        e = np.where(e == 0, 1e-300, e)
-        dtt = np.atleast_2d(dt)  # (1, m) or (n, 1)
-        c, s = np.cos(e * dtt), np.sin(e * dtt)
-        hx, hz = delta / e, bias[:, None] / e
-        a = psi[:, 0:1]
-        b = psi[:, 1:2]
-        na = c * a - 1j * s * (hz * a + hx * b)
-        nb = c * b - 1j * s * (hx * a - hz * b)
-        return na, nb
-
-    for j in range(len(seg)):
-        t0, d = seg.start[j], seg.duration[j]
-        bias = eps + moment * seg.amplitude[j] * np.cos(seg.phase[j])
-        lo, hi = np.searchsorted(times, [t0, t0 + d], side="left")
-        if j == len(seg) - 1:
-            hi = times.size
-        for k in range(lo, hi, 4096):
-            tt = times[k:min(hi, k + 4096)] - t0
-            na, nb = evolve(psi, bias, tt[None, :])
-            out[k:k + tt.size] = (w[:, None] * (np.abs(na) ** 2 - np.abs(nb) ** 2)).sum(0)
-        na, nb = evolve(psi, bias, np.array([[d]]))
-        psi = np.concatenate([na, nb], axis=1)
-    return out, float(w.sum())

@@ -54,7 +54,8 @@ class SCPIError(Exception):
     def reply(self) -> str:
         """The SYST:ERR? reply: ``-113,"Undefined header; FOO"``."""
         text = self.message + (f"; {self.detail}" if self.detail else "")
-        text = text.replace('"', "'")[:255]
+        text = text.replace('"', "'").replace("±", "+/-").replace("µ", "u")
+        text = text.encode("ascii", "replace").decode("ascii")[:255]
         return f'{self.code:+d},"{text}"'
 
 

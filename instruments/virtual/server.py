@@ -179,7 +179,8 @@ class VirtualInstrument:
                     if not unit.header.startswith("*"):
                         prev_path = used[:-1]
                     for fpat, code in self.faults.errors.items():
-                        if HeaderPattern(fpat).match(used) is not None:
+                        fp = HeaderPattern(fpat)
+                        if any(fp.match(used[k:]) is not None for k in range(len(used))):
                             raise SCPIError(code, f"injected fault on {fpat}")
                     reply = handler(unit, suffixes)
                     if unit.query:
