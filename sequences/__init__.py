@@ -14,6 +14,7 @@ Quick start::
 The language is documented in ``docs/sequences.md``.
 """
 
+from sequences.bind import parse_assignments
 from sequences.errors import HardwareViolation, ScheduleError, SequenceError
 from sequences.hardware import HardwareProfile, Violation, validate
 from sequences.model import (
@@ -38,11 +39,12 @@ from sequences.schedule import (
     Schedule,
     Segments,
 )
+from sequences.sweep import parse_sweep_option, with_sweep_options
 
 __all__ = [
     "Channel", "DetectionWindow", "HardwareViolation", "IdealPulse", "Marker", "Pulse",
     "Schedule", "ScheduleError", "Segments", "SequenceError",
     "HardwareProfile", "Sequence", "Violation", "channel", "delay", "detect", "ideal",
-    "library_names", "load", "marker", "parallel", "param", "parse", "parse_expr", "pulse",
-    "repeat", "validate",
+    "library_names", "load", "marker", "parallel", "param", "parse", "parse_assignments",
+    "parse_expr", "parse_sweep_option", "pulse", "repeat", "validate", "with_sweep_options",
 ]

@@ -439,7 +439,7 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
         receiver=receiver,
         duration=duration,
         params=tuple((k, q.value) for k, q in env.items()),
-        source=seq.source or seq.to_text(),
+        source=seq.to_text(),  # canonical, self-contained (includes expanded)
         name=seq.name,
     )
     if check:
