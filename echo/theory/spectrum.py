@@ -59,25 +59,27 @@ def chi_over_a(omega, dist: CouplingDistribution, *, chunk: int = 256) -> np.nda
     """χ''(ω)/A (ω in units of Δ0; result in units of 1/Δ0) for a coupling distribution."""
     w = np.atleast_1d(np.asarray(omega, dtype=float))
     out = np.zeros(w.size)
-    lo, hi = dist.edges[:-1], dist.edges[1:]
+    edges = dist.edges
+    width = np.diff(edges)
     wb = dist.bin_weights
-    used = wb > 0
-    lo, hi, wb = lo[used], hi[used], wb[used]
-    width = hi - lo
     pos = width > 0
     dens = np.where(pos, wb / np.where(pos, width, 1.0), 0.0)
-    # zero-width bins (all weight at one c): treat as atoms
-    atom_c = np.concatenate([dist.atom_c, lo[~pos]])
-    atom_w = np.concatenate([dist.atom_w, wb[~pos]])
-    lo, hi, dens = lo[pos], hi[pos], dens[pos]
-    for i in range(0, w.size, chunk):
-        ww = w[i:i + chunk][:, None]
-        ok = ww > 0
-        safe = np.where(ok, ww, 1.0)
-        th_hi = np.arcsin(np.clip(4.0 * hi[None, :] / safe, 0.0, 1.0))
-        th_lo = np.arcsin(np.clip(4.0 * lo[None, :] / safe, 0.0, 1.0))
-        val = (safe[:, 0] / 8.0) * ((_q(th_hi) - _q(th_lo)) @ dens)
-        out[i:i + chunk] = np.where(ok[:, 0], val, 0.0)
+    # zero-width bins (all weight at one c) are treated as atoms
+    zero = (~pos) & (wb > 0)
+    atom_c = np.concatenate([dist.atom_c, edges[:-1][zero]])
+    atom_w = np.concatenate([dist.atom_w, wb[zero]])
+    # only edges up to the last occupied bin matter
+    occupied = np.nonzero(dens > 0)[0]
+    if occupied.size:
+        last = occupied[-1] + 1
+        e, dens = edges[: last + 1], dens[:last]
+        for i in range(0, w.size, chunk):
+            ww = w[i:i + chunk][:, None]
+            ok = ww > 0
+            safe = np.where(ok, ww, 1.0)
+            q = _q(np.arcsin(np.clip(4.0 * e[None, :] / safe, 0.0, 1.0)))
+            val = (safe[:, 0] / 8.0) * (np.diff(q, axis=1) @ dens)
+            out[i:i + chunk] = np.where(ok[:, 0], val, 0.0)
     if atom_c.size:
         for c, m in zip(atom_c, atom_w, strict=True):
             if c > 0:
