@@ -269,6 +269,11 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                                 attempt + 1, retries + 1)
                     _drain(dig)
                     _drain(awg)
+                    for inst in (dig, awg):  # what the failed attempt left queued
+                        try:
+                            inst.check_errors()
+                        except Exception:  # noqa: BLE001 - the retry reports for real
+                            pass
                     if attempt == retries:
                         raise InstrumentError(
                             f"no record for phase-cycle step {step.index} after "

@@ -76,6 +76,7 @@ class KeysightDSOX(VirtualInstrument):
         self.digitize_timeout = float(digitize_timeout)
         self.max_sample_rate = float(max_sample_rate)
         self.done = threading.Condition()
+        self._in_flight = 0
         super().__init__(name, faults)
 
     def reset(self) -> None:
@@ -115,13 +116,23 @@ class KeysightDSOX(VirtualInstrument):
         return xinc, self.tb_position - frac * self.tb_range
 
     def on_shot(self, shot) -> None:
-        """Called by the AWG for every played waveform period (the trigger input)."""
+        """Called by the AWG for every played waveform period (the trigger input).
+        The simulation of the shot is virtual time: a waiting ``*OPC?`` does not time
+        out while a shot is being computed."""
         with self.lock:
             if not self.armed:
                 return
             self.shots += 1
             t = shot.trigger_time + self.times()
+            self._in_flight += 1
+        try:
             v = np.asarray(self.record(shot, t), float) if self.record else np.zeros(t.size)
+        finally:
+            with self.lock:
+                self._in_flight -= 1
+        with self.lock:
+            if not self.armed:
+                return
             if self.noise_rms > 0:
                 v = v + self.rng.normal(0.0, self.noise_rms, v.size)
             self._sum = v if self._sum is None else self._sum + v
@@ -148,7 +159,7 @@ class KeysightDSOX(VirtualInstrument):
         self.lock.release()
         try:
             with self.done:
-                while self.armed and time.monotonic() < deadline:
+                while self.armed and (time.monotonic() < deadline or self._in_flight):
                     self.done.wait(0.05)
         finally:
             self.lock.acquire()

@@ -335,6 +335,7 @@ class VirtualLab:
         return {role: srv.resource for role, srv in self.servers.items()}
 
     def start(self) -> VirtualLab:
+        self.sample.warm_up()
         started = []
         try:
             for srv in self.servers.values():

@@ -88,6 +88,19 @@ class VirtualSample:
         self.sim_seconds = 0.0
         self.sim_calls = 0
 
+    def warm_up(self) -> None:
+        """Run the engine once on a tiny shot (JIT compilation happens here, not in
+        the first triggered shot)."""
+        from dataclasses import replace
+
+        model, self.model = self.model, replace(
+            self.model, ensemble=replace(self.model.ensemble, n_samples=2))
+        try:
+            self._run_engine(schedule_from_field(np.ones(4) * 1e-9, 1e8, duration=1e-7),
+                             np.linspace(0.0, 5e-8, 3))
+        finally:
+            self.model = model
+
     @property
     def volts_per_tau_z(self) -> float:
         return self.model.detection.volts_per_tau_z(self.model.ensemble)

@@ -48,6 +48,7 @@ class Faults:
     * ``reply_delay``: seconds to wait before sending each reply (slow instrument).
     * ``errors``: header → SCPI error number; a unit whose header matches (manual
       notation, e.g. ``"DATA:ARBitrary:DAC"``) is not executed and the error is queued.
+      ``error_count`` limits how many units are hit (None = every one).
     * ``corrupt_blocks``: outgoing binary blocks are corrupted — ``"header"`` (the ``#``
       is replaced so the block header is unparseable) or ``"truncate"`` (fewer bytes than
       declared; the client times out).
@@ -57,13 +58,15 @@ class Faults:
     drop_after: int | None = None
     reply_delay: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
+    error_count: int | None = None
     corrupt_blocks: str | None = None
     malformed_replies: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Faults:
         d = dict(d or {})
-        known = {"drop_after", "reply_delay", "errors", "corrupt_blocks", "malformed_replies"}
+        known = {"drop_after", "reply_delay", "errors", "error_count", "corrupt_blocks",
+                 "malformed_replies"}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"faults: unknown keys {sorted(unknown)} (known: {sorted(known)})")
@@ -181,6 +184,10 @@ class VirtualInstrument:
                     for fpat, code in self.faults.errors.items():
                         fp = HeaderPattern(fpat)
                         if any(fp.match(used[k:]) is not None for k in range(len(used))):
+                            if self.faults.error_count is not None:
+                                if self.faults.error_count <= 0:
+                                    continue
+                                self.faults.error_count -= 1
                             raise SCPIError(code, f"injected fault on {fpat}")
                     reply = handler(unit, suffixes)
                     if unit.query:
