@@ -109,13 +109,15 @@ def parse_column_name(label: str) -> tuple[str, str]:
 
 # ------------------------------------------------------------------------ columns
 _X_NAMES = ("time", "t", "tau", "delay", "2tau", "two_tau", "frequency", "freq", "f",
-            "omega", "field", "b", "h", "sweep", "value", "x_value", "point_value", "t_wait",
-            "wait", "n", "n_echo", "echo_index", "detuning", "burn_frequency", "probe_frequency")
+            "omega", "field", "b", "h", "sweep_value", "sweep", "value", "x_value",
+            "point_value", "t_wait", "wait", "n", "n_echo", "echo_index", "detuning",
+            "burn_frequency", "probe_frequency", "f_probe", "f_burn")
 _RE_NAMES = ("real", "re", "x", "i", "in_phase", "inphase", "signal_real", "real_part",
-             "amplitude_real", "echo_real")
+             "amplitude_real", "echo_real", "amplitude_re", "signal_re", "echo_re")
 _IM_NAMES = ("imag", "im", "y", "q", "quadrature", "signal_imag", "imag_part", "imaginary",
-             "amplitude_imag", "echo_imag")
-_MAG_NAMES = ("magnitude", "mag", "abs", "r", "amplitude", "amp", "modulus", "echo_amplitude")
+             "amplitude_imag", "echo_imag", "amplitude_im", "signal_im", "echo_im")
+_MAG_NAMES = ("magnitude", "mag", "abs", "r", "amplitude", "amp", "modulus", "echo_amplitude",
+              "amplitude_abs", "signal_abs", "echo_abs")
 _PHASE_NAMES = ("phase", "theta", "phi", "angle", "arg")
 _SINGLE_NAMES = ("signal", "voltage", "v", "echo", "chi", "chi2", "chi_imag", "chi''",
                  "susceptibility", "m", "moment", "flux", "y_value", "data", "value_y")
@@ -331,7 +333,7 @@ def _load_table(p: Path, text: str, *, x: str | None) -> EchoData:
         si_units.append(si)
 
     ncol = len(names)
-    rows: list[list[float]] = []
+    raw_rows: list[list[str]] = []
     line_no: list[int] = []
     for i in range(header_idx + 1, len(lines)):
         raw = lines[i]
@@ -342,23 +344,10 @@ def _load_table(p: Path, text: str, *, x: str | None) -> EchoData:
         if len(toks) != ncol:
             raise DataFileError(p, f"expected {ncol} columns ({', '.join(labels)}), found "
                                    f"{len(toks)}", line=i + 1)
-        row = []
-        for j, tok in enumerate(toks):
-            t = tok.strip().strip('"')
-            if t.lower() in _NAN_TOKENS:
-                row.append(math.nan)
-                continue
-            try:
-                v = float(t)
-            except ValueError:
-                raise DataFileError(p, f"cannot read {t!r} as a number", line=i + 1,
-                                    column=j + 1, column_name=labels[j].strip()) from None
-            row.append(v * scales[j] if math.isfinite(v) else math.nan)
-        rows.append(row)
+        raw_rows.append([t.strip().strip('"') for t in toks])
         line_no.append(i + 1)
-    if not rows:
+    if not raw_rows:
         raise DataFileError(p, "no data rows after the header", line=header_idx + 1)
-    data = np.array(rows, dtype=float)
     lines_arr = np.array(line_no)
 
     col = {n: j for j, n in enumerate(names)}
@@ -379,23 +368,37 @@ def _load_table(p: Path, text: str, *, x: str | None) -> EchoData:
                 return col[n]
         return None
 
+    def column(j: int) -> np.ndarray:
+        """Column j as SI floats (NaN for NaN/empty tokens); other text is an error."""
+        out = np.empty(len(raw_rows))
+        for r, row in enumerate(raw_rows):
+            t = row[j]
+            if t.lower() in _NAN_TOKENS:
+                out[r] = math.nan
+                continue
+            try:
+                v = float(t)
+            except ValueError:
+                raise DataFileError(p, f"cannot read {t!r} as a number", line=line_no[r],
+                                    column=j + 1, column_name=labels[j].strip()) from None
+            out[r] = v * scales[j] if math.isfinite(v) else math.nan
+        return out
+
     jre, jim = find(_RE_NAMES), find(_IM_NAMES)
     jmag, jph = find(_MAG_NAMES), find(_PHASE_NAMES)
     if jre is not None and jim is not None:
-        y = data[:, jre] + 1j * data[:, jim]
-        y_unit = si_units[jre]
         sig_cols = [jre, jim]
+        re_, im_ = column(jre), column(jim)
+        y = re_ + 1j * im_
+        y_unit = si_units[jre]
         is_complex = True
     elif jmag is not None and jph is not None:
-        if units[jph] == "":  # a phase without unit: degrees if it exceeds 2π anywhere
-            ph = data[:, jph]
-            if np.nanmax(np.abs(ph), initial=0.0) > 2 * math.pi + 1e-9:
-                ph = np.deg2rad(ph)
-        else:
-            ph = data[:, jph]
-        y = data[:, jmag] * np.exp(1j * ph)
-        y_unit = si_units[jmag]
         sig_cols = [jmag, jph]
+        mag, ph = column(jmag), column(jph)
+        if units[jph] == "" and np.nanmax(np.abs(ph), initial=0.0) > 2 * math.pi + 1e-9:
+            ph = np.deg2rad(ph)  # a phase without unit: degrees if it exceeds 2π anywhere
+        y = mag * np.exp(1j * ph)
+        y_unit = si_units[jmag]
         is_complex = True
     else:
         js = find(_SINGLE_NAMES + _MAG_NAMES + _RE_NAMES)
@@ -407,17 +410,22 @@ def _load_table(p: Path, text: str, *, x: str | None) -> EchoData:
             raise DataFileError(
                 p, f"cannot tell the signal columns from {', '.join(labels)}: expected "
                    "real/imag, magnitude/phase or one signal column", line=header_idx + 1)
-        y = data[:, js].astype(complex)
-        y_unit = si_units[js]
         sig_cols = [js]
+        y = column(js).astype(complex)
+        y_unit = si_units[js]
         is_complex = False
+    used.update(sig_cols)
     jsig = find(_SIGMA_NAMES)
-    sigma = None if jsig is None else data[:, jsig]
-
-    xv = data[:, jx]
-    bad = ~np.isfinite(xv)
-    for j in sig_cols:
-        bad |= ~np.isfinite(data[:, j])
+    sigma = None if jsig is None else column(jsig)
+    xv = column(jx)
+    x_name = names[jx]
+    if x_name in ("sweep_value", "sweep", "value") and "params" in col:
+        # the measurement procedure's CSV: "params" holds "tau=1e-06;..." per row
+        first = raw_rows[0][col["params"]].split(";")[0]
+        if "=" in first:
+            x_name = first.split("=")[0].strip()
+            meta["swept"] = x_name
+    bad = ~np.isfinite(xv) | ~np.isfinite(y)
     if sigma is not None:
         bad |= ~np.isfinite(sigma)
         nonpos = np.isfinite(sigma) & (sigma <= 0)
@@ -435,7 +443,7 @@ def _load_table(p: Path, text: str, *, x: str | None) -> EchoData:
                       stacklevel=3)
     meta["format"] = fmt
     meta["columns"] = list(labels)
-    return EchoData(xv, np.where(bad, np.nan, y), names[jx], si_units[jx], y_unit,
+    return EchoData(xv, np.where(bad, np.nan, y), x_name, si_units[jx], y_unit,
                     None if sigma is None else np.where(bad, np.nan, sigma), ~bad, str(p),
                     is_complex, meta)
 

@@ -209,15 +209,27 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
     the detector noise off. The prediction is the echo ``amplitude`` per sweep point, or the
     phase-cycled ``signal`` interpolated onto the data times."""
 
+    fixed: dict[int, float] = {}
+
     def simulate(model: Model, ds: Dataset) -> np.ndarray:
         from echo.simulate import simulate_schedules
 
         if ds.schedules is None:
             raise FitError(f"data set {ds.label!r}: no schedules to simulate")
         det = Detection(**{**model.detection.to_dict(), "noise_rms": 0.0})
+        kw = dict(opts)
+        if engine == "fast" and "dt" not in kw:
+            # a step frozen at the first call, so the op table (and the random numbers
+            # drawn per step) do not change with the parameters: a smooth objective
+            key = id(ds)
+            if key not in fixed:
+                fixed[key] = smooth_step(model, ds.schedules, frame=frame,
+                                         max_error=kw.get("max_error", 1e-3))
+            if math.isfinite(fixed[key]):
+                kw["dt"] = fixed[key]
         res = simulate_schedules(ds.schedules, model.ensemble, model.environment, det,
                                  engine=engine, frame=frame, initial=initial,
-                                 executor=executor, normalise=False, model=model, **opts)
+                                 executor=executor, normalise=False, model=model, **kw)
         if ds.observable == "amplitude":
             return np.asarray(res.amplitude, complex)
         t = res.times
@@ -228,6 +240,38 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
 
     simulate.engine = engine
     return simulate
+
+
+def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,
+                margin: float = 0.5) -> float:
+    """A fixed time step (s) for the ``fast`` engine inside a fit.
+
+    The engine chooses its noise step from σ and τc and its carrier substeps from the
+    largest grain energy; letting those move with the fit parameters changes the number of
+    steps, hence the random numbers each step draws, and makes the objective jump. A step
+    fixed at ``margin`` × the smaller of the two limits at the initial parameters (so the
+    parameters may move by 1/margin before the engine's carrier limit is reached) keeps
+    the op table, and the objective smooth. inf when nothing limits the step."""
+    from echo.engines import fast
+    from sequences.units import angular
+
+    ens, env = model.ensemble, model.environment
+    e_max, d_max = 0.0, 0.0
+    for chunk in ens.chunks():
+        e_max = max(e_max, float(np.max(np.hypot(chunk.delta, chunk.bias))))
+        d_max = max(d_max, float(np.max(np.abs(chunk.delta))))
+    gamma = abs(ens.moment_rad_per_tesla)
+    h = math.inf
+    for sch in schedules:
+        amps = [abs(p.amplitude) for p in sch.pulses]
+        h0 = max(amps) if amps else 0.0
+        carriers = [angular(p.frequency) for p in sch.pulses if p.amplitude and p.frequency]
+        if frame == "lab" and carriers:
+            w_fast = max(max(carriers), 2 * e_max, 2 * gamma * h0)
+            h = min(h, fast.default_carrier_phase(max_error) / w_fast)
+        d_perp = (d_max if frame == "lab" else 0.0) + gamma * h0
+        h = min(h, fast.noise_step(env, d_perp, float(sch.duration), max_error))
+    return margin * h
 
 
 def predict(model: Model, ds: Dataset, simulator: Callable, readout: dict) -> np.ndarray:

@@ -134,3 +134,20 @@ def test_result_file_round_trip(tmp_path):
     assert d.mask.tolist() == [True, True, False]
     s = load(path, observable="signal", point=1)
     assert s.x_name == "time" and len(s) == 4
+
+
+def test_measurement_procedure_csv_with_text_column(tmp_path):
+    # the columns of instruments.procedure.EchoProcedure: an unused text column is fine
+    text = ("#Procedure: <instruments.procedure.EchoProcedure>\n#Parameters:\n"
+            "#\tSequence: hahn\n#Data:\n"
+            "point,sweep value,amplitude re (V),amplitude im (V),amplitude abs (V),"
+            "phase (rad),averages,params\n"
+            "0,1.5e-06,0.5,0.1,0.51,0.197,4,tau=1.5e-06\n"
+            "1,2e-06,0.4,0.1,0.41,0.245,4,tau=2e-06\n")
+    d = load(write(tmp_path, "results.csv", text))
+    assert d.x_name == "tau"
+    np.testing.assert_allclose(d.x, [1.5e-6, 2e-6])
+    np.testing.assert_allclose(d.y, [0.5 + 0.1j, 0.4 + 0.1j])
+    bad = write(tmp_path, "bad.csv", text.replace("0.4,0.1,0.41", "0.4,oops,0.41"))
+    with pytest.raises(DataFileError, match=r"bad\.csv:7: column 4 \('amplitude im \(V\)'\)"):
+        load(bad)
