@@ -88,9 +88,12 @@ def make_executor(workers: int | None = None, scheduler: str | None = None):
 
         return _client()
     if workers is not None and workers > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=int(workers))
+        # "spawn": forking a process whose numba/OpenMP threads are running is unsafe
+        return ProcessPoolExecutor(max_workers=int(workers),
+                                   mp_context=multiprocessing.get_context("spawn"))
     return contextlib.nullcontext(None)
 
 

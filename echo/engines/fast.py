@@ -347,7 +347,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     if times.ndim != 1 or not np.all(np.isfinite(times)):
         raise ModelError("times: must be a 1-D array of finite times (s)")
     if times.size and (times.min() < 0 or times.max() > duration * (1 + 1e-12) + 1e-18):
-        bad = times.min() if times.min() < 0 else times.max()
+        bad = float(times.min() if times.min() < 0 else times.max())
         raise ModelError(f"times: output time {bad!r} s outside the shot [0, {duration!r}] s")
     dt_user = engine_options.get("dt")
     if dt_user is not None and not (math.isfinite(dt_user) and dt_user > 0):

@@ -1,0 +1,65 @@
+"""``spinecho simulate``: end to end on the library Hahn sequence with ideal pulses."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from echo.result import EchoResult
+from spinecho.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SIMPLE = str(ROOT / "examples" / "simple.toml")
+SMALL = ["--set", "ideal=1", "--set", "ensemble.n_samples=300", "--set", "window=0.2us"]
+
+
+def test_sweep_json_and_file(tmp_path, capsys):
+    out = tmp_path / "r.nc"
+    png = tmp_path / "r.png"
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "--sweep", "tau=1us,3us",
+                 "-o", str(out), "--plot", str(png), "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["params"]["tau"] for r in rows] == pytest.approx([1e-6, 3e-6])
+    for r in rows:
+        assert r["echo_amplitude"] > 0
+        assert 0 < r["normalised_echo_amplitude"] < 1.0 + 1e-9
+    res = EchoResult.load(out)
+    assert res.dataset.sizes["point"] == 2 and res.dataset.sizes["step"] == 2
+    np.testing.assert_allclose(res.dataset["tau"].values, [1e-6, 3e-6])
+    assert res.attrs["engine"] == "fast" and "sequence hahn" in res.attrs["sequence"]
+    assert png.stat().st_size > 1000
+
+
+def test_quiet_sample_normalises_to_one(tmp_path, capsys):
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL,
+                 "--set", "environment.noise[0].sigma=0", "-o", str(tmp_path / "q.nc"),
+                 "--json"])
+    assert code == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["normalised_echo_amplitude"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_bad_model_field_is_a_clean_error(tmp_path, capsys):
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL,
+                 "--set", "environment.noise[0].sigma=-1", "-o", str(tmp_path / "x.nc")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "environment.noise[0].sigma: must be >= 0, got -1" in err
+    assert "Traceback" not in err
+
+
+def test_missing_model_file(tmp_path, capsys):
+    code = main(["simulate", "hahn", "--model", str(tmp_path / "none.toml"),
+                 "-o", str(tmp_path / "x.nc")])
+    assert code == 2
+
+
+def test_workers_process_pool_matches_in_process(tmp_path, capsys):
+    args = ["simulate", "hahn", "--model", SIMPLE, *SMALL, "--sweep", "tau=1us,2us", "--json"]
+    assert main([*args, "-o", str(tmp_path / "a.nc")]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main([*args, "--workers", "2", "-o", str(tmp_path / "b.nc")]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert a == b
