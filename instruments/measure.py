@@ -11,10 +11,13 @@ measured).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from instruments.procedure import EchoProcedure, RunStore
+
+log = logging.getLogger(__name__)
 
 
 class _RowWriter:
@@ -73,10 +76,17 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
         proc.emit = emit
         proc.should_stop = lambda: False
         proc.execute()
-    finally:
+    except BaseException:
         if bar is not None:
             bar.close()
-        proc.shutdown()
+        try:
+            proc.shutdown()  # outputs off; never masks the error that stopped the run
+        except Exception as exc:  # noqa: BLE001 - logged, the original error propagates
+            log.error("shutdown after a failed run: %s", exc)
+        raise
+    if bar is not None:
+        bar.close()
+    proc.shutdown()
     if len(proc.data) == len(proc.schedules):
         proc.echo_result().save(proc.store.result)
     return proc

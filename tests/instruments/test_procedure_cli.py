@@ -1,0 +1,132 @@
+"""EchoProcedure as a pymeasure Procedure, its run directory, and the CLI faces:
+``spinecho measure``, ``spinecho lab serve`` and ``spinecho lab check`` (in-process)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymeasure.experiment import Procedure, Results
+from virtual_support import ROOT, lab_file, small_config, start_lab
+
+from instruments.procedure import EchoProcedure, demodulate, phase_cycled, window_samples
+from instruments.virtual.lab import VirtualLabError, config_from_dict, default_config
+from sequences.schedule import Channel, DetectionWindow, Schedule
+from spinecho.cli import main
+
+
+@pytest.fixture(scope="module")
+def vlab():
+    lab = start_lab(small_config(n_samples=16, noise_rms=0.01))
+    yield lab
+    lab.stop()
+
+
+def test_measure_cli_writes_pymeasure_csv_and_echo_result(vlab, tmp_path, capsys):
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    run = tmp_path / "run"
+    code = main(["measure", "hahn", "--lab", str(labfile), "--sweep", "tau=2us,3us",
+                 "--set", "window=0.5us", "-o", str(run), "--no-progress"])
+    assert code == 0
+    assert "2 of 2 points" in capsys.readouterr().out
+    results = Results.load(str(run / "results.csv"))
+    assert isinstance(results.procedure, EchoProcedure) and isinstance(results.procedure,
+                                                                       Procedure)
+    assert results.procedure.sweeps == "tau=2us,3us"
+    data = results.data
+    assert list(data["point"]) == [0, 1]
+    np.testing.assert_allclose(data["sweep value"], [2e-6, 3e-6])
+    assert np.all(data["amplitude abs (V)"] > 0.1)
+    assert (run / "result.nc").exists() and (run / "run.json").exists()
+
+
+def test_measure_cli_user_errors_exit_2(vlab, tmp_path, capsys):
+    labfile = lab_file(vlab, tmp_path / "lab.toml", max_amplitude_v=0.5)
+    code = main(["measure", "hahn", "--lab", str(labfile), "-o", str(tmp_path / "r"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "max_amplitude_v" in err and "awg" in err
+    assert "Traceback" not in err
+
+
+def test_lab_check_against_the_virtual_lab(vlab, tmp_path, capsys):
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    assert main(["lab", "check", str(labfile)]) == 0
+    out = capsys.readouterr().out
+    assert "33522B" in out and "DSOX1102G" in out and "SR830" in out and "OK" in out
+
+
+def test_lab_serve_runs_and_stops(tmp_path, capsys):
+    text = (ROOT / "examples" / "virtual_lab.toml").read_text()
+    text, n = re.subn(r"(?m)^port = 50\d\d", "port = 0", text)  # ephemeral ports
+    assert n == 3
+    path = tmp_path / "virtual.toml"
+    path.write_text(text.replace("n_samples = 256", "n_samples = 4"))
+    t0 = time.monotonic()
+    assert main(["lab", "serve", "--config", str(path), "--duration", "0.5"]) == 0
+    assert time.monotonic() - t0 < 10
+    out = capsys.readouterr().out
+    assert out.count("TCPIP::127.0.0.1::") == 3 and "33522B" in out
+
+
+def test_example_virtual_lab_is_the_built_in_default():
+    with open(ROOT / "examples" / "virtual_lab.toml", "rb") as fh:
+        assert tomllib.load(fh) == default_config()
+
+
+def test_virtual_config_rejects_unknown_keys():
+    cfg = default_config()
+    cfg["awg"]["volts_per_tesal"] = 1.0
+    with pytest.raises(VirtualLabError, match="volts_per_tesal"):
+        config_from_dict(cfg)
+    cfg = default_config()
+    cfg["faults"] = {"awg": {"drop_afer": 3}}
+    with pytest.raises(VirtualLabError, match="drop_afer"):
+        config_from_dict(cfg)
+
+
+def test_signal_conventions_match_echo_detect():
+    """window selection, demodulation z = 2V e^{-i2πft} and receiver co-adding."""
+    sched = Schedule(channels=(Channel("adc", "detector"),),
+                     windows=(DetectionWindow("adc", 1e-6, 1e-6, "echo"),),
+                     receiver=(1, -1), duration=3e-6)
+    t = np.arange(3000) * 1e-9
+    keep, idx = window_samples(sched, t)
+    assert keep.sum() == 1000 and t[keep][0] == pytest.approx(1e-6) and set(idx) == {0}
+    f = 4e6
+    v = np.cos(2 * np.pi * f * t[keep] + 0.3)
+    z = demodulate(v, t[keep], f)
+    assert z.mean() == pytest.approx(np.exp(0.3j), abs=1e-3)  # 2cos·e^{-iωt} → e^{iφ}
+    tr = np.stack([z, -z])
+    np.testing.assert_allclose(phase_cycled(tr, sched.receiver), z)
+
+
+def test_procedure_runs_under_a_pymeasure_style_worker_loop(vlab, tmp_path):
+    """The calls a pymeasure Worker makes: startup, execute with emit/should_stop,
+    shutdown in a finally — and a stop request ends the sweep between points."""
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    proc = EchoProcedure(sequence_file="hahn", lab_file=str(labfile),
+                         sweeps="tau=lin(1.5us, 3us, 4)", run_dir=str(tmp_path / "run"))
+    rows, stop = [], threading.Event()
+
+    def emit(topic, record):
+        if topic == "results":
+            rows.append(record)
+            if len(rows) == 2:
+                stop.set()
+
+    proc.emit = emit
+    proc.should_stop = stop.is_set
+    try:
+        proc.startup()
+        proc.execute()
+    finally:
+        proc.shutdown()
+    assert [r["point"] for r in rows] == [0, 1]
+    assert proc.lab is None and not vlab.awg.output_on()
+    assert Path(tmp_path / "run" / "points" / "point_00001.npz").exists()
