@@ -160,6 +160,8 @@ class GrainModel:
     def bias_density(self) -> BiasDensity:
         """W(ε) in Hz (τz convention), thermal weights at ``temperature_k``."""
         kt_hz = cyclic(K_B_OVER_HBAR * self.temperature_k)
+        if self.n_nuclei == 0 and self.proton_width_hz == 0.0:
+            raise ModelError("nuclei.n: no nuclear spins — W(ε) is δ(ε), not a density")
         spread = self.spread_hz
         if spread == 0.0 and self.proton_width_hz == 0.0:
             spread = 1e-9 * self.omega0_hz  # sharp groups, still a proper density
@@ -347,10 +349,14 @@ def decoherence_budget(model: GrainModel) -> Budget:
     kt_k = m.temperature_k
 
     # 1. degeneracy blocking ------------------------------------------------------
-    w = m.bias_density()
-    a = w.fraction_a(d0, m.spin)
-    regime = w.regime
     note = ""
+    if m.n_nuclei == 0 and m.proton_width_hz == 0.0:
+        # no nuclear spins: W(ε) = δ(ε), every grain is at resonance
+        a, regime, mu, mu_eff = cps and 1.0, "no nuclear bias", 0.0, 0.0
+    else:
+        w = m.bias_density()
+        a = w.fraction_a(d0, m.spin)
+        regime, mu, mu_eff = w.regime, w.mu, w.mu_effective
     if cps == 0.0:
         status, cond = "fail", "integer S (Δ = 2Δ0 cos πS ≠ 0)"
         note = "half-integer S: tunnelling is forbidden (Δ = 2Δ0 cos πS = 0)"
@@ -366,8 +372,8 @@ def decoherence_budget(model: GrainModel) -> Budget:
         status, cond = "info", "A > 0 (only the fraction A can tunnel)"
     rows.append(BudgetRow(
         "degeneracy blocking", "W(ε), fn 13",
-        f"μ_eff = {w.mu_effective:.3g} ({regime}); A = {a:.2g}", cond, status, None, note,
-        {"mu": w.mu, "mu_effective": w.mu_effective, "regime": regime, "fraction_a": a}))
+        f"μ_eff = {mu_eff:.3g} ({regime}); A = {a:.2g}", cond, status, None, note,
+        {"mu": mu, "mu_effective": mu_eff, "regime": regime, "fraction_a": a}))
 
     # 2. co-flipping ---------------------------------------------------------------
     lam = m.coflip_lambda
@@ -382,7 +388,11 @@ def decoherence_budget(model: GrainModel) -> Budget:
     # 3. spin diffusion, Eq. 8 -----------------------------------------------------
     n_diff = m.diffusion_n if m.diffusion_n is not None else (
         m.n_protons if m.n_protons else m.n_nuclei)
-    if m.t2_inverse_hz is None:
+    if n_diff == 0:
+        rows.append(BudgetRow(
+            "nuclear spin diffusion", "Eq. 8", "no nuclear spins",
+            "Δ0 ≫ (δω0² T2⁻¹ N)^(1/3)", "n/a", None, "", {"n_diffusing": 0}))
+    elif m.t2_inverse_hz is None:
         rows.append(BudgetRow(
             "nuclear spin diffusion", "Eq. 8", "T2⁻¹ unknown",
             "Δ0 ≫ (δω0² T2⁻¹ N)^(1/3)", "unknown", None,

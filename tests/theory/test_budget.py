@@ -1,0 +1,142 @@
+"""The decoherence budget: presets, rows, verdicts and model-file errors."""
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from echo.model import ModelError
+from echo.theory import PRESETS, decoherence_budget, load_model, load_preset
+from echo.theory.budget import model_from_dict
+
+MECHANISMS = ("degeneracy blocking", "nuclear co-flipping", "nuclear spin diffusion",
+              "paramagnetic impurities", "electrons: metal grain, metal substrate",
+              "electrons: insulating grain, metal substrate",
+              "electrons: metal grain, insulating substrate", "phonons")
+
+GOOD = """
+name = "test"
+[grain]
+spin = 100
+delta0_hz = 1e6
+omega_bare_hz = 4e10
+[nuclei]
+n = 100
+omega0_hz = 5e7
+spread_hz = 1e6
+[environment]
+temperature_k = 0.05
+"""
+
+
+def test_every_preset_has_every_mechanism():
+    for name in PRESETS:
+        b = decoherence_budget(load_preset(name))
+        assert tuple(r.mechanism for r in b.rows) == MECHANISMS
+        assert all(r.status in ("pass", "marginal", "fail", "warn", "unknown", "n/a", "info")
+                   for r in b.rows)
+
+
+def test_ferritin_verdict():
+    # λ ≪ 1 passes; spin diffusion is marginal (Δ0/(T2⁻¹N^{1/3}) = 1.95 with the preset's
+    # T2⁻¹ = 30 kHz); impurity count unknown → warning; electrons n/a (insulating).
+    b = decoherence_budget(load_preset("ferritin"))
+    status = {r.mechanism: r.status for r in b.rows}
+    assert status["nuclear co-flipping"] == "pass"
+    assert status["nuclear spin diffusion"] == "marginal"
+    assert status["paramagnetic impurities"] == "warn"
+    assert status["electrons: metal grain, metal substrate"] == "n/a"
+    assert b.verdict.startswith("COHERENCE NOT ASSURED")
+    sd = next(r for r in b.rows if r.mechanism == "nuclear spin diffusion")
+    assert sd.margin == pytest.approx(1e6 / (3e4 * 5000 ** (1 / 3)), rel=1e-9)
+
+
+def test_tb_grain_fails_by_coflipping():
+    b = decoherence_budget(load_preset("tb-grain"))
+    status = {r.mechanism: r.status for r in b.rows}
+    assert status["nuclear co-flipping"] == "fail"
+    assert b.verdict.startswith("NO COHERENCE")
+    assert any("isotopic purification" in r for r in b.remedies)
+
+
+def test_clean_grain_is_coherent():
+    # Purified: few nuclei, slow diffusion, no impurities, insulating everything.
+    m = replace(load_preset("ferritin"), n_protons=0, t2_inverse_hz=1e2,
+                paramagnetic_impurities=0)
+    b = decoherence_budget(m)
+    assert b.verdict.startswith("COHERENCE POSSIBLE"), b.format_table()
+
+
+def test_conducting_substrate_calls_for_insulating_substrate():
+    m = replace(load_preset("tb-grain"), substrate_conducting=True)
+    b = decoherence_budget(m)
+    row = next(r for r in b.rows if r.reference == "Eq. 10")
+    assert row.status == "fail"
+    assert "an insulating substrate" in b.remedies
+
+
+def test_odd_n_separated_is_blocked_footnote_13():
+    m = replace(load_preset("ferritin"), n_nuclei=101, n_protons=0, spread_hz=1e5,
+                temperature_k=1.0)
+    row = decoherence_budget(m).rows[0]
+    assert row.status == "fail" and "footnote 13" in row.note
+
+
+def test_half_integer_spin_cannot_tunnel():
+    row = decoherence_budget(replace(load_preset("ferritin"), spin=200.5)).rows[0]
+    assert row.status == "fail" and "half-integer" in row.note
+
+
+def test_budget_json_roundtrip_fields():
+    d = decoherence_budget(load_preset("ferritin")).to_dict()
+    assert set(d) == {"model", "rows", "verdict", "reasons", "remedies", "paper_prescription"}
+    assert d["model"]["n_nuclei"] == 100
+    assert any("insulating substrate" in r for r in d["paper_prescription"])
+
+
+def test_model_file_loads(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text(GOOD)
+    m = load_model(p)
+    assert m.spin == 100 and m.n_nuclei == 100 and m.name == "test"
+    assert m.coflip_lambda == pytest.approx(100 * math.pi**2 * (5e7 / 4e10) ** 2 / 4)
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("\nn = 100", "\nn = -4", "nuclei.n"),
+    ("spin = 100", "spin = nan", "grain.spin"),
+    ("spin = 100", "spin = 0", "grain.spin"),
+    ("spin = 100", "spin = -2", "grain.spin"),
+    ("spin = 100", 'spin = "big"', "grain.spin"),
+    ("\nn = 100", "\nn = 10.5", "nuclei.n"),
+    ("temperature_k = 0.05", "temperature_k = inf", "environment.temperature_k"),
+    ("spread_hz = 1e6", "spread_hz = 1e6\nspred = 3", "nuclei.spred"),
+    ("[environment]", "[enviroment]", "enviroment"),
+    ("delta0_hz = 1e6", "delta0_hz = 1e11", "grain.delta0_hz"),
+    ("omega0_hz = 5e7\n", "", "nuclei.omega0_hz"),
+])
+def test_bad_model_names_the_field(tmp_path, old, new, field):
+    p = tmp_path / "bad.toml"
+    assert old in GOOD
+    p.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(ModelError, match=field.replace(".", r"\.")) as info:
+        load_model(p)
+    assert "bad.toml" in str(info.value)
+
+
+def test_invalid_toml_and_unknown_preset(tmp_path):
+    p = tmp_path / "broken.toml"
+    p.write_text("[grain\nspin = 1")
+    with pytest.raises(ModelError, match="invalid TOML"):
+        load_model(p)
+    with pytest.raises(ModelError, match="preset"):
+        load_preset("gold-grain")
+    with pytest.raises(ModelError, match="lambda_prime"):
+        model_from_dict({**_parsed(), "nuclei": {**_parsed()["nuclei"], "lambda": 1.0,
+                                                 "lambda_prime": 2.0}})
+
+
+def _parsed():
+    import tomllib
+
+    return tomllib.loads(GOOD)
