@@ -429,6 +429,20 @@ def _required_step(grain: _Grain, frame: str, omega_c: float | None, hmax: float
     return TWO_PI / fast / settings.steps_per_period
 
 
+#: relative distance below which an output time counts as sitting on a break point
+_SNAP = 1e-12
+
+
+def _dedupe(points: list[float]) -> list[float]:
+    """Sorted points with near-duplicates (relative 1e-12) merged."""
+    out: list[float] = []
+    for p in sorted(points):
+        if out and p - out[-1] <= _SNAP * max(abs(p), abs(out[-1])):
+            continue
+        out.append(p)
+    return out
+
+
 def _breakpoints(schedule, channel, t_end: float) -> list[float]:
     pts = {0.0, t_end}
     for p in schedule.pulses:
@@ -439,7 +453,10 @@ def _breakpoints(schedule, channel, t_end: float) -> list[float]:
     for p in schedule.ideal_pulses:
         if p.channel == channel and 0.0 < p.time <= t_end:
             pts.add(float(p.time))
-    return sorted(pts)
+    pts = _dedupe([p for p in pts if p <= t_end])
+    if pts[-1] < t_end:  # keep t_end itself as the last point
+        pts[-1] = t_end
+    return pts
 
 
 def _ideal_unitary(angle: float, phi: float):
@@ -570,20 +587,24 @@ def _evolve(solver, const_solver, rho0, times, breaks, ideal, step, omega_c, e_o
     rho = rho0
     i_ideal = 0
     for n, a in enumerate(breaks):
-        while i_ideal < len(ideal) and ideal[i_ideal][0] <= a:
+        while i_ideal < len(ideal) and ideal[i_ideal][0] <= a + _SNAP * abs(a):
             t_p, angle, phases = ideal[i_ideal]
             phi = phases[step] - (omega_c * t_p if omega_c is not None else 0.0)
             u = _ideal_unitary(angle, phi)
             rho = u * rho * u.dag()
             i_ideal += 1
         if n == len(breaks) - 1:  # the last break point: outputs at exactly t_end
-            for i in np.flatnonzero(times >= a):
+            for i in np.flatnonzero(times >= a - _SNAP * abs(a)):
                 out[:, i] = [_expect(op, rho) for op in e_ops]
             break
         b = breaks[n + 1]
-        sel = np.flatnonzero((times >= a) & (times < b))
-        tl = np.unique(np.concatenate([[a], times[sel], [b]]))
-        where = np.searchsorted(tl, times[sel])
+        # times within `tol` of a break point belong to the break point (the ODE solver
+        # cannot step by 1e-22 s): snap them
+        tol = _SNAP * max(abs(b), abs(a))
+        sel = np.flatnonzero((times >= a - tol) & (times < b - tol))
+        t_sel = np.where(times[sel] < a + tol, a, times[sel])
+        tl = np.unique(np.concatenate([[a], t_sel, [b]]))
+        where = np.searchsorted(tl, t_sel)
         use = const_solver if (const_solver is not None and _quiet(seg, a, b)) else solver
         res = use.run(rho, tl, e_ops=e_ops)
         for m in range(len(e_ops)):
