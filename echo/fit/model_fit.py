@@ -302,7 +302,7 @@ class _Free:
 def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None,
               engine: str = "fast", executor=None, per_dataset: Sequence[str] = (),
               bounds: dict | None = None, truth: dict | None = None,
-              max_nfev: int | None = None, diff_step: float = 1e-3,
+              max_nfev: int | None = None, diff_step: float = 1e-3, tol: float = 1e-6,
               progress: Callable | None = None, name: str = "model fit") -> FitResult:
     """Fit parameters ``free`` of ``model`` to ``datasets`` (a :class:`Dataset` or a list).
 
@@ -310,9 +310,11 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     name → initial value (None = the model's value). Everything else stays fixed at the
     model's value. ``simulator``: ``(model, dataset) -> complex`` (default: the ``engine``
     through :func:`engine_simulator`). ``bounds``: name → (low, high). ``truth``: name →
-    true value (recorded). ``progress``: called with (n_evaluations, cost) after each
-    simulator round. Returns a :class:`FitResult` whose ``meta["model"]`` is the fitted
-    model (as a dict) and ``meta["fitted_model"]`` the :class:`Model` itself.
+    true value (recorded). ``progress``: called with (n_simulations, cost) after each
+    evaluation. ``diff_step``: relative finite-difference step; ``tol``: the optimiser's
+    x/f/g tolerances (1e-6: ample for Monte-Carlo objectives). Returns a
+    :class:`FitResult` whose ``meta["model"]`` is the fitted model (as a dict) and
+    ``meta["fitted_model"]`` the :class:`Model` itself.
     """
     if isinstance(datasets, Dataset):
         datasets = [datasets]
@@ -332,6 +334,9 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         if k not in free:
             raise FitError(f"{name}: per-data-set parameter {k!r} is not free")
 
+    for n in free:  # validate every name before the first (costly) simulation
+        if n not in READOUT:
+            set_path(model, n, get_path(model, n))
     # initial read-out values from a linear fit of the data to the initial simulation
     raw0 = [np.asarray(simulator(model, ds), complex) for ds in datasets]
     for i, (r, ds) in enumerate(zip(raw0, datasets, strict=True)):
@@ -435,7 +440,8 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = least_squares(residuals, u0, bounds=(lo, hi), method="trf", x_scale=1.0,
-                            diff_step=diff_step, max_nfev=max_nfev or 60 * (len(frees) + 1))
+                            diff_step=diff_step, xtol=tol, ftol=tol, gtol=tol,
+                            max_nfev=max_nfev or 60 * (len(frees) + 1))
     elapsed = time.perf_counter() - t0
     vec, preds = residuals(res.x, full=True)
     ndata = vec.size

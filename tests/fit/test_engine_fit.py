@@ -1,0 +1,132 @@
+"""Model fits with the fast engine in the loop, and ``spinecho compare`` end to end.
+
+Synthetic data: the engine's own prediction at the true parameters (same ensemble seed,
+so the model is exact) plus Gaussian noise of known σ; a few seeds (each fit costs tens
+of engine runs)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from echo.fit import from_arrays
+from echo.fit.model_fit import Dataset, engine_simulator, fit_model, set_path
+from echo.model import Detection, Ensemble, Environment, Gaussian, Model, OrnsteinUhlenbeck
+from sequences.model import Sequence
+from spinecho.cli import main
+
+TAUS = np.linspace(1e-6, 9e-6, 5)
+NOISE = 0.01  # V per quadrature; the echo is ~0.3–0.5 V
+
+MODEL_TOML = """
+[ensemble]
+spin = 100
+n_grains = 1e9
+n_samples = 24
+seed = 1
+delta0 = { kind = "gaussian", mean = 1.0e6, std = 0.01e6 }
+bias = { kind = "gaussian", mean = 0.0, std = 1.0e6 }
+
+[[environment.noise]]
+kind = "ou"
+sigma = 1.0e5
+tau_c = 5e-6
+
+[detection]
+flux_per_moment = 5e-12
+sample_rate = 250e6
+reference_frequency = 4e6
+"""
+
+
+def small_model() -> Model:
+    return Model(Ensemble(delta0=Gaussian(1e6, 0.01e6), bias=Gaussian(0.0, 1e6), spin=100,
+                          n_grains=1e9, n_samples=24, seed=1),
+                 Environment(noise=(OrnsteinUhlenbeck(1e5, 5e-6),)),
+                 Detection(flux_per_moment=5e-12, sample_rate=250e6, reference_frequency=4e6))
+
+
+@pytest.fixture(scope="module")
+def hahn_data():
+    seq = Sequence.load("hahn")
+    schedules = [seq.bind(tau=t) for t in TAUS]
+    sim = engine_simulator("fast")
+    truth = small_model()
+    clean = sim(truth, Dataset(from_arrays(TAUS, np.zeros(TAUS.size)), schedules))
+    return schedules, clean, sim
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_engine_fit_recovers_sigma_and_amplitude(hahn_data, seed):
+    schedules, clean, sim = hahn_data
+    rng = np.random.default_rng(seed)
+    y = 1.2 * clean + rng.normal(0, NOISE, TAUS.size) + 1j * rng.normal(0, NOISE, TAUS.size)
+    ds = Dataset(from_arrays(TAUS, y, sigma=NOISE, x_name="tau", x_unit="s"), schedules)
+    start = set_path(small_model(), "sigma", 7e4)
+    truth = {"sigma": 1e5, "amplitude": 1.2 * 1e9 * 2 * 100}
+    r = fit_model(ds, start, ["sigma", "amplitude"], simulator=sim, truth=truth)
+    assert r.success, r.message
+    for k, v in truth.items():
+        # 3σ: two seeds, each inside with probability 0.997 for a correct interval
+        assert abs(r.value(k) - v) < 3 * r.stderr(k), (k, r.value(k), v, r.stderr(k))
+    # fixed parameters stay at the model's values
+    assert r.meta["fitted_model"].environment.noise[0].tau_c == 5e-6
+    assert r.meta["simulations"] < 40
+
+
+def test_compare_cli_end_to_end(tmp_path, hahn_data, capsys):
+    schedules, clean, _ = hahn_data
+    from echo.result import build_result
+
+    rng = np.random.default_rng(5)
+    y = clean * 1.2 + NOISE * (rng.normal(size=TAUS.size) + 1j * rng.normal(size=TAUS.size))
+    res = build_result(schedules=schedules, times=[np.zeros(1)] * TAUS.size,
+                       window_index=[np.zeros(1, int)] * TAUS.size,
+                       trace=[np.full((2, 1), v) * np.array([[1], [-1]]) for v in y],
+                       params=[{"tau": t} for t in TAUS], attrs={"kind": "measured"})
+    np.testing.assert_allclose(res.amplitude, y)  # receiver [x, −x] undoes the ± steps
+    run = res.save(tmp_path / "run.nc")
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL_TOML)
+    out = tmp_path / "report"
+    rc = main(["compare", str(run), "--sequence", "hahn", "--model", str(model), "--fit",
+               "sigma=7e4,amplitude", "-o", str(out), "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "sigma" in text and f"report: {out}" in text
+    for name in ("parameters.txt", "summary.json", "fit_model_fit.png"):
+        assert (out / name).stat().st_size > 200
+    import json
+
+    s = json.loads((out / "summary.json").read_text())
+    p = s["fits"]["model fit"]["params"]
+    assert abs(p["sigma"]["value"] - 1e5) < 4 * p["sigma"]["stderr"]
+    assert math.isclose(p["amplitude"]["value"], 2.4e11, rel_tol=0.1)
+
+
+@pytest.mark.parametrize("argv_extra, message", [
+    (["--fit", "bogus"], "has no field 'bogus'"),
+    (["--fit", "sigma=abc"], "is not a number"),
+])
+def test_compare_cli_user_errors_are_clean(tmp_path, capsys, argv_extra, message):
+    data = tmp_path / "d.csv"
+    data.write_text("tau (us),real,imag\n1,0.5,0\n2,0.4,0\n3,0.3,0\n")
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL_TOML)
+    rc = main(["compare", str(data), "--sequence", "hahn", "--model", str(model), "-o",
+               str(tmp_path / "r"), *argv_extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_compare_cli_bad_file_is_clean(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("tau (us),real,imag\n1,0.5,0\n2,x,0\n")
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL_TOML)
+    rc = main(["compare", str(data), "--sequence", "hahn", "--model", str(model), "--fit",
+               "sigma", "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "d.csv:3: column 2" in err
