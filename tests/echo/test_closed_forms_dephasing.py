@@ -130,3 +130,39 @@ def test_hahn_telegraph_matches_exact_telegraph_result(reference, build, closed)
     assert abs(gauss - want) > 0.3
     vals = _echo_values(reference, build, env, tau, 1, 300, seed=14, frame="rwa")
     _check(vals, want, "Hahn/telegraph rwa")
+
+
+# --------------------------------------------------------------- high statistics (fast)
+HIGH_STAT_CASES = [
+    # (noise, n_pi, tau)
+    ("ou", 1, 0.5e-6), ("ou", 1, 1.0e-6), ("ou", 2, 0.5e-6), ("ou", 4, 0.25e-6),
+    ("telegraph", 1, 1.0e-6), ("telegraph", 2, 0.6e-6), ("telegraph", 4, 0.4e-6),
+]
+
+
+@pytest.mark.parametrize("noise,n_pi,tau", HIGH_STAT_CASES)
+@pytest.mark.parametrize("frame", ["lab", "rwa"])
+def test_high_statistics_echoes_with_fast_engine(noise, n_pi, tau, frame, fast, build, closed):
+    # 16 chunks × 2500 grains: standard error ≈ 0.003; the bound is 4 SE + 0.005.
+    if noise == "ou":
+        env = Environment(noise=(OrnsteinUhlenbeck(SIGMA_HZ, TAU_C),))
+    else:
+        env = Environment(noise=(Telegraph(TEL_HZ, TEL_RATE),))
+    edges, signs = _filter(tau, n_pi)
+    if noise == "ou":
+        want = closed.gaussian_echo_decay(edges, signs, TWO_PI * SIGMA_HZ, TAU_C, COUPLING)
+    else:
+        want = closed.telegraph_echo_decay(edges, signs, COUPLING * TWO_PI * TEL_HZ,
+                                           TEL_RATE).real
+    pi_phase = 0.0 if n_pi == 1 else math.pi / 2
+    sign = -1.0 if n_pi == 1 else 1.0
+    sch, t_e = build.echo_train(tau, n_pi, pi_phase=pi_phase)
+    vals = []
+    for i in range(16):
+        ch = build.chunk([DELTA] * 2500, [BIAS] * 2500, index=i)
+        s, w = fast.simulate_chunk(sch, ch, env, np.array([t_e]), frame=frame,
+                                   seed=100 * i + 7, moment=1.0)
+        vals.append(sign * s[0, 0] / w / COS)
+    mean, se = _check(np.array(vals), want, f"{noise} n={n_pi} τ={tau} {frame} (fast)")
+    print(f"\nHIGHSTAT {noise} n={n_pi} tau={tau} {frame}: {mean:.4f} vs {want:.4f} "
+          f"({(mean - want) / se:+.2f} SE)")
