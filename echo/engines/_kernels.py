@@ -267,161 +267,190 @@ def _cross_mat(W, wx, wy, wz):
     W[2, 2] = 0.0
 
 
+@njit(cache=True, fastmath=False)
+def _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+            ou_coef, tel_amp, tel_rate,
+            A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+            diss, M, bvec, seed, block, n_out):
+    """Run the op table on block ``b`` of grains, adding into acc[b]."""
+    n = A0.shape[0]
+    n_ops = ops.shape[0]
+    n_ou = ou_coef.shape[1]
+    n_tel = tel_amp.shape[0]
+    useed = np.uint64(seed)
+    lo = b * block
+    hi = min(n, lo + block)
+    m = hi - lo
+    r = np.empty((m, 3))
+    st = np.empty((m, 2), dtype=np.uint64)
+    xou = np.zeros((m, max(n_ou, 1)))
+    tsgn = np.ones((m, max(n_tel, 1)))
+    tnext = np.zeros((m, max(n_tel, 1)))
+    W1 = np.empty((3, 3))
+    W2 = np.empty((3, 3))
+    Am = np.empty((3, 3))
+    av = np.empty(3)
+    Pm = np.empty((3, 3))
+    pv = np.empty(3)
+    Tm = np.empty((3, 3))
+    tv = np.empty(3)
+    for k in range(m):
+        g = lo + k
+        for c in range(3):
+            r[k, c] = r_init[g, c]
+        z = useed ^ (np.uint64(g + 1) * _GOLDEN)
+        s0 = _splitmix(z)
+        s1 = _splitmix(s0 ^ _GOLDEN)
+        if s0 == np.uint64(0) and s1 == np.uint64(0):
+            s1 = _GOLDEN
+        st[k, 0] = s0
+        st[k, 1] = s1
+        # stationary initial noise states
+        for q in range(n_ou):
+            xi = _normal(st, k)
+            xou[k, q] = ou_coef[0, q, 5] * xi
+        for q in range(n_tel):
+            if _next_uniform(st, k) < 0.5:
+                tsgn[k, q] = -1.0
+            if tel_rate[q] > 0:
+                tnext[k, q] = -math.log(_next_uniform(st, k)) / tel_rate[q]
+            else:
+                tnext[k, q] = np.inf
+    for i in range(n_ops):
+        op = ops[i]
+        if op == 0:
+            h = dt[i]
+            ta = t0[i]
+            tb = ta + h
+            du = u2[i] - u1[i]
+            dv = v2[i] - v1[i]
+            mag = dflag[i] != 0
+            uu = u1[i]
+            vv = v1[i]
+            drv = mag or uu != 0.0 or vv != 0.0
+            cf = ou_coef[i]
+            for k in range(m):
+                g = lo + k
+                # ---- noise: exact update of each process and of its integral
+                integ = 0.0
+                for q in range(n_ou):
+                    xi1 = _normal(st, k)
+                    xi2 = _normal(st, k)
+                    x0 = xou[k, q]
+                    integ += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
+                    xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
+                for q in range(n_tel):
+                    tc = ta
+                    sg = tsgn[k, q]
+                    part = 0.0
+                    while tnext[k, q] < tb:
+                        part += sg * (tnext[k, q] - tc)
+                        tc = tnext[k, q]
+                        sg = -sg
+                        tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
+                    part += sg * (tb - tc)
+                    tsgn[k, q] = sg
+                    integ += tel_amp[q] * part
+                de = integ / h if h > 0 else 0.0
+                if drv:
+                    a1x = A0[g, 0] + uu * P[g, 0] + vv * Q[g, 0] + de * N[g, 0]
+                    a1y = A0[g, 1] + uu * P[g, 1] + vv * Q[g, 1] + de * N[g, 1]
+                    a1z = A0[g, 2] + uu * P[g, 2] + vv * Q[g, 2] + de * N[g, 2]
+                else:
+                    a1x = A0[g, 0] + de * N[g, 0]
+                    a1y = A0[g, 1] + de * N[g, 1]
+                    a1z = A0[g, 2] + de * N[g, 2]
+                if not diss:
+                    ax = a1x
+                    ay = a1y
+                    az = a1z
+                    if mag:
+                        dax = du * P[g, 0] + dv * Q[g, 0]
+                        day = du * P[g, 1] + dv * Q[g, 1]
+                        daz = du * P[g, 2] + dv * Q[g, 2]
+                        # a2 × a1 = (a1 + da) × a1 = da × a1
+                        cx = day * a1z - daz * a1y
+                        cy = daz * a1x - dax * a1z
+                        cz = dax * a1y - day * a1x
+                        ch = _SQ3_6 * h
+                        ax = a1x + 0.5 * dax + ch * cx
+                        ay = a1y + 0.5 * day + ch * cy
+                        az = a1z + 0.5 * daz + ch * cz
+                    h2 = 2.0 * h
+                    _rotate_vec(r, k, h2 * ax, h2 * ay, h2 * az)
+                else:
+                    a2x = a1x + du * P[g, 0] + dv * Q[g, 0]
+                    a2y = a1y + du * P[g, 1] + dv * Q[g, 1]
+                    a2z = a1z + du * P[g, 2] + dv * Q[g, 2]
+                    _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
+                    _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
+                    for ii in range(3):
+                        for jj in range(3):
+                            W1[ii, jj] += M[g, ii, jj]
+                            W2[ii, jj] += M[g, ii, jj]
+                    c3 = _SQ3_12 * h * h
+                    for ii in range(3):
+                        s_aff = 0.0
+                        for jj in range(3):
+                            comm = 0.0
+                            for mm in range(3):
+                                comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
+                            Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
+                            s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
+                        av[ii] = h * bvec[g, ii] + c3 * s_aff
+                    _expm_affine(Am, av, Pm, pv, Tm, tv)
+                    x = r[k, 0]
+                    y = r[k, 1]
+                    zz = r[k, 2]
+                    for ii in range(3):
+                        r[k, ii] = Pm[ii, 0] * x + Pm[ii, 1] * y + Pm[ii, 2] * zz + pv[ii]
+        elif op == 1:
+            for k in range(m):
+                g = lo + k
+                nx = cph[i] * Xp[g, 0] + sph[i] * Yp[g, 0]
+                ny = cph[i] * Xp[g, 1] + sph[i] * Yp[g, 1]
+                nz = cph[i] * Xp[g, 2] + sph[i] * Yp[g, 2]
+                nn = math.sqrt(nx * nx + ny * ny + nz * nz)
+                _rotate(r, k, nx / nn, ny / nn, nz / nn, ang[i])
+        else:
+            s = 0.0
+            c = cph[i]
+            sn = sph[i]
+            for k in range(m):
+                g = lo + k
+                tz = Oz[g] * r[k, 2] + Ox[g] * (r[k, 0] * c - r[k, 1] * sn)
+                s += weight[g] * tz
+            acc[b, ridx[i]] += s
+
+
 @njit(parallel=True, cache=True, fastmath=False)
 def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
             diss, M, bvec, seed, block, n_out):
-    """Run the op table on all grains; returns acc (n_blocks, n_out) of Σ w ⟨τz⟩."""
+    """Run the op table on all grains (threads over blocks); returns acc (n_blocks,
+    n_out) of Σ w ⟨τz⟩ per block."""
     n = A0.shape[0]
     n_blocks = (n + block - 1) // block
     acc = np.zeros((n_blocks, n_out))
-    n_ops = ops.shape[0]
-    n_ou = ou_coef.shape[1]
-    n_tel = tel_amp.shape[0]
-    useed = np.uint64(seed)
     for b in prange(n_blocks):
-        lo = b * block
-        hi = min(n, lo + block)
-        m = hi - lo
-        r = np.empty((m, 3))
-        st = np.empty((m, 2), dtype=np.uint64)
-        xou = np.zeros((m, max(n_ou, 1)))
-        tsgn = np.ones((m, max(n_tel, 1)))
-        tnext = np.zeros((m, max(n_tel, 1)))
-        W1 = np.empty((3, 3))
-        W2 = np.empty((3, 3))
-        Am = np.empty((3, 3))
-        av = np.empty(3)
-        Pm = np.empty((3, 3))
-        pv = np.empty(3)
-        Tm = np.empty((3, 3))
-        tv = np.empty(3)
-        for k in range(m):
-            g = lo + k
-            for c in range(3):
-                r[k, c] = r_init[g, c]
-            z = useed ^ (np.uint64(g + 1) * _GOLDEN)
-            s0 = _splitmix(z)
-            s1 = _splitmix(s0 ^ _GOLDEN)
-            if s0 == np.uint64(0) and s1 == np.uint64(0):
-                s1 = _GOLDEN
-            st[k, 0] = s0
-            st[k, 1] = s1
-            # stationary initial noise states
-            for q in range(n_ou):
-                xi = _normal(st, k)
-                xou[k, q] = ou_coef[0, q, 5] * xi
-            for q in range(n_tel):
-                if _next_uniform(st, k) < 0.5:
-                    tsgn[k, q] = -1.0
-                if tel_rate[q] > 0:
-                    tnext[k, q] = -math.log(_next_uniform(st, k)) / tel_rate[q]
-                else:
-                    tnext[k, q] = np.inf
-        for i in range(n_ops):
-            op = ops[i]
-            if op == 0:
-                h = dt[i]
-                ta = t0[i]
-                tb = ta + h
-                du = u2[i] - u1[i]
-                dv = v2[i] - v1[i]
-                mag = dflag[i] != 0
-                uu = u1[i]
-                vv = v1[i]
-                drv = mag or uu != 0.0 or vv != 0.0
-                cf = ou_coef[i]
-                for k in range(m):
-                    g = lo + k
-                    # ---- noise: exact update of each process and of its integral
-                    integ = 0.0
-                    for q in range(n_ou):
-                        xi1 = _normal(st, k)
-                        xi2 = _normal(st, k)
-                        x0 = xou[k, q]
-                        integ += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
-                        xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
-                    for q in range(n_tel):
-                        tc = ta
-                        sg = tsgn[k, q]
-                        part = 0.0
-                        while tnext[k, q] < tb:
-                            part += sg * (tnext[k, q] - tc)
-                            tc = tnext[k, q]
-                            sg = -sg
-                            tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
-                        part += sg * (tb - tc)
-                        tsgn[k, q] = sg
-                        integ += tel_amp[q] * part
-                    de = integ / h if h > 0 else 0.0
-                    if drv:
-                        a1x = A0[g, 0] + uu * P[g, 0] + vv * Q[g, 0] + de * N[g, 0]
-                        a1y = A0[g, 1] + uu * P[g, 1] + vv * Q[g, 1] + de * N[g, 1]
-                        a1z = A0[g, 2] + uu * P[g, 2] + vv * Q[g, 2] + de * N[g, 2]
-                    else:
-                        a1x = A0[g, 0] + de * N[g, 0]
-                        a1y = A0[g, 1] + de * N[g, 1]
-                        a1z = A0[g, 2] + de * N[g, 2]
-                    if not diss:
-                        ax = a1x
-                        ay = a1y
-                        az = a1z
-                        if mag:
-                            dax = du * P[g, 0] + dv * Q[g, 0]
-                            day = du * P[g, 1] + dv * Q[g, 1]
-                            daz = du * P[g, 2] + dv * Q[g, 2]
-                            # a2 × a1 = (a1 + da) × a1 = da × a1
-                            cx = day * a1z - daz * a1y
-                            cy = daz * a1x - dax * a1z
-                            cz = dax * a1y - day * a1x
-                            ch = _SQ3_6 * h
-                            ax = a1x + 0.5 * dax + ch * cx
-                            ay = a1y + 0.5 * day + ch * cy
-                            az = a1z + 0.5 * daz + ch * cz
-                        h2 = 2.0 * h
-                        _rotate_vec(r, k, h2 * ax, h2 * ay, h2 * az)
-                    else:
-                        a2x = a1x + du * P[g, 0] + dv * Q[g, 0]
-                        a2y = a1y + du * P[g, 1] + dv * Q[g, 1]
-                        a2z = a1z + du * P[g, 2] + dv * Q[g, 2]
-                        _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
-                        _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
-                        for ii in range(3):
-                            for jj in range(3):
-                                W1[ii, jj] += M[g, ii, jj]
-                                W2[ii, jj] += M[g, ii, jj]
-                        c3 = _SQ3_12 * h * h
-                        for ii in range(3):
-                            s_aff = 0.0
-                            for jj in range(3):
-                                comm = 0.0
-                                for mm in range(3):
-                                    comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
-                                Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
-                                s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
-                            av[ii] = h * bvec[g, ii] + c3 * s_aff
-                        _expm_affine(Am, av, Pm, pv, Tm, tv)
-                        x = r[k, 0]
-                        y = r[k, 1]
-                        zz = r[k, 2]
-                        for ii in range(3):
-                            r[k, ii] = Pm[ii, 0] * x + Pm[ii, 1] * y + Pm[ii, 2] * zz + pv[ii]
-            elif op == 1:
-                for k in range(m):
-                    g = lo + k
-                    nx = cph[i] * Xp[g, 0] + sph[i] * Yp[g, 0]
-                    ny = cph[i] * Xp[g, 1] + sph[i] * Yp[g, 1]
-                    nz = cph[i] * Xp[g, 2] + sph[i] * Yp[g, 2]
-                    nn = math.sqrt(nx * nx + ny * ny + nz * nz)
-                    _rotate(r, k, nx / nn, ny / nn, nz / nn, ang[i])
-            else:
-                s = 0.0
-                c = cph[i]
-                sn = sph[i]
-                for k in range(m):
-                    g = lo + k
-                    tz = Oz[g] * r[k, 2] + Ox[g] * (r[k, 0] * c - r[k, 1] * sn)
-                    s += weight[g] * tz
-                acc[b, ridx[i]] += s
+        _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+                   ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+                   diss, M, bvec, seed, block, n_out)
+    return acc
+
+
+@njit(cache=True, fastmath=False)
+def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+            ou_coef, tel_amp, tel_rate,
+            A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+            diss, M, bvec, seed, block, n_out):
+    """:func:`run_ops` on one thread (small problems: no thread start-up cost)."""
+    n = A0.shape[0]
+    n_blocks = (n + block - 1) // block
+    acc = np.zeros((n_blocks, n_out))
+    for b in range(n_blocks):
+        _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+                   ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+                   diss, M, bvec, seed, block, n_out)
     return acc

@@ -63,6 +63,7 @@ __all__ = ["simulate_chunk", "noise_step", "default_carrier_phase"]
 
 _OPTIONS = ("dt", "carrier_phase", "frame_frequency", "channel", "block")
 _SQ3 = math.sqrt(3.0)
+_PARALLEL_MIN_WORK = 2_000_000  # grain-ops below which the serial kernel is used
 
 
 def default_carrier_phase(max_error: float) -> float:
@@ -328,7 +329,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                    initial="thermal", seed: int, moment: float, max_error=1e-3,
                    **engine_options):
     """Σ_grains weight·⟨τz⟩(t) for each phase step, and Σ weight (see ENGINE.md)."""
-    from echo.engines._kernels import run_ops
+    from echo.engines._kernels import run_ops, run_ops_serial
 
     for k in engine_options:
         if k not in _OPTIONS:
@@ -413,7 +414,11 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                          gamma_amp)
         seed_k = int(np.random.SeedSequence(int(seed), spawn_key=(k,))
                      .generate_state(1, np.uint64)[0] >> np.uint64(1))
-        acc = run_ops(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"], ops["u2"],
+        # small problems run on one thread: starting the thread team costs more (up to a
+        # scheduler time slice on a loaded machine) than it saves
+        kernel = run_ops if n * ops["ops"].size >= _PARALLEL_MIN_WORK and n > block \
+            else run_ops_serial
+        acc = kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"], ops["u2"],
                       ops["v2"], ops["dflag"], ops["ang"], ops["cph"], ops["sph"],
                       ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,
                       grains.A0, grains.P, grains.Q, grains.N, grains.Xp, grains.Yp,
