@@ -14,7 +14,8 @@ With a parameter ``ideal`` ≠ 0 (declared in every library sequence, default 0)
 finite pulse that has a nominal ``angle`` is replaced by an
 :class:`~sequences.schedule.IdealPulse` at its centre, rotating by that angle; the
 timeline is unchanged (the pulse's duration becomes free evolution). Pulses without an
-``angle`` (a hole-burning or nutation pulse) stay finite.
+``angle`` (a hole-burning or nutation pulse) stay finite. ``ideal`` may be given to any
+sequence, whether it declares the parameter or not.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 
 from sequences.cycles import TWO_PI, phase_list, phase_value, receiver_weights
 from sequences.cycles import n_steps as count_steps
-from sequences.errors import SequenceError
+from sequences.errors import ScheduleError, SequenceError
 from sequences.expr import (
     ANGLE,
     DIMLESS,
@@ -407,6 +408,10 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
     :class:`Schedule`. See the module docstring for guards and the ``ideal`` parameter."""
     values = dict(values or {})
     limit = DEFAULT_MAX_EVENTS if max_events is None else int(max_events)
+    ideal_override = None
+    if IDEAL_PARAM in values and IDEAL_PARAM not in seq.param_names:
+        # any sequence may be bound with ideal=1, declared or not
+        ideal_override = _coerce(values.pop(IDEAL_PARAM), DIMLESS, IDEAL_PARAM).value != 0
     try:
         env = resolve_params(seq, values)
         n = count_steps(seq)
@@ -416,6 +421,8 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
                                 f"limit of {limit}", filename=seq.filename or None,
                                 hint="reduce repeat counts, or raise max_events")
         ideal = IDEAL_PARAM in env and env[IDEAL_PARAM].value != 0
+        if ideal_override is not None:
+            ideal = ideal_override
         ctx = _Ctx(seq, env, n, ideal)
         receiver = receiver_weights(seq, env, n)
         out: list = []
@@ -443,7 +450,12 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
         name=seq.name,
     )
     if check:
-        sched.check()
+        try:
+            sched.check()
+        except ScheduleError as exc:
+            raise ScheduleError(exc.message, filename=seq.filename or None,
+                                hint="events on one channel may not overlap (look at "
+                                "parallel blocks) and all times must be finite") from None
     return sched
 
 

@@ -141,3 +141,14 @@ def test_sequence_equality_ignores_layout_and_comments():
     a = parse("param t = 1 us # c\n\ndelay( t )  ;  detect(1 us)")
     b = parse("param t=1 us\ndelay(t)\ndetect(1 us)")
     assert a == b
+
+
+def test_ideal_mode_for_any_sequence():
+    seq = parse("channel rf : field(full_scale = 1 uT)\n"
+                "pulse(100 ns, amp = 1, angle = 90 deg)\ndelay(1 us)\n"
+                "pulse(200 ns, amp = 1, angle = 180 deg, phase = y)\npulse(1 us, amp = 0.1)")
+    s = seq.bind(ideal=1)
+    assert [p.time for p in s.ideal_pulses] == pytest.approx([50e-9, 1.2e-6], abs=1e-18)
+    assert s.ideal_pulses[1].phases == (math.pi / 2,)
+    assert [p.label for p in s.pulses] == [""] and s.pulses[0].start == pytest.approx(1.3e-6)
+    assert seq.bind(ideal=0) == seq.bind()
