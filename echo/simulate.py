@@ -100,7 +100,8 @@ def simulate(sequence, model: Model, *, sweep=None, values=None, engine="fast",
 
     ``sequence``: a Schedule, a list of Schedules, or a ``sequences`` Sequence (template)
     bound with ``values`` (dict name → value) and swept over ``sweep`` (dict name →
-    list of values; the Cartesian product, first name slowest)."""
+    list of values; the Cartesian product, first name slowest) or, without ``sweep``,
+    over the sweeps the Sequence declares."""
     from sequences import Schedule
 
     params = None
@@ -126,6 +127,12 @@ def _bind_sweep(sequence, values: dict, sweep: dict):
     if not hasattr(sequence, "bind"):
         raise ModelError(f"simulate: cannot simulate {type(sequence).__name__!r} "
                          "(need a Schedule or a sequences Sequence)")
+    if not sweep and getattr(sequence, "sweeps", None) and hasattr(sequence, "sweep"):
+        schedules, params = [], []
+        for point, sched in sequence.sweep(**values):  # the sequence's declared sweeps
+            schedules.append(sched)
+            params.append({k: float(v) for k, v in point.items()})
+        return schedules, params
     names = list(sweep)
     grids = [list(sweep[n]) for n in names]
     schedules, params = [], []

@@ -63,3 +63,31 @@ def test_workers_process_pool_matches_in_process(tmp_path, capsys):
     assert main([*args, "--workers", "2", "-o", str(tmp_path / "b.nc")]) == 0
     b = json.loads(capsys.readouterr().out)
     assert a == b
+
+
+def test_scheduler_address_dask(tmp_path, capsys):
+    distributed = pytest.importorskip("dask.distributed")
+    args = ["simulate", "hahn", "--model", SIMPLE, *SMALL, "--sweep", "tau=1us,2us", "--json"]
+    assert main([*args, "-o", str(tmp_path / "a.nc")]) == 0
+    a = json.loads(capsys.readouterr().out)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        assert main([*args, "--scheduler", cluster.scheduler_address,
+                     "-o", str(tmp_path / "b.nc")]) == 0
+    assert json.loads(capsys.readouterr().out) == a
+
+
+def test_python_api_with_sequence_sweep():
+    import sequences
+    from echo.modelfile import load_model
+    from echo.simulate import simulate
+
+    model = load_model(SIMPLE)
+    from dataclasses import replace
+
+    model = replace(model, ensemble=replace(model.ensemble, n_samples=100))
+    seq = sequences.load("hahn")
+    res = simulate(seq, model, values={"ideal": 1, "window": 0.2e-6},
+                   sweep={"tau": [1e-6, 2e-6]})
+    assert res.swept == ["tau"] and res.dataset.sizes["point"] == 2
+    assert np.all((res.normalised > 0) & (res.normalised <= 1 + 1e-9))
