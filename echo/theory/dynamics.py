@@ -66,6 +66,8 @@ __all__ = [
 
 #: upper limit of the y integral (e^{−40} ≈ 4e−18 of the weight is dropped)
 Y_MAX = 40.0
+#: largest λ − λ' accepted by :func:`coupling_distribution`
+LAMBDA_TILDE_MAX = 200.0
 
 
 # ------------------------------------------------------------------ closed forms
@@ -157,7 +159,8 @@ class CouplingDistribution:
 
     ``edges`` is the c grid, ``cdf`` the cumulative weight of the continuous part at the
     edges (uniform density inside each bin); ``atom_c``/``atom_w`` are exact point masses.
-    ``total`` = Σ_M a_M (each channel carries y-weight 1)."""
+    ``total`` = Σ_M a_M (each channel carries y-weight 1), up to weight at exactly c = 0
+    when λ' > 0 (which contributes to no observable)."""
 
     edges: np.ndarray
     cdf: np.ndarray
@@ -237,7 +240,7 @@ def _channel_range(lam_tilde: float, tol: float = 1e-18) -> int:
 
 def coupling_distribution(lam: float, lam_prime: float = 0.0, phase: float = 0.0, *,
                           channel_weights=None, n_bins: int = 8192,
-                          points_per_unit: float = 400.0) -> CouplingDistribution:
+                          points_per_unit: float = 200.0) -> CouplingDistribution:
     """Build the distribution of c (see the module docstring).
 
     ``lam`` λ, ``lam_prime`` λ' (0 ≤ λ' ≤ λ), ``phase`` Φ (rad). ``channel_weights`` is a
@@ -247,6 +250,10 @@ def coupling_distribution(lam: float, lam_prime: float = 0.0, phase: float = 0.0
     if lam_prime > lam:
         raise ModelError(f"lambda_prime: must be <= lambda ({lam!r}), got {lam_prime!r}")
     lt = lam - lam_prime
+    if lt > LAMBDA_TILDE_MAX:
+        raise ModelError(f"lambda - lambda_prime: at most {LAMBDA_TILDE_MAX:g} is supported "
+                         f"(cost grows as λ^(3/2); the response is then fully incoherent), "
+                         f"got {lt!r}")
     edges_u = _default_edges(n_bins)
     thin = 1e-3 * (1.0 / n_bins)
 
@@ -276,14 +283,22 @@ def coupling_distribution(lam: float, lam_prime: float = 0.0, phase: float = 0.0
         m_top = _channel_range(lt)
         ms = np.arange(0, m_top + 1)
         wpos, wneg = weight(ms), weight(-ms)
+        zero_mass = 0.0
         for m, wp, wn in zip(ms, wpos, wneg, strict=True):
             wm = wp + (wn if m > 0 else 0.0)
             if wm == 0.0:
                 continue
-            u = np.abs(jv(m, x))
+            # below x_lo, |J_M(x)| < ~1e-10 (Airy regime): that weight sits at c = 0
+            x_lo = max(0.0, m - 8.0 * m ** (1.0 / 3.0) - 5.0)
+            i0 = max(0, int(np.searchsorted(x, x_lo)) - 1)
+            zero_mass += wm * float(seg_mass[:i0].sum())
+            u = np.abs(jv(m, x[i0:]))
             a = np.minimum(u[:-1], u[1:])
             b = np.maximum(u[:-1], u[1:])
-            cdf_u += _segment_cdf(a, b, wm * seg_mass, edges_u, thin)
+            cdf_u += _segment_cdf(a, b, wm * seg_mass[i0:], edges_u, thin)
+        if zero_mass > 0.0:
+            atom_u.append(0.0)
+            atom_m.append(zero_mass)
 
     atom_u_arr = np.array(atom_u)
     atom_m_arr = np.array(atom_m)
