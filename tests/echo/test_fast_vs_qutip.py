@@ -147,3 +147,18 @@ def test_noisy_hahn_agrees_within_monte_carlo_error(noise, reference, fast, buil
     q0, w0 = reference.simulate_chunk(sch, build.chunk([E0], [TWO_PI * 0.3e6]),
                                       Environment(t1=20e-6), times, seed=5, moment=GAMMA)
     assert np.max(np.abs(q0[0] / w0 - f_mean) / np.maximum(f_se, 1e-12)) > 8
+
+
+@pytest.mark.filterwarnings("ignore:RWA")
+@pytest.mark.parametrize("frame", ["lab", "rwa"])
+def test_ideal_and_real_pulses_mixed_agree(frame, reference, fast, build):
+    # an ideal π/2 (azimuth 0.7 rad in the static eigenbasis; in the rotating frame it
+    # becomes 0.7 − ω_c t_p) followed by a real π pulse at the carrier, with T1
+    amp = 3e-4
+    t180 = math.pi / (GAMMA * amp)
+    sch = build.schedule(6e-6, ideal=[(0.3e-6, math.pi / 2, (0.7,))],
+                         pulses=[dict(start=1.5e-6, duration=t180, amplitude=amp,
+                                      frequency=F_CARRIER, phases=(0.2,))])
+    diff = _compare(reference, fast, sch, build.chunk(DELTAS, BIASES),
+                    Environment(t1=4e-6), frame=frame, n_t=201)
+    assert diff < TOL, f"{frame}: max |fast − qutip| = {diff:.3g}"
