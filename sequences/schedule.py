@@ -475,8 +475,8 @@ class Schedule:
                 vals = self._batch_field(shape, sparams, idx / rate, start[pulse], dur[pulse],
                                          amp[pulse], freq[pulse], phi[pulse], chirp_k[pulse],
                                          centre[pulse])
-                if disjoint:
-                    out[idx] += vals
+                if disjoint:  # pulses do not share samples: plain assignment
+                    out[idx] = vals
                 else:
                     np.add.at(out, idx, vals)
         return out
