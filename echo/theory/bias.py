@@ -140,6 +140,22 @@ class BiasDensity:
         sig = math.sqrt(self.envelope_width**2 + self.group_width**2)
         return np.exp(-0.5 * (eps / sig) ** 2) / (math.sqrt(2.0 * math.pi) * sig)
 
+    def tabulated(self, n_points: int = 4001, half_width: float | None = None):
+        """W(ε) sampled on a grid as an :class:`echo.model.Tabulated` distribution (same
+        unit as ω0 — Hz for model files), for drawing grain biases in the simulator.
+        The default range is the envelope mean ± 6 standard deviations (thermal shift
+        included); groups narrower than the grid spacing are smeared by the sampler's
+        linear interpolation, so use enough points for μ ≪ 1."""
+        from echo.model import Tabulated
+
+        centres, weights, s = self.groups()
+        mean = float(centres @ weights)
+        spread = math.sqrt(float(((centres - mean) ** 2) @ weights) + s * s)
+        hw = 6.0 * spread if half_width is None else check_number("half_width", half_width,
+                                                                   positive=True)
+        eps = np.linspace(mean - hw, mean + hw, int(n_points))
+        return Tabulated(tuple(eps.tolist()), tuple(self.pdf(eps).tolist()))
+
     def fraction_a(self, delta0: float, spin: float | None = None) -> float:
         """A = 2π Δ0 |cos πS| W(0): the fraction able to flip (λ ≪ 1), = 1 − P(∞).
         ``spin`` None means an integer spin (|cos πS| = 1)."""

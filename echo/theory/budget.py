@@ -39,7 +39,7 @@ from pathlib import Path
 from echo.model import ModelError
 from echo.theory._checks import check_count, check_number
 from echo.theory.bath import alpha_k, lambda_uniform
-from echo.theory.bias import BiasDensity
+from echo.theory.bias import BiasDensity, paper_fraction_printed
 from echo.theory.hamiltonian import cos_pi_s
 from sequences.units import K_B_OVER_HBAR, angular, cyclic
 
@@ -370,6 +370,10 @@ def decoherence_budget(model: GrainModel) -> Budget:
                 "W(0) negligible: degeneracy blocking")
     else:
         status, cond = "info", "A > 0 (only the fraction A can tunnel)"
+        if regime == "overlapping" and m.n_nuclei > 0:
+            printed = paper_fraction_printed(d0, m.n_nuclei, m.omega0_hz)
+            note = (f"A = 1 − P(∞) = 2πΔ0 W(0); the paper's printed πΔ0/(ω0√(2πN)) = "
+                    f"{printed:.2g} is 4× smaller by convention (docs/theory.md §4)")
     rows.append(BudgetRow(
         "degeneracy blocking", "W(ε), fn 13",
         f"μ_eff = {mu_eff:.3g} ({regime}); A = {a:.2g}", cond, status, None, note,

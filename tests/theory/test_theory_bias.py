@@ -110,3 +110,15 @@ def test_thermal_weights_shift_the_mean():
 def test_bad_input_names_the_field(kwargs, field):
     with pytest.raises(ModelError, match=field):
         BiasDensity(**kwargs)
+
+
+def test_tabulated_for_the_simulator():
+    # The sampled table integrates to 1 and its sample mean matches ⟨ε⟩ = 0 (T = ∞)
+    # within 4 standard errors (σ = N^{1/2}ω0/2 = 250, n = 20000 → SE = 1.8).
+    w = BiasDensity(100, 50.0, 10.0)
+    tab = w.tabulated()
+    x, p = np.array(tab.x), np.array(tab.pdf)
+    assert np.trapezoid(p, x) == pytest.approx(1.0, abs=1e-6)
+    vals, _ = tab.draw(np.random.default_rng(3), 20000)
+    sigma = math.sqrt(w.envelope_width**2 + w.group_width**2)
+    assert abs(vals.mean()) < 4 * sigma / math.sqrt(20000)
