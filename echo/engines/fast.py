@@ -319,8 +319,10 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
         "ridx": col(z(ni, np.int64), np.arange(n_t, dtype=np.int64), z(n_ev, np.int64)),
     }
     coef = np.zeros((n_ops, len(ou), 6))
+    inv = np.divide(1.0, dtc, out=np.zeros_like(dtc), where=dtc > 0)
     for q, (sig, tau) in enumerate(ou):
         coef[:, q, :] = _ou_coefficients(np.maximum(dtc, 0.0), sig, tau)
+        coef[:, q, 2:5] *= inv[:, None]  # the kernel wants the mean over the step
     ops["ou_coef"] = coef
     return ops
 
