@@ -166,3 +166,20 @@ def test_high_statistics_echoes_with_fast_engine(noise, n_pi, tau, frame, fast, 
     mean, se = _check(np.array(vals), want, f"{noise} n={n_pi} τ={tau} {frame} (fast)")
     print(f"\nHIGHSTAT {noise} n={n_pi} tau={tau} {frame}: {mean:.4f} vs {want:.4f} "
           f"({(mean - want) / se:+.2f} SE)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("noise,n_pi,tau", [("ou", 1, 1.0e-6), ("telegraph", 4, 0.4e-6)])
+def test_reference_lab_frame_high_statistics(noise, n_pi, tau, reference, build, closed):
+    # the reference engine alone, lab frame (exact Hamiltonian), 800 trajectories:
+    # standard error ≈ 0.02
+    if noise == "ou":
+        env = Environment(noise=(OrnsteinUhlenbeck(SIGMA_HZ, TAU_C),))
+        want = closed.gaussian_echo_decay(*_filter(tau, n_pi), TWO_PI * SIGMA_HZ, TAU_C,
+                                          COUPLING)
+    else:
+        env = Environment(noise=(Telegraph(TEL_HZ, TEL_RATE),))
+        want = closed.telegraph_echo_decay(*_filter(tau, n_pi), COUPLING * TWO_PI * TEL_HZ,
+                                           TEL_RATE).real
+    vals = _echo_values(reference, build, env, tau, n_pi, 800, seed=21, frame="lab")
+    _check(vals, want, f"{noise} n={n_pi} lab (reference, slow)")
