@@ -50,7 +50,6 @@ def plot_schedule(schedule: Schedule, path=None, *, step: int | None = None, ax=
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
-    from matplotlib.patches import Rectangle
 
     chans = sorted(schedule.channels, key=lambda c: _KIND_ORDER.get(c.kind, 9))
     n = max(len(chans), 1)
@@ -63,6 +62,16 @@ def plot_schedule(schedule: Schedule, path=None, *, step: int | None = None, ax=
     amps = [abs(p.amplitude) for p in schedule.pulses] or [1.0]
     peak = max(amps) or 1.0
     n_labels = 0
+    min_gap = schedule.duration / scale / 15.0  # labels closer than this on a row are skipped
+    last_x: dict[tuple, float] = {}
+
+    def room(key, x) -> bool:
+        """True (and remember x) when a label at x does not crowd the previous one."""
+        prev = last_x.get(key)
+        if prev is not None and abs(x - prev) < min_gap:
+            return False
+        last_x[key] = x
+        return True
 
     polys, colours = [], []
     for p in schedule.pulses:
@@ -78,42 +87,49 @@ def plot_schedule(schedule: Schedule, path=None, *, step: int | None = None, ax=
                                  y0 + np.concatenate([ys * h, [0.0, 0.0]])])
         polys.append(verts)
         colours.append(_COLOURS["field"])
-        if n_labels < MAX_LABELS:
+        if n_labels < MAX_LABELS and room(("p", p.channel), p.centre / scale):
             text = (p.label + " " if p.label else "") + phases_text(p.phases, step)
             ax.text(p.centre / scale, y0 + h + 0.04, text, ha="center", va="bottom",
                     fontsize=8)
             n_labels += 1
     if polys:
-        ax.add_collection(PolyCollection(polys, facecolors=colours, edgecolors="k",
-                                         linewidths=0.5, alpha=0.8))
+        dense = len(polys) > 200
+        # dense trains: outline in the fill colour so sub-pixel pulses stay visible
+        ax.add_collection(PolyCollection(polys, facecolors=colours,
+                                         edgecolors=colours if dense else "k",
+                                         linewidths=0.4 if dense else 0.5, alpha=0.8))
     for ip in schedule.ideal_pulses:
         y0 = row[ip.channel]
         x = ip.time / scale
         ax.annotate("", xy=(x, y0 + 0.8), xytext=(x, y0),
                     arrowprops={"arrowstyle": "-|>", "color": _COLOURS["ideal"], "lw": 1.5})
-        if n_labels < MAX_LABELS:
+        if n_labels < MAX_LABELS and room(("p", ip.channel), x):
             ang = f"{math.degrees(ip.angle):.4g}°"
             text = (ip.label + " " if ip.label else "") + f"{ang} {phases_text(ip.phases, step)}"
             ax.text(x, y0 + 0.84, text, ha="center", va="bottom", fontsize=8,
                     color=_COLOURS["ideal"])
             n_labels += 1
-    for m in schedule.markers:
-        y0 = row[m.channel]
-        ax.add_patch(Rectangle((m.start / scale, y0), m.duration / scale, 0.5,
-                               facecolor=_COLOURS["marker"], edgecolor="k", lw=0.5))
-        if m.label and n_labels < MAX_LABELS:
-            ax.text((m.start + m.duration / 2) / scale, y0 + 0.55, m.label, ha="center",
-                    fontsize=8)
-            n_labels += 1
-    for w in schedule.windows:
-        y0 = row[w.channel]
-        ax.add_patch(Rectangle((w.start / scale, y0), w.duration / scale, 0.8,
-                               facecolor=_COLOURS["detector"], alpha=0.25, edgecolor=
-                               _COLOURS["detector"], lw=1.0))
-        if w.label and n_labels < MAX_LABELS:
-            ax.text((w.start + w.duration / 2) / scale, y0 + 0.4, w.label, ha="center",
-                    va="center", fontsize=8, color=_COLOURS["detector"])
-            n_labels += 1
+    for kind, events, height, style in (
+            ("marker", schedule.markers, 0.5,
+             {"facecolors": _COLOURS["marker"], "edgecolors": "k", "linewidths": 0.5}),
+            ("detector", schedule.windows, 0.8,
+             {"facecolors": _COLOURS["detector"], "alpha": 0.25,
+              "edgecolors": _COLOURS["detector"], "linewidths": 1.0})):
+        by_channel: dict[str, list] = {}
+        for ev in events:
+            by_channel.setdefault(ev.channel, []).append((ev.start / scale,
+                                                          ev.duration / scale))
+        for ch, ranges in by_channel.items():  # one collection per channel (fast)
+            ax.broken_barh(ranges, (row[ch], height), **style)
+        for ev in events:
+            x = (ev.start + ev.duration / 2) / scale
+            if ev.label and n_labels < MAX_LABELS and room((kind, ev.channel), x):
+                if kind == "marker":
+                    ax.text(x, row[ev.channel] + 0.55, ev.label, ha="center", fontsize=8)
+                else:
+                    ax.text(x, row[ev.channel] + 0.4, ev.label, ha="center", va="center",
+                            fontsize=8, color=_COLOURS["detector"])
+                n_labels += 1
     for c in chans:
         ax.axhline(row[c.name], color="0.6", lw=0.6, zorder=0)
     ax.set_yticks([row[c.name] + 0.4 for c in chans])
