@@ -486,14 +486,15 @@ def _run_grain(job) -> np.ndarray:
     hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == channel),
                default=0.0)
     noise_amp = _noise_scale(environment)
-    required = _required_step(grain, frame, omega_c if frame == "lab" else omega_c, hmax,
-                              moment, noise_amp, settings, t_end)
+    required = _required_step(grain, frame, omega_c, hmax, moment, noise_amp, settings, t_end)
     if settings.max_step is not None:
         if settings.max_step > required * (1 + 1e-12):
+            fastest_hz = 1.0 / (required * settings.steps_per_period)
             raise ModelError(
                 f"max_step {settings.max_step:.6g} s is too coarse for the fastest frequency "
-                f"of this problem ({TWO_PI / required / settings.steps_per_period / TWO_PI:.6g}"
-                f" Hz, frame {frame!r}): the required step is <= {required:.6g} s")
+                f"of this problem ({fastest_hz:.6g} Hz, frame {frame!r}, "
+                f"{settings.steps_per_period:g} steps per period): the required step is "
+                f"<= {required:.6g} s")
         max_step = settings.max_step
     else:
         max_step = required

@@ -150,15 +150,19 @@ def test_noisy_hahn_agrees_within_monte_carlo_error(noise, reference, fast, buil
 
 
 @pytest.mark.filterwarnings("ignore:RWA")
+@pytest.mark.parametrize("sign", [1.0, -1.0])
 @pytest.mark.parametrize("frame", ["lab", "rwa"])
-def test_ideal_and_real_pulses_mixed_agree(frame, reference, fast, build):
+def test_ideal_and_real_pulses_mixed_agree(frame, sign, reference, fast, build):
     # an ideal π/2 (azimuth 0.7 rad in the static eigenbasis; in the rotating frame it
-    # becomes 0.7 − ω_c t_p) followed by a real π pulse at the carrier, with T1
+    # becomes 0.7 − ω_c t_p) followed by a real π pulse at the carrier and a final ideal
+    # π/3, with T1 at a temperature; sign −1: Δ < 0 (odd spin, cos πS = −1), which tests
+    # that both engines take θ = atan2(Δ, ε) for the eigenbasis
     amp = 3e-4
     t180 = math.pi / (GAMMA * amp)
-    sch = build.schedule(6e-6, ideal=[(0.3e-6, math.pi / 2, (0.7,))],
+    sch = build.schedule(6e-6, ideal=[(0.3e-6, math.pi / 2, (0.7,)),
+                                      (5e-6, math.pi / 3, (1.1,))],
                          pulses=[dict(start=1.5e-6, duration=t180, amplitude=amp,
                                       frequency=F_CARRIER, phases=(0.2,))])
-    diff = _compare(reference, fast, sch, build.chunk(DELTAS, BIASES),
-                    Environment(t1=4e-6), frame=frame, n_t=201)
+    diff = _compare(reference, fast, sch, build.chunk(sign * DELTAS, BIASES),
+                    Environment(t1=4e-6, temperature=1e-4), frame=frame, n_t=201)
     assert diff < TOL, f"{frame}: max |fast − qutip| = {diff:.3g}"
