@@ -55,6 +55,7 @@ from sequences.model import (
     PulseEl,
     Repeat,
     Sequence,
+    iter_elements,
 )
 from sequences.schedule import Channel, DetectionWindow, IdealPulse, Marker, Pulse, Schedule
 
@@ -453,10 +454,34 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
         try:
             sched.check()
         except ScheduleError as exc:
+            _locate_overlap(seq, sched)
             raise ScheduleError(exc.message, filename=seq.filename or None,
                                 hint="events on one channel may not overlap (look at "
                                 "parallel blocks) and all times must be finite") from None
     return sched
+
+
+def _locate_overlap(seq: Sequence, sched: Schedule) -> None:
+    """Raise a located error for the first overlap of two events on one channel (the
+    element is found by its label); return quietly if there is none."""
+    per: dict[str, list] = {}
+    for kind, evs in (("pulse", sched.pulses), ("marker", sched.markers),
+                      ("detect window", sched.windows)):
+        for e in evs:
+            if e.duration > 0:
+                per.setdefault(e.channel, []).append((e.start, e.stop, kind, e.label))
+    for ch, evs in per.items():
+        evs.sort()
+        for (s0, e0, k0, l0), (s1, _e1, k1, l1) in zip(evs, evs[1:], strict=False):
+            if s1 < e0 - 1e-15 * max(1.0, abs(e0)):
+                el = next((x for x in iter_elements(seq.body)
+                           if l1 and getattr(x, "label", None) == l1), None)
+                raise error(f"{k1} {l1 or ''} at {format_quantity(s1, TIME)} overlaps {k0} "
+                            f"{l0 or ''} ({format_quantity(s0, TIME)} to "
+                            f"{format_quantity(e0, TIME)}) on channel {ch!r}",
+                            el.pos if el is not None else None,
+                            hint="events on one channel may not overlap: look at parallel "
+                            "blocks", cls=ScheduleError)
 
 
 def _start_key(ev):

@@ -92,8 +92,9 @@ def test_bind_value_errors():
 def test_overlapping_events_on_a_channel():
     text = CH + "parallel { pulse(1 us, amp = 0.5, label = \"a\")\n" \
         "pulse(2 us, amp = 0.5, label = \"b\") }"
-    with pytest.raises(SequenceError, match="overlaps"):
-        parse(text).bind()
+    with pytest.raises(SequenceError, match="overlaps") as info:
+        parse(text, filename="o.seq").bind()
+    assert info.value.line == 3 and info.value.filename == "o.seq"  # at pulse "b"
 
 
 def test_guard_runs_before_allocation():
