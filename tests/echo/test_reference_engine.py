@@ -194,3 +194,28 @@ def test_run_through_the_engine_registry(build):
     assert ds.attrs["engine"] == "qutip"
     tz = np.asarray(ds["tau_z"])
     assert tz.shape == (1, 1, 20) and np.all(np.abs(tz) <= 1)
+
+
+def test_noise_trajectories_have_the_model_statistics(reference):
+    # one long OU path (T = 2000 τc) and one telegraph path, through the engine's own
+    # sampler; statistical bounds from the effective number of independent samples
+    rng = np.random.default_rng(2)
+    tau_c, sigma_hz = 1e-6, 0.2e6
+    t_end = 2000 * tau_c
+    env = Environment(noise=(OrnsteinUhlenbeck(sigma_hz, tau_c), Telegraph(0.1e6, 3e5)))
+    coeffs, _ = reference._noise_terms(env, t_end, rng, 1.0, 50.0)
+    ou, tel = coeffs
+    grid = np.arange(0.0, t_end, tau_c / 10)
+    x = np.array([ou(t) for t in grid]).real
+    sigma = TWO_PI * sigma_hz
+    n_eff = t_end / (2 * tau_c)                      # ∫ e^{−|t|/τc} dt / τc = 2
+    assert np.var(x) / sigma**2 == pytest.approx(1.0, abs=4 * math.sqrt(2 / n_eff))
+    lag = 10                                         # one τc
+    r = np.mean(x[lag:] * x[:-lag]) / np.var(x)
+    assert r == pytest.approx(math.exp(-1), abs=4 * math.sqrt(2 / n_eff))
+    y = np.array([tel(t) for t in grid]).real
+    b = TWO_PI * 0.1e6
+    assert set(np.unique(np.round(y / b, 12))) <= {-1.0, 1.0}
+    flips = np.count_nonzero(np.diff(np.sign(y)))
+    # flips seen on the grid (spacing τc/10 ≪ 1/γ: few missed pairs); Poisson mean γT
+    assert flips == pytest.approx(3e5 * t_end, abs=4 * math.sqrt(3e5 * t_end) + 0.02 * 600)
