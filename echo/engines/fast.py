@@ -13,10 +13,12 @@ into an op table shared by all grains of a chunk (kernels in :mod:`echo.engines.
 * Drive segments with a carrier (lab frame), or whose carrier differs from the frame
   frequency (RWA), are split into substeps over which the *fastest angular frequency*
   ω_fast = max(ω_carrier, 2E_max, 2γh0) advances by at most ``carrier_phase`` rad
-  (default 0.6·max_error^(1/4): 0.107 rad for max_error = 1e-3, 0.019 for 1e-6). On each
-  substep the propagator is the fourth-order Magnus (two-point Gauss–Legendre) exponential:
-  its error per substep is O((ω_fast dt)^5), globally O((ω_fast dt)^4), ≲ max_error on
-  the ⟨τz⟩ trace for the default. Forcing ``dt`` larger than carrier_phase/ω_fast in
+  (default min(0.5, 1.5·max_error^(1/4)): 0.27 rad for max_error = 1e-3, 0.047 for 1e-6).
+  On each substep the propagator is the fourth-order Magnus (two-point Gauss–Legendre)
+  exponential: its error per substep is O((ω_fast dt)^5), globally O((ω_fast dt)^4) ∝
+  max_error. Measured against an adaptive ODE solver (rtol 1e-13) on a strongly driven,
+  detuned grain (Rabi/carrier ≈ 0.4): max |Δ⟨τz⟩| = 2.1e-5 at max_error 1e-3, 2.4e-8 at
+  1e-6, i.e. ≈ max_error/45. Forcing ``dt`` larger than carrier_phase/ω_fast in
   the lab frame is an error that names the required step.
 * Bias noise. OU (σ, τc; Hz → rad/s): per step h the exact joint Gaussian update of δε and
   of its integral I = ∫δε dt conditioned on δε(t) (ρ = e^{−h/τc}; Var δε' = σ²(1−ρ²);
@@ -68,7 +70,7 @@ _PARALLEL_MIN_WORK = 2_000_000  # grain-ops below which the serial kernel is use
 
 def default_carrier_phase(max_error: float) -> float:
     """Carrier phase per substep (rad) used for a requested ``max_error``."""
-    return min(0.3, 0.6 * max_error ** 0.25)
+    return min(0.5, 1.5 * max_error ** 0.25)
 
 
 def noise_step(environment: Environment, delta_perp: float, duration: float,
