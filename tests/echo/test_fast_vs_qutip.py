@@ -70,6 +70,9 @@ CASES = {
     "lab-initial-up": dict(env=Environment(t1=5e-6), initial="up"),
     "rwa-no-noise": dict(env=Environment(), frame="rwa"),
     "rwa-T1-Tphi": dict(env=Environment(t1=3e-6, t_phi=2e-6, temperature=2e-4), frame="rwa"),
+    "rwa-measurement": dict(env=Environment(measurement_rate=2e5), frame="rwa"),
+    "rwa-tx-coupling-up": dict(env=Environment(drive_coupling="x", t1=5e-6), frame="rwa",
+                               initial="up"),
 }
 
 
