@@ -4,6 +4,7 @@ A profile is a TOML file (values are strings with units or SI numbers)::
 
     name = "AWG 1 GS/s + SQUID"
     raster = "1 ns"            # every edge (start/stop) on this time grid
+    sample_rate = "1 GHz"      # alternative to raster: raster = 1 / sample_rate
     min_pulse = "8 ns"         # shortest finite pulse
     min_delay = "20 ns"        # shortest gap between consecutive pulses on a field channel
     max_length = "1 ms"        # longest schedule (one shot)
@@ -36,7 +37,7 @@ from sequences.schedule import Schedule
 _FIELDS = {
     "raster": TIME, "min_pulse": TIME, "min_delay": TIME, "max_length": TIME,
     "max_amplitude": FIELD, "max_duty_cycle": DIMLESS, "repetition_time": TIME,
-    "max_frequency": FREQUENCY,
+    "max_frequency": FREQUENCY, "sample_rate": FREQUENCY,
 }
 
 
@@ -102,6 +103,11 @@ class HardwareProfile:
                 if not (math.isfinite(q.value) and q.value > 0):
                     raise SequenceError(f"{source}: {key} must be > 0, got {value!r}")
                 kw[key] = q.value
+        rate = kw.pop("sample_rate", None)
+        if rate is not None:
+            if "raster" in kw and abs(kw["raster"] * rate - 1) > 1e-9:
+                raise SequenceError(f"{source}: raster and sample_rate disagree")
+            kw["raster"] = 1.0 / rate
         return cls(**kw)
 
     @classmethod

@@ -75,3 +75,13 @@ def test_profile_errors(tmp_path):
         HardwareProfile.load(bad)
     nested = HardwareProfile.from_dict({"hardware": {"raster": "2 ns"}, "name": "x"})
     assert nested.raster == 2e-9 and nested.name == "x"
+
+
+def test_sample_rate_sets_the_raster():
+    p = HardwareProfile.from_dict({"sample_rate": "250 MHz"})
+    assert p.raster == pytest.approx(4e-9, rel=1e-15)
+    s = parse("pulse(10 ns, amp = 1 uT)\ndelay(6 ns)\ndetect(8 ns)").bind()
+    # only the pulse end (10 ns) is off the 4 ns grid; the window 16–24 ns is on it
+    assert [v.rule for v in p.validate(s)] == ["raster"]
+    with pytest.raises(SequenceError, match="disagree"):
+        HardwareProfile.from_dict({"sample_rate": "1 GHz", "raster": "2 ns"})
