@@ -115,3 +115,25 @@ def test_inversion_recovery_with_t1_at_temperature(reference, build):
     # and the thermal initial state is the Boltzmann one
     tz0 = _run(reference, build, sch, env, np.array([0.0]))
     assert 0.5 * (tz0[0, 0] + tz0[1, 0]) / COS == pytest.approx(z_eq, abs=1e-12)
+
+
+def test_free_induction_decay_lab_frame(reference, build):
+    # Lab frame, finite π/2 pulse (no RWA anywhere). After the pulse, with Tφ only,
+    # ⟨τz⟩(t) = cos θ z + R e^{−t/Tφ} cos(2E t + ψ) with z constant, so for samples one
+    # period P = π/E apart: d2 − d1 = e^{−P/Tφ} (d1 − d0), whatever z, R, ψ.
+    t_phi = 2e-6
+    t90 = math.pi / 2 / RABI
+    pulse = dict(start=0.1e-6, duration=t90, amplitude=H0, frequency=F_C)
+    sch = build.schedule(0.1e-6 + t90 + 4e-6, pulses=[pulse])
+    period = math.pi / E
+    t0 = 0.1e-6 + t90 + np.linspace(0.0, 3e-6, 41)
+    both = np.concatenate([t0, t0 + period, t0 + 2 * period])
+    order = np.argsort(both)
+    s, w = reference.simulate_chunk(sch, build.chunk([DELTA], [BIAS]),
+                                    Environment(t_phi=t_phi), both[order], moment=GAMMA,
+                                    seed=0)
+    d = np.empty_like(both)
+    d[order] = s[0] / w
+    d0, d1, d2 = d[:41], d[41:82], d[82:]
+    assert np.max(np.abs((d2 - d1) - math.exp(-period / t_phi) * (d1 - d0))) < TOL
+    assert np.max(np.abs(d1 - d0)) > 0.01  # the coherence decays visibly per period
