@@ -234,7 +234,8 @@ def _rotate(r, g, ax, ay, az, phi):
 @njit(cache=True)
 def _expm_affine(A, v, P, p, T, t):
     """(P, p) = exp of the augmented 4×4 matrix [[A, v], [0, 0]] (A 3×3, v 3); T, t
-    scratch. Taylor of degree 12 after scaling to norm ≤ 1/2 (truncation < 1e-16)."""
+    scratch. Scaling to norm ≤ 1/4, then the Taylor series up to the first degree K with
+    norm^(K+1)/(K+1)! < 1e-17 (K ≤ 12), then squaring."""
     norm = 0.0
     for i in range(3):
         s = abs(v[i])
@@ -243,9 +244,15 @@ def _expm_affine(A, v, P, p, T, t):
         if s > norm:
             norm = s
     sq = 0
-    if norm > 0.5:
-        sq = int(math.ceil(math.log2(norm / 0.5)))
+    if norm > 0.25:
+        sq = int(math.ceil(math.log2(norm / 0.25)))
     scale = 1.0 / (2.0 ** sq)
+    nrm = norm * scale
+    kmax = 1
+    term = nrm
+    while kmax < 12 and term * nrm / (kmax + 1) > 1e-17:
+        kmax += 1
+        term *= nrm / kmax
     for i in range(3):
         v[i] *= scale
         for j in range(3):
@@ -254,7 +261,7 @@ def _expm_affine(A, v, P, p, T, t):
         p[i] = 0.0
         for j in range(3):
             P[i, j] = 1.0 if i == j else 0.0
-    for k in range(12, 0, -1):
+    for k in range(kmax, 0, -1):
         inv = 1.0 / k
         for i in range(3):
             acc = v[i]
