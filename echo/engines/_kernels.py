@@ -3,9 +3,10 @@
 State of a grain: its Bloch vector r (3 reals, ρ = (1 + r·τ)/2 in the integration frame),
 its noise states and its own random stream (xorshift128+ seeded by splitmix64 from the
 chunk seed and the grain index, so a grain's trajectory does not depend on threads or
-blocks). Grains are processed in fixed blocks of ``block`` grains (prange over blocks);
-each block accumulates its weighted ⟨τz⟩ sums into its own row of ``acc``, which the
-caller sums in block order — deterministic whatever the thread count.
+blocks). Grains are processed in fixed blocks of ``block`` grains, in waves of :data:`WAVE` blocks
+(prange over the blocks of a wave); each block accumulates its weighted ⟨τz⟩ sums into its
+own row of a (WAVE, n_out) buffer, summed in block order after the wave — deterministic
+whatever the thread count, and memory O(grains + n_out).
 
 Operation table (one row per op, in time order):
 * op 0 — evolve over ``dt`` with the drive values (u1, v1) and (u2, v2) at the two
@@ -334,11 +335,11 @@ def _cross_mat(W, wx, wy, wz):
 
 
 @njit(cache=True, fastmath=False)
-def _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
             diss, M, bvec, seed, block, n_out):
-    """Run the op table on block ``b`` of grains, adding into acc[b]."""
+    """Run the op table on block ``b`` of grains, adding into acc[row]."""
     n = A0.shape[0]
     n_ops = ops.shape[0]
     n_ou = ou_coef.shape[1]
@@ -509,7 +510,12 @@ def _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
                 g = lo + k
                 tz = Oz[g] * r[k, 2] + Ox[g] * (r[k, 0] * c - r[k, 1] * sn)
                 s += weight[g] * tz
-            acc[b, ridx[i]] += s
+            acc[row, ridx[i]] += s
+
+
+#: blocks per wave: per-block partial sums live in a (WAVE, n_out) buffer that is summed
+#: in block order after each wave, so memory is O(grains + n_out) and sums deterministic
+WAVE = 64
 
 
 @njit(parallel=True, cache=True, fastmath=False)
@@ -517,16 +523,23 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
             diss, M, bvec, seed, block, n_out):
-    """Run the op table on all grains (threads over blocks); returns acc (n_blocks,
-    n_out) of Σ w ⟨τz⟩ per block."""
+    """Run the op table on all grains (threads over the blocks of a wave); returns the
+    (n_out,) array of Σ_grains w ⟨τz⟩, summed block by block in order."""
     n = A0.shape[0]
     n_blocks = (n + block - 1) // block
-    acc = np.zeros((n_blocks, n_out))
-    for b in prange(n_blocks):
-        _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
-                   ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-                   diss, M, bvec, seed, block, n_out)
-    return acc
+    total = np.zeros(n_out)
+    buf = np.zeros((WAVE, n_out))
+    for w0 in range(0, n_blocks, WAVE):
+        nb = min(WAVE, n_blocks - w0)
+        buf[:, :] = 0.0
+        for j in prange(nb):
+            _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+                       ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight,
+                       r_init, diss, M, bvec, seed, block, n_out)
+        for j in range(nb):
+            for o in range(n_out):
+                total[o] += buf[j, o]
+    return total
 
 
 @njit(cache=True, fastmath=False)
@@ -534,12 +547,20 @@ def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
             diss, M, bvec, seed, block, n_out):
-    """:func:`run_ops` on one thread (small problems: no thread start-up cost)."""
+    """:func:`run_ops` on one thread (small problems: no thread start-up cost); the same
+    summation order, so the same result to the last bit."""
     n = A0.shape[0]
     n_blocks = (n + block - 1) // block
-    acc = np.zeros((n_blocks, n_out))
-    for b in range(n_blocks):
-        _run_block(b, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
-                   ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-                   diss, M, bvec, seed, block, n_out)
-    return acc
+    total = np.zeros(n_out)
+    buf = np.zeros((WAVE, n_out))
+    for w0 in range(0, n_blocks, WAVE):
+        nb = min(WAVE, n_blocks - w0)
+        buf[:, :] = 0.0
+        for j in range(nb):
+            _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+                       ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight,
+                       r_init, diss, M, bvec, seed, block, n_out)
+        for j in range(nb):
+            for o in range(n_out):
+                total[o] += buf[j, o]
+    return total

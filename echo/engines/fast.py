@@ -46,8 +46,8 @@ rotated back analytically: ⟨τz⟩ = cos θ ⟨σz'⟩ − sin θ (x cos ωt �
 RuntimeWarning gives the numbers when max γh0|Δ/E| or max|2E − ω| exceeds 0.1·ω.
 
 Output: Σ_grains weight·⟨τz⟩(t) per phase step at the requested times (memory O(grains +
-times): the kernel keeps per-block partial sums of fixed block size, summed in order, so
-results are deterministic whatever the thread count).
+times): the kernel keeps partial sums of fixed blocks of grains for one wave of blocks at a
+time, summed in order, so results are deterministic whatever the thread count).
 """
 
 from __future__ import annotations
@@ -428,7 +428,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                       grains.A0, grains.P, grains.Q, grains.N, grains.Xp, grains.Yp,
                       grains.Oz, grains.Ox, weight, grains.r0, grains.diss, grains.M,
                       grains.b, seed_k, block, times.size)
-        out[k] = acc.sum(axis=0)
+        out[k] = acc
     return out, float(weight.sum())
 
 
