@@ -204,10 +204,12 @@ def dataset_from_sequence(data: EchoData, sequence, *, parameter: str | None = N
 
 # ----------------------------------------------------------------------- simulators
 def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
-                     initial: str = "thermal", **opts) -> Callable:
+                     initial: str = "thermal", margin: float = 0.5, **opts) -> Callable:
     """A simulator ``(model, dataset) -> complex prediction`` running ``echo.simulate`` with
     the detector noise off. The prediction is the echo ``amplitude`` per sweep point, or the
-    phase-cycled ``signal`` interpolated onto the data times."""
+    phase-cycled ``signal`` interpolated onto the data times. ``opts`` are engine options
+    (e.g. ``carrier_phase``); for the ``fast`` engine without ``dt`` a fixed step from
+    :func:`smooth_step` (with ``margin``) is used."""
 
     fixed: dict[int, float] = {}
 
@@ -224,7 +226,9 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
             key = id(ds)
             if key not in fixed:
                 fixed[key] = smooth_step(model, ds.schedules, frame=frame,
-                                         max_error=kw.get("max_error", 1e-3))
+                                         max_error=kw.get("max_error", 1e-3),
+                                         carrier_phase=kw.get("carrier_phase"),
+                                         margin=margin)
             if math.isfinite(fixed[key]):
                 kw["dt"] = fixed[key]
         res = simulate_schedules(ds.schedules, model.ensemble, model.environment, det,
@@ -243,7 +247,7 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
 
 
 def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,
-                margin: float = 0.5) -> float:
+                margin: float = 0.5, carrier_phase: float | None = None) -> float:
     """A fixed time step (s) for the ``fast`` engine inside a fit.
 
     The engine chooses its noise step from σ and τc and its carrier substeps from the
@@ -251,7 +255,10 @@ def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float
     steps, hence the random numbers each step draws, and makes the objective jump. A step
     fixed at ``margin`` × the smaller of the two limits at the initial parameters (so the
     parameters may move by 1/margin before the engine's carrier limit is reached) keeps
-    the op table, and the objective smooth. inf when nothing limits the step."""
+    the op table, and the objective smooth. When the ensemble is not fitted, the largest
+    grain energy does not move and ``margin`` may be close to 1. ``carrier_phase``: the
+    engine option of that name (rad per substep), if given. inf when nothing limits the
+    step."""
     from echo.engines import fast
     from sequences.units import angular
 
@@ -268,7 +275,8 @@ def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float
         carriers = [angular(p.frequency) for p in sch.pulses if p.amplitude and p.frequency]
         if frame == "lab" and carriers:
             w_fast = max(max(carriers), 2 * e_max, 2 * gamma * h0)
-            h = min(h, fast.default_carrier_phase(max_error) / w_fast)
+            phase = carrier_phase or fast.default_carrier_phase(max_error)
+            h = min(h, phase / w_fast)
         d_perp = (d_max if frame == "lab" else 0.0) + gamma * h0
         h = min(h, fast.noise_step(env, d_perp, float(sch.duration), max_error))
     return margin * h
@@ -302,7 +310,7 @@ class _Free:
 def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None,
               engine: str = "fast", executor=None, per_dataset: Sequence[str] = (),
               bounds: dict | None = None, truth: dict | None = None,
-              max_nfev: int | None = None, diff_step: float = 1e-3, tol: float = 1e-6,
+              max_nfev: int | None = None, diff_step: float = 1e-3, tol: float = 1e-4,
               progress: Callable | None = None, name: str = "model fit") -> FitResult:
     """Fit parameters ``free`` of ``model`` to ``datasets`` (a :class:`Dataset` or a list).
 
@@ -312,7 +320,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     through :func:`engine_simulator`). ``bounds``: name → (low, high). ``truth``: name →
     true value (recorded). ``progress``: called with (n_simulations, cost) after each
     evaluation. ``diff_step``: relative finite-difference step; ``tol``: the optimiser's
-    x/f/g tolerances (1e-6: ample for Monte-Carlo objectives). Returns a
+    x/f/g tolerances (1e-4: relative changes far below any Monte-Carlo uncertainty). Returns a
     :class:`FitResult` whose ``meta["model"]`` is the fitted model (as a dict) and
     ``meta["fitted_model"]`` the :class:`Model` itself.
     """
