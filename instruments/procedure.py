@@ -218,7 +218,7 @@ def _drain(inst) -> None:
 
 
 def play_program(lab, program, *, averages: int = 1, retries: int = 2,
-                 arm_settle: float = 0.01):
+                 arm_settle: float = 0.02):
     """Play a :class:`instruments.compiler.CompiledProgram` on ``lab`` (AWG +
     digitizer) and read one record per phase-cycle step.
 

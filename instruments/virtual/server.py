@@ -36,6 +36,7 @@ from instruments.virtual.scpi import (
 log = logging.getLogger(__name__)
 
 ERROR_QUEUE_SIZE = 20
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 @dataclass
@@ -366,6 +367,13 @@ class SCPIServer:
                     continue
                 if not data:
                     break
+                if _QUICKACK is not None:
+                    # ACK at once (Linux delays ACKs by up to 40 ms, which with the
+                    # client's Nagle algorithm holds back its next small command)
+                    try:
+                        conn.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                    except OSError:
+                        pass
                 for units in parser.feed(data):
                     replies = inst.execute(units, cid)
                     if replies:

