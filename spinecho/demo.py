@@ -201,7 +201,6 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     from echo.fit.loaders import from_result
 
     data = from_result(hahn, observable="amplitude", source=str(runs / "hahn"))
-    data.x_unit = "s"
     fit_model_start = replace(
         truth_model,
         ensemble=replace(truth_model.ensemble, n_samples=sizes.fit_samples, seed=101 + seed),
@@ -273,6 +272,8 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     files["hole_spectrum"] = _plot_hole(out / "hole_spectrum.png", f_probe, measured_spec,
                                         simulated_spec, reference_spec)
     files["recovered"] = _plot_recovered(out / "recovered_vs_true.png", fit, truth)
+    (out / "model_truth.toml").write_text(model_toml(tables), encoding="utf-8")
+    files["model"] = out / "model_truth.toml"
     budget_text = _budget_text()
     (out / "budget.txt").write_text(budget_text + "\n", encoding="utf-8")
     files["budget"] = out / "budget.txt"
@@ -312,6 +313,30 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                              encoding="utf-8")
     files["readme"] = _write_readme(out, fit, truth, moment, seconds, sizes)
     return DemoResult(out, fit, truth, recovered, files, seconds, moment)
+
+
+def model_toml(tables: dict) -> str:
+    """The sample tables as a model file (echo.modelfile format), for ``spinecho compare``."""
+
+    def val(v):
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, str):
+            return json.dumps(v)
+        return repr(float(v)) if isinstance(v, float) else str(v)
+
+    lines = ["# the demo sample (the truth of the virtual lab), echo.modelfile format", ""]
+    ens = tables["ensemble"]
+    lines.append("[ensemble]")
+    lines += [f"{k} = {val(v)}" for k, v in ens.items()]
+    lines.append("")
+    for proc in tables["environment"].get("noise", []):
+        lines.append("[[environment.noise]]")
+        lines += [f"{k} = {val(v)}" for k, v in proc.items()]
+        lines.append("")
+    lines.append("[detection]")
+    lines += [f"{k} = {val(v)}" for k, v in tables["detection"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def redemodulate(result, f_old: float, f_new) -> np.ndarray:
@@ -411,9 +436,14 @@ def _write_readme(out: Path, fit, truth, moment, seconds, sizes) -> Path:
         "| recovered_vs_true.png | fitted / true parameters with 1σ |",
         "| parameters.txt, summary.json | fit table and everything in JSON |",
         "| budget.txt | the paper's decoherence budget (ferritin preset) |",
+        "| model_truth.toml | the sample the virtual lab simulated (the truth) |",
         "| runs/ | the measurement run directories (results.csv, result.nc) |", "",
         "## recovered vs true", "", "```", recovered_table(fit, truth), "```", "",
         f"fit: {'converged' if fit.success else 'NOT CONVERGED'} — {fit.message}", "",
+        "Fit the measured run again from the command line:", "", "```",
+        f"spinecho compare {out / 'runs' / 'hahn'} --sequence hahn --model "
+        f"{out / 'model_truth.toml'} --fit sigma,tau_c,amplitude,phase -o {out / 'refit'}",
+        "```", "",
     ]
     if moment is not None:
         text += ["## moment per grain (the paper's proposal)", "", moment.text(),

@@ -112,6 +112,10 @@ _X_NAMES = ("time", "t", "tau", "delay", "2tau", "two_tau", "frequency", "freq",
             "omega", "field", "b", "h", "sweep_value", "sweep", "value", "x_value",
             "point_value", "t_wait", "wait", "n", "n_echo", "echo_index", "detuning",
             "burn_frequency", "probe_frequency", "f_probe", "f_burn")
+#: swept sequence parameters whose SI unit is known when a result file does not say
+_TIME_PARAMS = ("tau", "t", "time", "delay", "wait", "t_wait", "burn", "t90", "t180", "window",
+                "t1", "tau_cp")
+_FREQ_PARAMS = ("f", "f_probe", "f_burn", "freq", "frequency", "f_ref")
 _RE_NAMES = ("real", "re", "x", "i", "in_phase", "inphase", "signal_real", "real_part",
              "amplitude_real", "echo_real", "amplitude_re", "signal_re", "echo_re")
 _IM_NAMES = ("imag", "im", "y", "q", "quadrature", "signal_imag", "imag_part", "imaginary",
@@ -243,6 +247,10 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
         else:
             name, xv = "point", np.arange(n_pts, dtype=float)
         unit = str(ds[name].attrs.get("units", "")) if name in ds else ""
+        if not unit and name in _TIME_PARAMS:
+            unit = "s"
+        elif not unit and name in _FREQ_PARAMS:
+            unit = "Hz"
         return EchoData(xv, y, name, unit, "V", None, source=source,
                         is_complex=observable == "amplitude", meta=meta)
     if observable == "signal":
