@@ -17,7 +17,7 @@ Configuration file (TOML, ``examples/virtual_lab.toml``)::
     [awg]        port = 5025, volts_per_tesla = 1e5, channel = 1, max_points, max_sample_rate
     [digitizer]  port = 5026, noise_rms = 1e-4 (V per shot; default detection.noise_rms),
                  max_points, max_sample_rate, digitize_timeout (s)
-    [lockin]     port = 5027, enabled = true
+    [lockin]     port = 5027, enabled = true, response = "ensemble" | "eq7"
     [faults.awg] / [faults.digitizer] / [faults.lockin]: see Faults (all off by default)
 
 Unknown keys are errors (a typo must not silently change the lab).
@@ -30,16 +30,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from echo.model import (
-    Detection,
-    Ensemble,
-    Environment,
-    Model,
-    ModelError,
-    OrnsteinUhlenbeck,
-    Telegraph,
-    distribution_from_dict,
-)
+from echo.model import Model, ModelError
 from instruments.virtual.awg import MAX_POINTS as AWG_MAX_POINTS
 from instruments.virtual.awg import MAX_SRATE as AWG_MAX_SRATE
 from instruments.virtual.awg import Keysight33522B
@@ -58,54 +49,19 @@ class VirtualLabError(ModelError):
 # ----------------------------------------------------------------------------- model
 def model_from_dict(d: dict, where: str = "model") -> Model:
     """An :class:`echo.model.Model` from model-file tables (``ensemble``,
-    ``environment``, ``detection``), as in a model TOML file."""
+    ``environment``, ``detection``), as in a model TOML file (:mod:`echo.modelfile`)."""
+    from echo.modelfile import model_from_dict as _from_dict
+
     try:
-        from echo import modelfile  # the project's model files, when available
-        for name in ("model_from_dict", "from_dict", "parse_model"):
-            fn = getattr(modelfile, name, None)
-            if fn is not None:
-                return fn(d)
-    except ImportError:
-        pass
-    d = dict(d)
-    ens = dict(d.pop("ensemble", None) or {})
-    env = dict(d.pop("environment", None) or {})
-    det = dict(d.pop("detection", None) or {})
-    if d:
-        raise ModelError(f"{where}: unknown tables {sorted(d)}")
-    if "delta0" not in ens or "bias" not in ens:
-        raise ModelError(f"{where}.ensemble: needs delta0 and bias")
-    ens["delta0"] = distribution_from_dict(ens["delta0"], f"{where}.ensemble.delta0")
-    ens["bias"] = distribution_from_dict(ens["bias"], f"{where}.ensemble.bias")
-    noise = []
-    for i, n in enumerate(env.pop("noise", []) or []):
-        n = dict(n)
-        kind = n.pop("kind", None)
-        cls = {"ou": OrnsteinUhlenbeck, "telegraph": Telegraph}.get(kind)
-        if cls is None:
-            raise ModelError(f"{where}.environment.noise[{i}].kind: {kind!r} (ou|telegraph)")
-        try:
-            noise.append(cls(**n))
-        except TypeError as exc:
-            raise ModelError(f"{where}.environment.noise[{i}]: {exc}") from None
-    try:
-        return Model(Ensemble(**ens), Environment(noise=tuple(noise), **env), Detection(**det))
-    except TypeError as exc:
+        return _from_dict(d)
+    except ModelError as exc:
         raise ModelError(f"{where}: {exc}") from None
 
 
 def load_model_file(path: str | Path) -> Model:
-    path = Path(path)
-    try:
-        from echo import modelfile
-        for name in ("load_model", "load"):
-            fn = getattr(modelfile, name, None)
-            if fn is not None:
-                return fn(path)
-    except ImportError:
-        pass
-    with open(path, "rb") as fh:
-        return model_from_dict(tomllib.load(fh), where=str(path))
+    from echo.modelfile import load_model
+
+    return load_model(path)
 
 
 # ---------------------------------------------------------------------------- config
@@ -125,6 +81,7 @@ class VirtualLabConfig:
     digitizer_max_sample_rate: float = 2e9
     digitize_timeout: float = 5.0
     lockin: bool = True
+    lockin_response: str = "ensemble"
     engine: str = "fast"
     frame: str = "lab"
     initial: str = "thermal"
@@ -140,7 +97,7 @@ class VirtualLabConfig:
 _SECTIONS = {
     "awg": {"port", "volts_per_tesla", "channel", "max_points", "max_sample_rate"},
     "digitizer": {"port", "noise_rms", "max_points", "max_sample_rate", "digitize_timeout"},
-    "lockin": {"port", "enabled"},
+    "lockin": {"port", "enabled", "response"},
 }
 
 
@@ -197,6 +154,10 @@ def config_from_dict(d: dict, where: str = "<virtual lab>", base: Path | None = 
     cfg.digitize_timeout = _pos(g.get("digitize_timeout", cfg.digitize_timeout),
                                 f"{where}: [digitizer] digitize_timeout")
     cfg.lockin = bool((d.get("lockin") or {}).get("enabled", True))
+    cfg.lockin_response = str((d.get("lockin") or {}).get("response", "ensemble"))
+    if cfg.lockin_response not in ("ensemble", "eq7"):
+        raise VirtualLabError(f"{where}: [lockin] response {cfg.lockin_response!r} "
+                              "(ensemble | eq7)")
     for role, fd in (d.get("faults") or {}).items():
         if role not in DEFAULT_PORTS:
             raise VirtualLabError(f"{where}: [faults.{role}]: unknown instrument")
@@ -315,7 +276,8 @@ class VirtualLab:
         self.instruments = {"awg": self.awg, "digitizer": self.digitizer}
         if config.lockin:
             self.lockin = SR830("lockin", f.get("lockin"), model=config.model,
-                                volts_per_tesla=config.volts_per_tesla, seed=config.seed + 1)
+                                volts_per_tesla=config.volts_per_tesla, seed=config.seed + 1,
+                                response=config.lockin_response)
             self.instruments["lockin"] = self.lockin
         self.servers = {
             role: SCPIServer(inst, self.host, 0 if ephemeral else config.ports[role],

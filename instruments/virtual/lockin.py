@@ -10,8 +10,8 @@ phase, deg), ``HARM``, ``FMOD`` (1 = internal reference), ``ISRC``, ``SENS`` (0 
 queries with the parameter after the ``?`` (``OUTP?1``). It has no SCPI error queue
 (``SYST:ERR?`` is not an SR830 command; the virtual one answers it for uniform tests).
 
-Response model — a simple linear-response model, documented as such (``echo.theory``
-has no χ(ω) yet): the coil field h(t) = √2·SLVL/volts_per_tesla · cos ωt drives each grain
+Response (``response``): ``"ensemble"`` (default) — a simple linear-response model,
+documented as such: the coil field h(t) = √2·SLVL/volts_per_tesla · cos ωt drives each grain
 (splitting 2E, matrix element of the τz drive ∝ Δ/E) with the susceptibility
 
     χ(ω) = Σ_g w_g (Δ/E)² p_g [1/(2E − ω − iΓ) + 1/(2E + ω + iΓ)] / Σ_g w_g,
@@ -19,7 +19,10 @@ has no χ(ω) yet): the coil field h(t) = √2·SLVL/volts_per_tesla · cos ωt 
 p_g = tanh(E/k_B T) (1 with temperature None: ground state), Γ = 1/T2 with
 1/T2 = 1/(2 T1) + 1/Tφ (a 1 kHz floor when neither is set), so ⟨τz⟩ follows
 γ·h·χ(ω) and the lock-in reads X + iY = volts_per_tau_z · γ · h_rms · χ(ω) (rms phasor
-rotated by −PHAS), i.e. Y ∝ χ''. Noise: the model's white noise density
+rotated by −PHAS), i.e. Y ∝ χ''. ``"eq7"`` — the paper's spin-bath absorption
+(:func:`echo.theory.spectrum.eq7_chi`, Eq. 7 with A = 1 and Δ0 the ensemble's median
+Δ0): χ = i·8Δ0/(ω(ω² − 16Δ0²)^{1/2}) θ(ω − 4Δ0), no dispersive part.
+Noise: the model's white noise density
 (noise_rms² per sample at detection.sample_rate) through the output filter's
 equivalent noise bandwidth 1/(4τ).
 """
@@ -45,7 +48,10 @@ class SR830(VirtualInstrument):
     sr_style = True
 
     def __init__(self, name: str = "lockin", faults=None, model=None,
-                 volts_per_tesla: float = 1.0, seed: int = 0):
+                 volts_per_tesla: float = 1.0, seed: int = 0, response: str = "ensemble"):
+        if response not in ("ensemble", "eq7"):
+            raise ValueError(f"lock-in response {response!r} (ensemble | eq7)")
+        self.response = response
         self.model = model
         self.volts_per_tesla = float(volts_per_tesla)
         self.rng = np.random.default_rng(seed)
@@ -77,6 +83,12 @@ class SR830(VirtualInstrument):
                             np.concatenate([c.bias for c in chunks]),
                             np.concatenate([c.weight for c in chunks]))
         delta, bias, w = self._grains
+        if self.response == "eq7":
+            from echo.theory.spectrum import eq7_chi
+
+            delta0 = float(np.median(np.abs(delta))) / (2 * abs(self.model.ensemble.cos_pi_s)
+                                                        or 1.0)
+            return 1j * float(eq7_chi(TWO_PI * freq_hz, 1.0, delta0))
         env = self.model.environment
         e = np.sqrt(delta ** 2 + bias ** 2)
         rate = 0.0

@@ -128,5 +128,9 @@ def test_procedure_runs_under_a_pymeasure_style_worker_loop(vlab, tmp_path):
     finally:
         proc.shutdown()
     assert [r["point"] for r in rows] == [0, 1]
-    assert proc.lab is None and not vlab.awg.output_on()
+    assert proc.lab is None
+    deadline = time.monotonic() + 2.0  # the client's last writes may still be in flight
+    while vlab.awg.output_on() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not vlab.awg.output_on()
     assert Path(tmp_path / "run" / "points" / "point_00001.npz").exists()

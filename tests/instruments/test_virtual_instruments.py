@@ -146,6 +146,31 @@ def test_lockin_sweep_sees_the_splitting():
         assert peak == pytest.approx(40e3, abs=0.5e3)
         assert "SR830" in li.id
         li.shutdown()
-        assert lab.lockin.slvl == pytest.approx(0.004)
+        assert float(li.ask("SLVL?")) == pytest.approx(0.004)  # also waits for the write
+    finally:
+        lab.stop()
+
+
+def test_lockin_eq7_response_through_the_driver():
+    """response = "eq7": Y = V/τz · γ · h_rms · 8Δ0/(ω(ω² − 16Δ0²)^½) above the
+    threshold ω = 4Δ0 (paper Eq. 7, A = 1), zero below (plus the lock-in's noise)."""
+    d = default_config()
+    d["model"]["ensemble"].update(delta0=10e3, bias=0.0, n_samples=4)
+    d["model"]["detection"]["noise_rms"] = 0.0
+    d["awg"]["volts_per_tesla"] = VOLTS_PER_TESLA
+    d["lockin"]["response"] = "eq7"
+    lab = start_lab(config_from_dict(d, "<test>"))
+    try:
+        li = SR830(lab.resources["lockin"], **KW)
+        li.sine_voltage = 0.5
+        sweep = sweep_frequency(li, [30e3, 50e3, 80e3], settle=0.0, sleep=lambda s: None)
+        model = lab.config.model
+        scale = (model.detection.volts_per_tau_z(model.ensemble)
+                 * model.ensemble.moment_rad_per_tesla * 0.5 / VOLTS_PER_TESLA)
+        d0 = TWO_PI * 10e3
+        w = TWO_PI * np.array([50e3, 80e3])
+        expected = scale * 8 * d0 / (w * np.sqrt(w ** 2 - 16 * d0 ** 2))
+        assert sweep.y[0] == 0.0 and np.all(sweep.x == 0.0)
+        np.testing.assert_allclose(sweep.y[1:], expected, rtol=1e-5)  # 6-digit replies
     finally:
         lab.stop()
