@@ -5,6 +5,7 @@ agrees with a direct simulation of the same sample within the injected noise."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from virtual_support import lab_file, small_config, start_lab
@@ -26,6 +27,9 @@ def test_hahn_tau_sweep_agrees_with_direct_simulation(tmp_path):
         labfile = lab_file(lab, tmp_path / "lab.toml", averages=SCOPE_AVERAGES)
         proc = run_measurement("hahn", labfile, tmp_path / "run",
                                sweeps=["tau=lin(1.5us, 3us, 4)"], progress=False)
+        deadline = time.monotonic() + 2.0  # shutdown's last writes may be in flight
+        while lab.awg.output_on() and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert not lab.awg.output_on()
     finally:
         lab.stop()
