@@ -152,7 +152,9 @@ class Dataset:
     * ``data``: the measurement (:class:`EchoData`); only valid points are fitted;
     * ``schedules``: the resolved Schedules — one per data point for ``observable``
       ``"amplitude"`` (a sweep: point i ↔ ``data.x[i]``), or one Schedule whose phase-cycled
-      ``signal`` is compared with the data against time for ``"signal"``;
+      ``signal`` is compared with the data against time for ``"signal"``, or one Schedule
+      whose detection windows (in time order) give one point each for ``"windows"`` (the
+      mean signal over window k ↔ ``data.x[k]``, e.g. the echoes of a CPMG train);
     * ``label``; ``sigma``: per-point standard errors overriding ``data.sigma``;
     * ``meta``: free-form (e.g. the sequence name; a custom simulator may read it).
     """
@@ -165,9 +167,9 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.observable not in ("amplitude", "signal"):
-            raise FitError(f"data set {self.label!r}: observable must be 'amplitude' or "
-                           f"'signal', got {self.observable!r}")
+        if self.observable not in ("amplitude", "signal", "windows"):
+            raise FitError(f"data set {self.label!r}: observable must be 'amplitude', "
+                           f"'signal' or 'windows', got {self.observable!r}")
         self.data = self.data.valid()
         if self.data.n_valid == 0:
             raise FitError(f"data set {self.label!r}: no valid data points")
@@ -176,6 +178,12 @@ class Dataset:
             if self.observable == "amplitude" and len(self.schedules) != len(self.data):
                 raise FitError(f"data set {self.label!r}: {len(self.schedules)} schedules for "
                                f"{len(self.data)} valid data points")
+            if self.observable == "windows":
+                n_w = len(self.schedules[0].windows) if self.schedules else 0
+                if len(self.schedules) != 1 or n_w != len(self.data):
+                    raise FitError(f"data set {self.label!r}: 'windows' needs one schedule "
+                                   f"with one detection window per data point ({n_w} windows, "
+                                   f"{len(self.data)} points)")
 
     def errors(self) -> np.ndarray | None:
         if self.sigma is not None:
@@ -236,6 +244,8 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
                                  executor=executor, normalise=False, model=model, **kw)
         if ds.observable == "amplitude":
             return np.asarray(res.amplitude, complex)
+        if ds.observable == "windows":
+            return window_means(res, ds.schedules[0])
         t = res.times
         s = np.asarray(res.signal[0], complex)
         ok = np.isfinite(t) & np.isfinite(s)
@@ -244,6 +254,20 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
 
     simulate.engine = engine
     return simulate
+
+
+def window_means(result, schedule) -> np.ndarray:
+    """Mean phase-cycled signal over each detection window of ``schedule`` (time order) of
+    sweep point 0 of ``result``."""
+    sig = np.asarray(result.signal[0], complex)
+    win = np.asarray(result.dataset["window"].values)
+    win = win[0] if win.ndim == 2 else win
+    order = sorted(range(len(schedule.windows)), key=lambda k: schedule.windows[k].start)
+    out = np.empty(len(order), complex)
+    for i, k in enumerate(order):
+        sel = (win == k) & np.isfinite(sig)
+        out[i] = sig[sel].mean() if sel.any() else np.nan
+    return out
 
 
 def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,

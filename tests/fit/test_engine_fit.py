@@ -130,3 +130,61 @@ def test_compare_cli_bad_file_is_clean(tmp_path, capsys):
                "sigma", "-o", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "d.csv:3: column 2" in err
+
+
+def test_engine_joint_fit_hahn_sweep_and_cpmg_train_share_sigma_and_tau_c(hahn_data):
+    """A τ sweep and a CPMG echo train (one point per detection window) fitted together:
+    one σ, one τc, one amplitude for both data sets, recovered within 3σ."""
+    schedules, clean_h, sim = hahn_data
+    cpmg = Sequence.load("cpmg").bind(n=6, tau=1.5e-6)
+    k = np.arange(1, 7, dtype=float)
+    truth_model = small_model()
+    clean_c = sim(truth_model, Dataset(from_arrays(k, np.zeros(6)), [cpmg],
+                                       observable="windows"))
+    assert np.all(np.abs(clean_c) > 0.05)  # six real echoes (V), far above the noise
+    rng = np.random.default_rng(11)
+
+    def noisy(y):
+        return y + NOISE * (rng.normal(size=y.size) + 1j * rng.normal(size=y.size))
+
+    data = [Dataset(from_arrays(TAUS, noisy(clean_h), sigma=NOISE, x_name="tau",
+                                x_unit="s"), schedules, label="hahn"),
+            Dataset(from_arrays(k, noisy(clean_c), sigma=NOISE, x_name="echo"), [cpmg],
+                    observable="windows", label="cpmg")]
+    start = set_path(set_path(truth_model, "sigma", 7e4), "tau_c", 7e-6)
+    truth = {"sigma": 1e5, "tau_c": 5e-6, "amplitude": 1e9 * 2 * 100}
+    r = fit_model(data, start, ["sigma", "tau_c", "amplitude"], simulator=sim, truth=truth)
+    assert r.success, r.message
+    assert r.varied == ["sigma", "tau_c", "amplitude"]  # shared: one copy each
+    for name, v in truth.items():
+        assert abs(r.value(name) - v) < 3 * r.stderr(name), (name, r.value(name), r.stderr(name))
+    fitted = r.meta["fitted_model"]
+    for ds, curve in zip(data, r.curves, strict=True):  # both curves from the same model
+        np.testing.assert_allclose(curve.model, sim(fitted, ds) * r.value("amplitude") / 2e11,
+                                   rtol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_engine_fit_of_an_ensemble_width(seed):
+    """ensemble.bias.std (moves every grain, and the largest grain energy) with σ. The data
+    are the engine's prediction at the truth with the step frozen at the starting point,
+    as the fit freezes it, plus noise; 200 grains (with 24 the Monte-Carlo objective has
+    local minima a start 30 % off can fall into). 4σ: a few seeds, non-linear errors."""
+    from dataclasses import replace
+
+    m = small_model()
+    m = replace(m, ensemble=replace(m.ensemble, n_samples=200))
+    seq = Sequence.load("hahn")
+    sch = [seq.bind(tau=t) for t in TAUS]
+    sim = engine_simulator("fast")
+    start = set_path(set_path(m, "ensemble.bias.std", 0.7e6), "sigma", 8e4)
+    ds = Dataset(from_arrays(TAUS, np.zeros(TAUS.size) + 0j, sigma=NOISE), sch)
+    sim(start, ds)  # freeze the step where the fit will
+    rng = np.random.default_rng(seed)
+    ds.data.y = sim(m, ds) + NOISE * (rng.normal(size=5) + 1j * rng.normal(size=5))
+    truth = {"ensemble.bias.std": 1e6, "sigma": 1e5}
+    r = fit_model(ds, start, list(truth), simulator=sim, truth=truth)
+    assert r.success, r.message
+    for k, v in truth.items():
+        assert abs(r.value(k) - v) < 4 * r.stderr(k), (k, r.value(k), r.stderr(k))
