@@ -109,8 +109,12 @@ def compare(runs, sequences, model, free, out_dir=None, *, parameter: str | None
         data, run_sets = load_run(run, observable=observable)
         seq_obj = _sequence(seq)
         values = {**run_sets, **(sets or {})}
-        obs = "signal" if data.x_name == "time" and observable in ("auto", "signal") \
-            else "amplitude"
+        if observable == "windows":
+            obs = "windows"
+        elif data.x_name == "time" and observable in ("auto", "signal"):
+            obs = "signal"
+        else:
+            obs = "amplitude"
         name = parameter or data.x_name
         if obs == "amplitude" and name not in seq_obj.param_names:
             raise FitError(f"{run}: the data are swept in {name!r}, which is not a parameter "

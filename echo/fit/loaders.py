@@ -190,8 +190,10 @@ def load(path, *, x: str | None = None, observable: str = "auto",
 
     ``x``: name of the abscissa column (default: recognised by name). ``observable`` (result
     files only): ``"amplitude"`` (echo amplitude per sweep point), ``"signal"`` (phase-cycled
-    trace of sweep point ``point`` against time), ``"normalised"``, or ``"auto"`` (amplitude
-    for a sweep, signal for a single point). Raises :class:`DataFileError`.
+    trace of sweep point ``point`` against time), ``"windows"`` (mean signal of each detection
+    window of point ``point`` against the window centre time: a CPMG echo train),
+    ``"normalised"``, or ``"auto"`` (amplitude for a sweep, signal for a single point).
+    Raises :class:`DataFileError`.
     """
     p = Path(path)
     if not p.exists():
@@ -253,6 +255,24 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
             unit = "Hz"
         return EchoData(xv, y, name, unit, "V", None, source=source,
                         is_complex=observable == "amplitude", meta=meta)
+    if observable == "windows":
+        if not 0 <= point < max(n_pts, 1):
+            raise DataFileError(source, f"point {point} out of range 0..{n_pts - 1}")
+        sig = ds["signal"].values[point]
+        t = ds["shot_time"].values[point] if "shot_time" in ds else ds["time"].values
+        win = ds["window"].values
+        win = win[point] if win.ndim == 2 else win
+        ks = sorted({int(k) for k in win if k >= 0})
+        if not ks:
+            raise DataFileError(source, "the result has no detection windows")
+        centres, means = [], []
+        for k in ks:
+            sel = (win == k) & np.isfinite(sig)
+            centres.append(float(np.mean(t[win == k])))
+            means.append(sig[sel].mean() if sel.any() else np.nan)
+        order = np.argsort(centres)
+        return EchoData(np.asarray(centres)[order], np.asarray(means)[order], "window_time",
+                        "s", "V", None, source=source, meta={**meta, "point": point})
     if observable == "signal":
         if not 0 <= point < max(n_pts, 1):
             raise DataFileError(source, f"point {point} out of range 0..{n_pts - 1}")
@@ -260,7 +280,7 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
         return EchoData(t, ds["signal"].values[point], "time", "s", "V", None, source=source,
                         meta=meta)
     raise DataFileError(source, f"unknown observable {observable!r} "
-                                "(amplitude, signal, normalised)")
+                                "(amplitude, signal, windows, normalised)")
 
 
 def _load_result(p: Path, *, observable: str, point: int) -> EchoData:

@@ -202,7 +202,7 @@ def dataset_from_sequence(data: EchoData, sequence, *, parameter: str | None = N
     is bound once with ``values``."""
     d = data.valid()
     values = dict(values or {})
-    if observable == "signal":
+    if observable in ("signal", "windows"):
         schedules = [sequence.bind(**values)]
     else:
         name = parameter or d.x_name

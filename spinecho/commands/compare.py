@@ -36,8 +36,10 @@ def register(subparsers) -> None:
                    help="sequence parameter values (added to the run's own --set values)")
     p.add_argument("--per-run", default="", metavar="NAMES",
                    help="read-out parameters with one copy per run, e.g. baseline,phase")
-    p.add_argument("--observable", choices=("auto", "amplitude", "signal"), default="auto",
-                   help="echo amplitude per sweep point, or the signal trace of one point")
+    p.add_argument("--observable", choices=("auto", "amplitude", "signal", "windows"),
+                   default="auto",
+                   help="echo amplitude per sweep point, the signal trace of one point, or "
+                        "the mean of each detection window (a CPMG echo train)")
     p.add_argument("--engine", default="fast", help="simulation engine (default fast)")
     p.add_argument("--samples", type=int, default=None, metavar="N",
                    help="grains simulated in the fit (default: the model file's n_samples)")

@@ -151,3 +151,22 @@ def test_measurement_procedure_csv_with_text_column(tmp_path):
     bad = write(tmp_path, "bad.csv", text.replace("0.4,0.1,0.41", "0.4,oops,0.41"))
     with pytest.raises(DataFileError, match=r"bad\.csv:7: column 4 \('amplitude im \(V\)'\)"):
         load(bad)
+
+
+def test_result_windows_observable(tmp_path):
+    pytest.importorskip("h5py")
+    from echo.result import build_result
+    from sequences.schedule import Channel, DetectionWindow, Schedule
+
+    sch = Schedule(channels=(Channel("coil", "field"), Channel("det", "detector")),
+                   windows=(DetectionWindow("det", 1e-6, 1e-6, "echo"),
+                            DetectionWindow("det", 3e-6, 1e-6, "echo")), duration=5e-6)
+    times = np.array([1.0, 1.5, 3.0, 3.5]) * 1e-6
+    trace = np.array([[1.0, 3.0, 0.5 + 1j, 0.5 - 1j]])
+    res = build_result(schedules=[sch], times=[times], window_index=[np.array([0, 0, 1, 1])],
+                       trace=[trace], attrs={"kind": "measured"})
+    d = load(res.save(tmp_path / "cpmg.nc"), observable="windows")
+    np.testing.assert_allclose(d.x, [1.25e-6, 3.25e-6])  # window centres of the samples
+    np.testing.assert_allclose(d.y, [2.0, 0.5])
+    with pytest.raises(DataFileError, match="unknown observable"):
+        load(tmp_path / "cpmg.nc", observable="bogus")
