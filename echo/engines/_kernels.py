@@ -1,6 +1,7 @@
 """numba kernels of the fast engine (see :mod:`echo.engines.fast` for the physics).
 
-State of a grain: its Bloch vector r (3 reals, ρ = (1 + r·τ)/2 in the integration frame),
+State of a grain: its Bloch vector r (3 reals, ρ = (1 + r·τ)/2 in the integration frame;
+kept per block as structure-of-arrays so the rotation loop vectorises),
 its noise states and its own random stream (xorshift128+ seeded by splitmix64 from the
 chunk seed and the grain index, so a grain's trajectory does not depend on threads or
 blocks). Grains are processed in fixed blocks of ``block`` grains, in waves of :data:`WAVE` blocks
@@ -178,45 +179,29 @@ def _normal2(st, g):
 
 
 @njit(cache=True, inline="always")
-def _sincos(phi):
-    """(cos φ, sin φ): Taylor polynomials (error < 1e-17) for |φ| < 0.25, else libm."""
-    if abs(phi) < 0.25:
-        p2 = phi * phi
-        c = 1.0 + p2 * (-1.0 / 2 + p2 * (1.0 / 24 + p2 * (-1.0 / 720 + p2 * (
-            1.0 / 40320 + p2 * (-1.0 / 3628800 + p2 * (1.0 / 479001600 + p2 * (
-                -1.0 / 87178291200.0)))))))
-        sn = phi * (1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
-            1.0 / 362880 + p2 * (-1.0 / 39916800 + p2 * (1.0 / 6227020800.0 + p2 * (
-                -1.0 / 1307674368000.0))))))))
-        return c, sn
-    return math.cos(phi), math.sin(phi)
-
-
-@njit(cache=True, inline="always")
-def _rotate_vec(r, g, wx, wy, wz):
-    """Rotate r[g] by the rotation vector w (angle |w| about w/|w|, right-handed):
-    r' = r cos φ + (w × r) sin φ/φ + w (w·r)(1 − cos φ)/φ². For φ < 0.25 the three
-    functions are Taylor polynomials in φ² (error < 1e-17; no sqrt or division)."""
+def _rotate_vec3(rx, ry, rz, k, wx, wy, wz):
+    """:func:`_rotate_vec` on structure-of-arrays state (rx[k], ry[k], rz[k])."""
     p2 = wx * wx + wy * wy + wz * wz
     if p2 < 0.0625:
-        # truncation: next terms p2^6/13! < 1e-17 and p2^6/14! < 1e-18 for φ < 1/4
         sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
             1.0 / 362880 + p2 * (-1.0 / 39916800)))))
         cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (-1.0 / 40320 + p2 * (
             1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
         c = 1.0 - p2 * cp
-    else:
+    elif p2 > 0.0:
         phi = math.sqrt(p2)
         c = math.cos(phi)
         sp = math.sin(phi) / phi
         cp = (1.0 - c) / p2
-    x = r[g, 0]
-    y = r[g, 1]
-    z = r[g, 2]
+    else:
+        return
+    x = rx[k]
+    y = ry[k]
+    z = rz[k]
     d = (wx * x + wy * y + wz * z) * cp
-    r[g, 0] = x * c + (wy * z - wz * y) * sp + wx * d
-    r[g, 1] = y * c + (wz * x - wx * z) * sp + wy * d
-    r[g, 2] = z * c + (wx * y - wy * x) * sp + wz * d
+    rx[k] = x * c + (wy * z - wz * y) * sp + wx * d
+    ry[k] = y * c + (wz * x - wx * z) * sp + wy * d
+    rz[k] = z * c + (wx * y - wy * x) * sp + wz * d
 
 
 @njit(cache=True, inline="always")
@@ -243,19 +228,6 @@ def _rot_matrix(R, k, wx, wy, wz):
     R[k, 6] = -wy * sp + wz * wx * cp
     R[k, 7] = wx * sp + wz * wy * cp
     R[k, 8] = c + wz * wz * cp
-
-
-@njit(cache=True, inline="always")
-def _rotate(r, g, ax, ay, az, phi):
-    """Rotate r[g] by angle phi about the unit axis (ax, ay, az) (right-handed)."""
-    x = r[g, 0]
-    y = r[g, 1]
-    z = r[g, 2]
-    c, s = _sincos(phi)
-    d = (ax * x + ay * y + az * z) * (1.0 - c)
-    r[g, 0] = x * c + (ay * z - az * y) * s + ax * d
-    r[g, 1] = y * c + (az * x - ax * z) * s + ay * d
-    r[g, 2] = z * c + (ax * y - ay * x) * s + az * d
 
 
 @njit(cache=True)
@@ -336,19 +308,43 @@ def _cross_mat(W, wx, wy, wz):
 
 @njit(cache=True, fastmath=False)
 def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
-            ou_coef, tel_amp, tel_rate,
-            A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, block, n_out):
-    """Run the op table on block ``b`` of grains, adding into acc[row]."""
+               ou_coef, tel_amp, tel_rate,
+               A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+               diss, M, bvec, seed, block, n_out):
+    """Run the op table on block ``b`` of grains, adding into acc[row].
+
+    Block-local state is kept as structure-of-arrays (rx, ry, rz, ...), so that the
+    rotation of all grains of a block in a non-dissipative step is a branch-free loop
+    the compiler vectorises; the noise (random numbers) is drawn in a separate scalar
+    pass and the rare large rotation angles (φ ≥ 1/4) are redone with libm afterwards."""
     n = A0.shape[0]
     n_ops = ops.shape[0]
     n_ou = ou_coef.shape[1]
     n_tel = tel_amp.shape[0]
+    noisy = n_ou + n_tel > 0
     useed = np.uint64(seed)
     lo = b * block
     hi = min(n, lo + block)
     m = hi - lo
-    r = np.empty((m, 3))
+    rx = np.empty(m)
+    ry = np.empty(m)
+    rz = np.empty(m)
+    a0x = np.empty(m)
+    a0y = np.empty(m)
+    a0z = np.empty(m)
+    px = np.empty(m)
+    py = np.empty(m)
+    pz = np.empty(m)
+    qx = np.empty(m)
+    qy = np.empty(m)
+    qz = np.empty(m)
+    nx = np.empty(m)
+    ny = np.empty(m)
+    nz = np.empty(m)
+    wx = np.empty(m)
+    wy = np.empty(m)
+    wz = np.empty(m)
+    deb = np.zeros(m)
     st = np.empty((m, 2), dtype=np.uint64)
     xou = np.zeros((m, max(n_ou, 1)))
     tsgn = np.ones((m, max(n_tel, 1)))
@@ -363,13 +359,26 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
     tv = np.empty(3)
     # quiet steps (no noise, drive or dissipation) of equal length reuse each grain's
     # rotation matrix (e.g. the many short steps between output samples in a window)
-    quiet_ok = n_ou == 0 and n_tel == 0 and not diss
+    quiet_ok = not noisy and not diss
     rc = np.empty((m, 9))
     rc_dt = -1.0
     for k in range(m):
         g = lo + k
-        for c in range(3):
-            r[k, c] = r_init[g, c]
+        rx[k] = r_init[g, 0]
+        ry[k] = r_init[g, 1]
+        rz[k] = r_init[g, 2]
+        a0x[k] = A0[g, 0]
+        a0y[k] = A0[g, 1]
+        a0z[k] = A0[g, 2]
+        px[k] = P[g, 0]
+        py[k] = P[g, 1]
+        pz[k] = P[g, 2]
+        qx[k] = Q[g, 0]
+        qy[k] = Q[g, 1]
+        qz[k] = Q[g, 2]
+        nx[k] = N[g, 0]
+        ny[k] = N[g, 1]
+        nz[k] = N[g, 2]
         z = useed ^ (np.uint64(g + 1) * _GOLDEN)
         s0 = _splitmix(z)
         s1 = _splitmix(s0 ^ _GOLDEN)
@@ -405,73 +414,112 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
                 if abs(h - rc_dt) > 1e-12 * h:
                     h2 = 2.0 * h
                     for k in range(m):
-                        g = lo + k
-                        _rot_matrix(rc, k, h2 * A0[g, 0], h2 * A0[g, 1], h2 * A0[g, 2])
+                        _rot_matrix(rc, k, h2 * a0x[k], h2 * a0y[k], h2 * a0z[k])
                     rc_dt = h
                 for k in range(m):
-                    x = r[k, 0]
-                    y = r[k, 1]
-                    z = r[k, 2]
-                    r[k, 0] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
-                    r[k, 1] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
-                    r[k, 2] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
+                    x = rx[k]
+                    y = ry[k]
+                    z = rz[k]
+                    rx[k] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
+                    ry[k] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
+                    rz[k] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
                 continue
-            cf = ou_coef[i]
-            for k in range(m):
-                g = lo + k
-                # ---- noise: exact update of each process and of its integral
-                # OU: columns 2–4 of cf are pre-divided by h, so this is the mean over the step
-                de = 0.0
-                for q in range(n_ou):
-                    xi1, xi2 = _normal2(st, k)
-                    x0 = xou[k, q]
-                    de += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
-                    xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
-                integ = 0.0
-                for q in range(n_tel):
-                    tc = ta
-                    sg = tsgn[k, q]
-                    part = 0.0
-                    while tnext[k, q] < tb:
-                        part += sg * (tnext[k, q] - tc)
-                        tc = tnext[k, q]
-                        sg = -sg
-                        tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
-                    part += sg * (tb - tc)
-                    tsgn[k, q] = sg
-                    integ += tel_amp[q] * part
-                if n_tel > 0:
-                    de += integ * inv_h
-                if drv:
-                    a1x = A0[g, 0] + uu * P[g, 0] + vv * Q[g, 0] + de * N[g, 0]
-                    a1y = A0[g, 1] + uu * P[g, 1] + vv * Q[g, 1] + de * N[g, 1]
-                    a1z = A0[g, 2] + uu * P[g, 2] + vv * Q[g, 2] + de * N[g, 2]
-                else:
-                    a1x = A0[g, 0] + de * N[g, 0]
-                    a1y = A0[g, 1] + de * N[g, 1]
-                    a1z = A0[g, 2] + de * N[g, 2]
-                if not diss:
-                    ax = a1x
-                    ay = a1y
-                    az = a1z
-                    if mag:
-                        dax = du * P[g, 0] + dv * Q[g, 0]
-                        day = du * P[g, 1] + dv * Q[g, 1]
-                        daz = du * P[g, 2] + dv * Q[g, 2]
+            # ---- pass 1 (scalar): bias noise, exact update of each process and of its
+            # integral; deb[k] = mean δε over the step (OU columns 2–4 pre-divided by h)
+            if noisy:
+                cf = ou_coef[i]
+                for k in range(m):
+                    de = 0.0
+                    for q in range(n_ou):
+                        xi1, xi2 = _normal2(st, k)
+                        x0 = xou[k, q]
+                        de += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
+                        xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
+                    integ = 0.0
+                    for q in range(n_tel):
+                        tc = ta
+                        sg = tsgn[k, q]
+                        part = 0.0
+                        while tnext[k, q] < tb:
+                            part += sg * (tnext[k, q] - tc)
+                            tc = tnext[k, q]
+                            sg = -sg
+                            tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
+                        part += sg * (tb - tc)
+                        tsgn[k, q] = sg
+                        integ += tel_amp[q] * part
+                    deb[k] = de + integ * inv_h
+            if not diss:
+                # ---- pass 2: rotation vectors w = 2h a_eff (Magnus-4 when the drive varies)
+                h2 = 2.0 * h
+                if mag:
+                    ch = _SQ3_6 * h
+                    for k in range(m):
+                        de = deb[k]
+                        a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
+                        a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
+                        a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
+                        dax = du * px[k] + dv * qx[k]
+                        day = du * py[k] + dv * qy[k]
+                        daz = du * pz[k] + dv * qz[k]
                         # a2 × a1 = (a1 + da) × a1 = da × a1
-                        cx = day * a1z - daz * a1y
-                        cy = daz * a1x - dax * a1z
-                        cz = dax * a1y - day * a1x
-                        ch = _SQ3_6 * h
-                        ax = a1x + 0.5 * dax + ch * cx
-                        ay = a1y + 0.5 * day + ch * cy
-                        az = a1z + 0.5 * daz + ch * cz
-                    h2 = 2.0 * h
-                    _rotate_vec(r, k, h2 * ax, h2 * ay, h2 * az)
+                        wx[k] = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
+                        wy[k] = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
+                        wz[k] = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
+                elif drv:
+                    for k in range(m):
+                        de = deb[k]
+                        wx[k] = h2 * (a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k])
+                        wy[k] = h2 * (a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k])
+                        wz[k] = h2 * (a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k])
                 else:
-                    a2x = a1x + du * P[g, 0] + dv * Q[g, 0]
-                    a2y = a1y + du * P[g, 1] + dv * Q[g, 1]
-                    a2z = a1z + du * P[g, 2] + dv * Q[g, 2]
+                    for k in range(m):
+                        de = deb[k]
+                        wx[k] = h2 * (a0x[k] + de * nx[k])
+                        wy[k] = h2 * (a0y[k] + de * ny[k])
+                        wz[k] = h2 * (a0z[k] + de * nz[k])
+                # ---- pass 3: rotate (polynomial branch-free; large angles redone below)
+                n_large = 0
+                for k in range(m):
+                    vx = wx[k]
+                    vy = wy[k]
+                    vz = wz[k]
+                    p2 = vx * vx + vy * vy + vz * vz
+                    small = p2 < 0.0625
+                    n_large += 0 if small else 1
+                    sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
+                        1.0 / 362880 + p2 * (-1.0 / 39916800)))))
+                    cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (
+                        -1.0 / 40320 + p2 * (1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
+                    c = 1.0 - p2 * cp
+                    x = rx[k]
+                    y = ry[k]
+                    z = rz[k]
+                    d = (vx * x + vy * y + vz * z) * cp
+                    nxv = x * c + (vy * z - vz * y) * sp + vx * d
+                    nyv = y * c + (vz * x - vx * z) * sp + vy * d
+                    nzv = z * c + (vx * y - vy * x) * sp + vz * d
+                    rx[k] = nxv if small else x
+                    ry[k] = nyv if small else y
+                    rz[k] = nzv if small else z
+                if n_large > 0:
+                    for k in range(m):
+                        vx = wx[k]
+                        vy = wy[k]
+                        vz = wz[k]
+                        p2 = vx * vx + vy * vy + vz * vz
+                        if p2 >= 0.0625:
+                            _rotate_vec3(rx, ry, rz, k, vx, vy, vz)
+            else:
+                for k in range(m):
+                    g = lo + k
+                    de = deb[k]
+                    a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
+                    a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
+                    a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
+                    a2x = a1x + du * px[k] + dv * qx[k]
+                    a2y = a1y + du * py[k] + dv * qy[k]
+                    a2z = a1z + du * pz[k] + dv * qz[k]
                     _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
                     _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
                     for ii in range(3):
@@ -489,26 +537,28 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
                             s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
                         av[ii] = h * bvec[g, ii] + c3 * s_aff
                     _expm_affine(Am, av, Pm, pv, Tm, tv)
-                    x = r[k, 0]
-                    y = r[k, 1]
-                    zz = r[k, 2]
-                    for ii in range(3):
-                        r[k, ii] = Pm[ii, 0] * x + Pm[ii, 1] * y + Pm[ii, 2] * zz + pv[ii]
+                    x = rx[k]
+                    y = ry[k]
+                    zz = rz[k]
+                    rx[k] = Pm[0, 0] * x + Pm[0, 1] * y + Pm[0, 2] * zz + pv[0]
+                    ry[k] = Pm[1, 0] * x + Pm[1, 1] * y + Pm[1, 2] * zz + pv[1]
+                    rz[k] = Pm[2, 0] * x + Pm[2, 1] * y + Pm[2, 2] * zz + pv[2]
         elif op == 1:
             for k in range(m):
                 g = lo + k
-                nx = cph[i] * Xp[g, 0] + sph[i] * Yp[g, 0]
-                ny = cph[i] * Xp[g, 1] + sph[i] * Yp[g, 1]
-                nz = cph[i] * Xp[g, 2] + sph[i] * Yp[g, 2]
-                nn = math.sqrt(nx * nx + ny * ny + nz * nz)
-                _rotate(r, k, nx / nn, ny / nn, nz / nn, ang[i])
+                ex = cph[i] * Xp[g, 0] + sph[i] * Yp[g, 0]
+                ey = cph[i] * Xp[g, 1] + sph[i] * Yp[g, 1]
+                ez = cph[i] * Xp[g, 2] + sph[i] * Yp[g, 2]
+                nn = math.sqrt(ex * ex + ey * ey + ez * ez)
+                f = ang[i] / nn
+                _rotate_vec3(rx, ry, rz, k, f * ex, f * ey, f * ez)
         else:
             s = 0.0
             c = cph[i]
             sn = sph[i]
             for k in range(m):
                 g = lo + k
-                tz = Oz[g] * r[k, 2] + Ox[g] * (r[k, 0] * c - r[k, 1] * sn)
+                tz = Oz[g] * rz[k] + Ox[g] * (rx[k] * c - ry[k] * sn)
                 s += weight[g] * tz
             acc[row, ridx[i]] += s
 
