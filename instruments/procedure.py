@@ -259,7 +259,12 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                     time.sleep(arm_settle)  # a scope needs a moment to arm
                     for _ in range(hw_avg):
                         awg.trigger()
-                    dig.wait_complete()
+                    try:
+                        dig.wait_complete()
+                    except InstrumentError as exc:  # a polling driver's own timeout
+                        if type(exc) is not InstrumentError:
+                            raise
+                        raise TimeoutError(str(exc)) from exc
                     t, v = dig.read_trace(acq.channel)
                     break
                 except Exception as exc:

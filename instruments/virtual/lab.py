@@ -15,7 +15,8 @@ Configuration file (TOML, ``examples/virtual_lab.toml``)::
     file = "model.toml"                    #   (relative to this file), or
     [model.ensemble] / [model.environment] / [model.detection]   # inline (echo.model)
     [awg]        port = 5025, volts_per_tesla = 1e5, channel = 1, max_points, max_sample_rate
-    [digitizer]  port = 5026, noise_rms = 1e-4 (V per shot; default detection.noise_rms),
+    [digitizer]  port = 5026, model = "dsox" | "redpitaya" (Red Pitaya acquisition),
+                 noise_rms = 1e-4 (V per shot; default detection.noise_rms),
                  max_points, max_sample_rate, digitize_timeout (s)
     [lockin]     port = 5027, enabled = true, response = "ensemble" | "eq7"
     [faults.awg] / [faults.digitizer] / [faults.lockin]: see Faults (all off by default)
@@ -36,6 +37,7 @@ from instruments.virtual.awg import MAX_SRATE as AWG_MAX_SRATE
 from instruments.virtual.awg import Keysight33522B
 from instruments.virtual.digitizer import KeysightDSOX
 from instruments.virtual.lockin import SR830
+from instruments.virtual.redpitaya import RedPitayaAcq
 from instruments.virtual.sample import VirtualSample
 from instruments.virtual.server import Faults, SCPIServer
 
@@ -80,6 +82,7 @@ class VirtualLabConfig:
     digitizer_max_points: int = 62_500
     digitizer_max_sample_rate: float = 2e9
     digitize_timeout: float = 5.0
+    digitizer_model: str = "dsox"
     lockin: bool = True
     lockin_response: str = "ensemble"
     engine: str = "fast"
@@ -96,7 +99,8 @@ class VirtualLabConfig:
 
 _SECTIONS = {
     "awg": {"port", "volts_per_tesla", "channel", "max_points", "max_sample_rate"},
-    "digitizer": {"port", "noise_rms", "max_points", "max_sample_rate", "digitize_timeout"},
+    "digitizer": {"port", "model", "noise_rms", "max_points", "max_sample_rate",
+                  "digitize_timeout"},
     "lockin": {"port", "enabled", "response"},
 }
 
@@ -148,6 +152,10 @@ def config_from_dict(d: dict, where: str = "<virtual lab>", base: Path | None = 
         cfg.digitizer_noise_rms = float(g["noise_rms"])
         if not (cfg.digitizer_noise_rms >= 0 and math.isfinite(cfg.digitizer_noise_rms)):
             raise VirtualLabError(f"{where}: [digitizer] noise_rms {g['noise_rms']!r}")
+    cfg.digitizer_model = str(g.get("model", "dsox"))
+    if cfg.digitizer_model not in ("dsox", "redpitaya"):
+        raise VirtualLabError(f"{where}: [digitizer] model {cfg.digitizer_model!r} "
+                              "(dsox | redpitaya)")
     cfg.digitizer_max_points = int(g.get("max_points", cfg.digitizer_max_points))
     cfg.digitizer_max_sample_rate = _pos(g.get("max_sample_rate", cfg.digitizer_max_sample_rate),
                                          f"{where}: [digitizer] max_sample_rate")
@@ -197,6 +205,7 @@ volts_per_tesla = 1000.0 # coil calibration, V per T (must match the lab file)
 
 [digitizer]             # Keysight DSOX on the SQUID FLL output; EXT trigger = AWG Sync
 port = 5026
+model = "dsox"          # or "redpitaya": a Red Pitaya acquisition (16384 samples, CR LF)
 noise_rms = 0.01        # V per sample per shot (averaging N shots divides it by sqrt(N))
 max_points = 62500      # the DSOX1102G record; raise it to emulate a deeper scope
 digitize_timeout = 5.0  # s a :DIGitize waits for AWG triggers
@@ -267,7 +276,8 @@ class VirtualLab:
         f = config.faults
         self.awg = Keysight33522B("awg", f.get("awg"), max_points=config.awg_max_points,
                                   max_sample_rate=config.awg_max_sample_rate)
-        self.digitizer = KeysightDSOX("digitizer", f.get("digitizer"), record=self._record,
+        digitizer_cls = RedPitayaAcq if config.digitizer_model == "redpitaya" else KeysightDSOX
+        self.digitizer = digitizer_cls("digitizer", f.get("digitizer"), record=self._record,
                                       noise_rms=config.noise_rms, seed=config.seed,
                                       digitize_timeout=config.digitize_timeout,
                                       max_sample_rate=config.digitizer_max_sample_rate,

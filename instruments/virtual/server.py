@@ -111,6 +111,8 @@ class VirtualInstrument:
     idn = ("Spinecho", "Virtual", "0", "0.1")
     #: True for SR830-style headers (parameters may follow the mnemonic without a space)
     sr_style = False
+    #: reply terminator (the Red Pitaya ends its replies with CR LF)
+    terminator = b"\n"
 
     def __init__(self, name: str = "instrument", faults: Faults | None = None):
         self.name = name
@@ -408,4 +410,4 @@ class SCPIServer:
                 if faults.malformed_replies is not None:
                     r = faults.malformed_replies
                 parts.append(r.encode("latin-1"))
-        return b";".join(parts) + b"\n"
+        return b";".join(parts) + self.instrument.terminator

@@ -13,7 +13,7 @@ import pytest
 from virtual_support import VOLTS_PER_TESLA, small_config, start_lab
 
 from instruments.drivers.awg import Keysight33500B, SequenceEntry
-from instruments.drivers.digitizer import KeysightDSOX
+from instruments.drivers.digitizer import KeysightDSOX, RedPitaya
 from instruments.drivers.lockin import SR830, sweep_frequency
 from instruments.virtual.lab import config_from_dict, default_config
 from sequences.units import TWO_PI
@@ -172,5 +172,42 @@ def test_lockin_eq7_response_through_the_driver():
         expected = scale * 8 * d0 / (w * np.sqrt(w ** 2 - 16 * d0 ** 2))
         assert sweep.y[0] == 0.0 and np.all(sweep.x == 0.0)
         np.testing.assert_allclose(sweep.y[1:], expected, rtol=1e-5)  # 6-digit replies
+    finally:
+        lab.stop()
+
+
+def test_red_pitaya_acquisition_returns_the_field_step_trace():
+    """The same closed form through the Red Pitaya driver (float32 block, CR LF)."""
+    cfg = single_grain_config()
+    cfg.digitizer_model = "redpitaya"
+    lab = start_lab(cfg)
+    try:
+        gamma = cfg.model.ensemble.moment_rad_per_tesla
+        delta = 2 * TWO_PI * 1.0e6
+        code = round(delta / gamma * VOLTS_PER_TESLA / 2.5 * 32767)
+        awg = Keysight33500B(lab.resources["awg"], **KW)
+        rp = RedPitaya(lab.resources["digitizer"], visa_library="@py")
+        assert rp.id.startswith("REDPITAYA")
+        codes = np.zeros(40000, dtype=np.int16)
+        codes[:30000] = code  # 120 µs of field, longer than the record
+        ch = awg.ch_1
+        ch.upload_dac("dcstep", codes)
+        ch.configure_arb("dcstep", 250e6, amplitude_vpp=5.0)
+        ch.configure_burst(1, "BUS")
+        ch.output = True
+        rp.configure(100e-6)  # decimation 1: 131 µs buffer at 125 MSa/s
+        rp.arm()
+        assert rp.check_errors() == [] and awg.check_errors() == []
+        awg.trigger()
+        assert rp.wait_complete(timeout=5.0, poll=0.01)
+        t, v = rp.read_trace(1)
+        eps = gamma * code / 32767 * 2.5 / VOLTS_PER_TESLA
+        e2 = delta ** 2 + eps ** 2
+        on = t < 100e-6
+        expected = -(delta * eps / e2) * (1 - np.cos(2 * np.sqrt(e2) * t[on]))
+        np.testing.assert_allclose(v[on], expected, atol=2e-3)  # engine max_error 1e-3
+        assert t.size == 16384 and t[1] == pytest.approx(8e-9)
+        rp.shutdown()
+        awg.shutdown()
     finally:
         lab.stop()
