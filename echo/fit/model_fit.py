@@ -243,6 +243,10 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
                                  engine=engine, frame=frame, initial=initial,
                                  executor=executor, normalise=False, model=model, **kw)
         if ds.observable == "amplitude":
+            rd = ds.meta.get("redemodulate")
+            if rd is not None:
+                return redemodulated_amplitude(res, rd[0], rd[1],
+                                               _echo_window(ds.schedules[0]))
             return np.asarray(res.amplitude, complex)
         if ds.observable == "windows":
             return window_means(res, ds.schedules[0])
@@ -254,6 +258,36 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
 
     simulate.engine = engine
     return simulate
+
+
+def redemodulated_amplitude(result, f_old: float, f_new, window: int = 0) -> np.ndarray:
+    """Echo amplitude of each sweep point re-demodulated from ``f_old`` to its own
+    ``f_new[p]`` (Hz): the mean over detection window ``window`` of
+    signal(t)·exp(−i2π(f_new − f_old)t), t absolute in the shot. Exact for the
+    demodulation z = 2V·exp(−i2πf t) (no filter) of the measurement procedure and of
+    :func:`echo.detect.to_signal` without ``demod_bandwidth``. Used when a sweep of the
+    carrier was demodulated at one fixed frequency (e.g. the burn carrier of a
+    hole-burning run). A Dataset with ``meta["redemodulate"] = (f_old, f_new)`` gets this
+    from :func:`engine_simulator` (window: the schedule's "echo" window, else 0)."""
+    ds = result.dataset
+    sig = ds["signal"].values
+    t = ds["shot_time"].values if "shot_time" in ds else np.broadcast_to(
+        ds["time"].values, sig.shape)
+    win = np.broadcast_to(ds["window"].values, sig.shape)
+    f_new = np.broadcast_to(np.asarray(f_new, float), (sig.shape[0],))
+    out = np.empty(sig.shape[0], complex)
+    for p in range(sig.shape[0]):
+        sel = (win[p] == window) & np.isfinite(sig[p])
+        z = sig[p][sel] * np.exp(-2j * math.pi * (f_new[p] - f_old) * t[p][sel])
+        out[p] = z.mean() if z.size else np.nan
+    return out
+
+
+def _echo_window(schedule) -> int:
+    for k, w in enumerate(schedule.windows):
+        if w.label == "echo":
+            return k
+    return 0
 
 
 def window_means(result, schedule) -> np.ndarray:
@@ -411,7 +445,8 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
             frees.append(_Free(disp, path, k, v0, lo, hi, sc))
 
     model_frees = [f for f in frees if f.path not in READOUT]
-    cache: dict[tuple, list[np.ndarray]] = {}
+    # the initial simulation is the cache's first entry (read-out-only fits need no other)
+    cache: dict[tuple, list[np.ndarray]] = {tuple(f.init for f in model_frees): raw0}
     counter = {"sims": 0, "evals": 0}
     errs = [ds.errors() for ds in datasets]
     known_sigma = all(e is not None for e in errs)

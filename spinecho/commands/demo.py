@@ -27,7 +27,7 @@ def run(args) -> int:
     from dataclasses import replace
 
     from spinecho.cli import UserError
-    from spinecho.demo import FULL, QUICK, recovered_table, run_demo
+    from spinecho.demo import FULL, MC_NOTE, QUICK, recovered_table, run_demo
 
     sizes = QUICK if args.quick else FULL
     for name, attr in (("n_tau", "n_tau"), ("n_probe", "n_probe"), ("averages", "averages")):
@@ -44,6 +44,7 @@ def run(args) -> int:
     print()
     print(f"report: {res.report.resolve()}  ({res.seconds:.0f} s)")
     print(recovered_table(res.fit, res.truth))
+    print(f"({MC_NOTE})")
     if res.moment is not None:
         print(res.moment.text())
     if not res.fit.success:
