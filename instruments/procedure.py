@@ -232,7 +232,9 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
     between arming the digitizer and triggering. A timeout is retried
     ``retries`` times (re-arm, re-trigger), then raises :class:`InstrumentError`.
 
-    Returns ``(times, volts, hw_averages)``: record times (s from the start of the
+    With a ``[squid]`` section in the lab file, flux jumps (FLL resets by whole Φ0) are
+    removed from every record (:meth:`SquidReadout.correct_flux_jumps`) before
+    co-adding. Returns ``(times, volts, hw_averages)``: record times (s from the start of the
     step), volts (n_steps, n_points) averaged over all repetitions.
     """
     from instruments.compiler import upload_program
@@ -284,6 +286,14 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                             f"no record for phase-cycle step {step.index} after "
                             f"{retries + 1} attempts (timeouts); aborting", "digitizer"
                         ) from exc
+            squid = getattr(lab, "squid", None)
+            if squid is not None:  # FLL resets by whole flux quanta
+                v, jumps = squid.correct_flux_jumps(v)
+                if len(jumps):
+                    log.info("step %d: removed %d flux jump(s) %s", step.index, len(jumps),
+                             list(jumps.size))
+                    lab.flux_jumps_corrected = getattr(lab, "flux_jumps_corrected", 0) + len(
+                        jumps)
             if sums is None:
                 times = t
                 sums = np.zeros((program.n_steps, t.size))
@@ -336,6 +346,7 @@ class EchoProcedure(Procedure):
         self.data: dict[int, PointData] = {}
         self.store: RunStore | None = None
         self.n_measured = 0
+        self.flux_jumps = 0  # FLL resets removed so far (lab files with [squid])
         self.connect_fn = None  # override for tests: fn(lab_config) -> Lab
 
     # --------------------------------------------------------------- configuration
@@ -428,6 +439,7 @@ class EchoProcedure(Procedure):
         program = self.programs[i]
         times, volts, hw_avg = play_program(self.lab, program, averages=int(self.averages),
                                             retries=int(self.retries))
+        self.flux_jumps = getattr(self.lab, "flux_jumps_corrected", 0)
         keep, widx = window_samples(schedule, times)
         f = self.f_ref(schedule)
         trace = np.stack([demodulate(v[keep], times[keep], f) for v in volts])

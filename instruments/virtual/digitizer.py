@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from instruments.virtual.sample import flux_jump
 from instruments.virtual.scpi import (
     SCPIError,
     block,
@@ -79,6 +80,15 @@ class KeysightDSOX(VirtualInstrument):
         self._in_flight = 0
         super().__init__(name, faults)
 
+    flux_jump_rate = 0.0
+    volts_per_phi0 = 1.0
+
+    def flux_jump(self, v: np.ndarray) -> np.ndarray:
+        """FLL resets (see :func:`instruments.virtual.sample.flux_jump`)."""
+        v, jumped = flux_jump(v, self.rng, self.flux_jump_rate, self.volts_per_phi0)
+        self.flux_jumps += int(jumped)
+        return v
+
     def reset(self) -> None:
         self.chan = {n: _Chan() for n in (1, 2, 3, 4)}
         self.acq_type = "NORMAL"
@@ -103,6 +113,7 @@ class KeysightDSOX(VirtualInstrument):
         self._n = 0
         self.data: np.ndarray | None = None  # last completed record (V), channel wav_source
         self.shots = 0
+        self.flux_jumps = 0
 
     # ----------------------------------------------------------------- physics
     def times(self) -> np.ndarray:
@@ -135,6 +146,7 @@ class KeysightDSOX(VirtualInstrument):
                 return
             if self.noise_rms > 0:
                 v = v + self.rng.normal(0.0, self.noise_rms, v.size)
+            v = self.flux_jump(v)
             self._sum = v if self._sum is None else self._sum + v
             self._n += 1
             need = self.acq_count if self.acq_type == "AVERAGE" else 1

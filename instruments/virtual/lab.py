@@ -83,6 +83,7 @@ class VirtualLabConfig:
     digitizer_max_sample_rate: float = 2e9
     digitize_timeout: float = 5.0
     digitizer_model: str = "dsox"
+    flux_jump_rate: float = 0.0
     lockin: bool = True
     lockin_response: str = "ensemble"
     engine: str = "fast"
@@ -100,7 +101,7 @@ class VirtualLabConfig:
 _SECTIONS = {
     "awg": {"port", "volts_per_tesla", "channel", "max_points", "max_sample_rate"},
     "digitizer": {"port", "model", "noise_rms", "max_points", "max_sample_rate",
-                  "digitize_timeout"},
+                  "digitize_timeout", "flux_jump_rate"},
     "lockin": {"port", "enabled", "response"},
 }
 
@@ -152,6 +153,10 @@ def config_from_dict(d: dict, where: str = "<virtual lab>", base: Path | None = 
         cfg.digitizer_noise_rms = float(g["noise_rms"])
         if not (cfg.digitizer_noise_rms >= 0 and math.isfinite(cfg.digitizer_noise_rms)):
             raise VirtualLabError(f"{where}: [digitizer] noise_rms {g['noise_rms']!r}")
+    cfg.flux_jump_rate = float(g.get("flux_jump_rate", 0.0))
+    if not 0.0 <= cfg.flux_jump_rate <= 1.0:
+        raise VirtualLabError(f"{where}: [digitizer] flux_jump_rate {cfg.flux_jump_rate!r} "
+                              "(a probability per shot)")
     cfg.digitizer_model = str(g.get("model", "dsox"))
     if cfg.digitizer_model not in ("dsox", "redpitaya"):
         raise VirtualLabError(f"{where}: [digitizer] model {cfg.digitizer_model!r} "
@@ -209,6 +214,7 @@ model = "dsox"          # or "redpitaya": a Red Pitaya acquisition (16384 sample
 noise_rms = 0.01        # V per sample per shot (averaging N shots divides it by sqrt(N))
 max_points = 62500      # the DSOX1102G record; raise it to emulate a deeper scope
 digitize_timeout = 5.0  # s a :DIGitize waits for AWG triggers
+flux_jump_rate = 0.0    # probability per shot of an FLL reset by +-1 Phi0
 
 [lockin]                # SR830: sine out -> coil, input <- FLL output
 port = 5027
@@ -221,7 +227,7 @@ delta0 = { kind = "gaussian", mean = 1.0e6, std = 0.01e6 }   # Hz
 bias = { kind = "gaussian", mean = 0.0, std = 0.3e6 }        # Hz
 spin = 100
 g = 2.0
-n_grains = 1.0e9
+n_grains = 1.0e7
 n_samples = 256
 seed = 1
 
@@ -230,8 +236,8 @@ noise = [{ kind = "ou", sigma = 30.0e3, tau_c = 20.0e-6 }]  # Hz, s
 
 [model.detection]
 kind = "squid"
-flux_per_moment = 5.0e-12   # Phi0 per muB
-volts_per_flux = 1.0        # V per Phi0 (FLL)
+flux_per_moment = 1.0e-9    # Phi0 per muB (= [squid] phi0_per_mu_b of the lab file)
+volts_per_flux = 0.5        # V per Phi0 (FLL; = [squid] volts_per_phi0)
 noise_rms = 0.01            # V
 sample_rate = 250.0e6
 
@@ -282,6 +288,8 @@ class VirtualLab:
                                       digitize_timeout=config.digitize_timeout,
                                       max_sample_rate=config.digitizer_max_sample_rate,
                                       max_points=config.digitizer_max_points)
+        self.digitizer.flux_jump_rate = config.flux_jump_rate
+        self.digitizer.volts_per_phi0 = config.model.detection.volts_per_flux
         self.awg.listeners.append(self._on_shot)
         self.instruments = {"awg": self.awg, "digitizer": self.digitizer}
         if config.lockin:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from instruments.virtual.sample import flux_jump
 from instruments.virtual.scpi import SCPIError, block, to_choice, to_int
 from instruments.virtual.server import VirtualInstrument, command
 
@@ -41,6 +42,15 @@ class RedPitayaAcq(VirtualInstrument):
         self.rng = np.random.default_rng(seed)
         super().__init__(name, faults)
 
+    flux_jump_rate = 0.0
+    volts_per_phi0 = 1.0
+
+    def flux_jump(self, v: np.ndarray) -> np.ndarray:
+        """FLL resets (see :func:`instruments.virtual.sample.flux_jump`)."""
+        v, jumped = flux_jump(v, self.rng, self.flux_jump_rate, self.volts_per_phi0)
+        self.flux_jumps += int(jumped)
+        return v
+
     def reset(self) -> None:
         self.dec = 1
         self.delay = 0
@@ -51,6 +61,7 @@ class RedPitayaAcq(VirtualInstrument):
         self.units = "VOLTS"
         self.data = np.zeros(BUFFER)
         self.shots = 0
+        self.flux_jumps = 0
 
     @property
     def armed(self) -> bool:
@@ -69,6 +80,7 @@ class RedPitayaAcq(VirtualInstrument):
         v = np.asarray(self.record(shot, t), float) if self.record else np.zeros(BUFFER)
         if self.noise_rms > 0:
             v = v + self.rng.normal(0.0, self.noise_rms, v.size)
+        v = self.flux_jump(v)
         with self.lock:
             self.data = np.clip(v, -1.0, 1.0)
             self.triggered = True

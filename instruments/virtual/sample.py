@@ -164,3 +164,15 @@ class VirtualSample:
             total += np.asarray(tz, float)[0]
             weight += float(w)
         return total / weight
+
+
+def flux_jump(v: np.ndarray, rng: np.random.Generator, rate: float,
+              volts_per_phi0: float) -> tuple[np.ndarray, bool]:
+    """With probability ``rate``, an FLL reset by ±1 Φ0 at a random sample of the record
+    ``v`` [V]: every later sample is offset by ±``volts_per_phi0``. Returns (v, jumped)."""
+    if rate > 0 and v.size > 2 and rng.random() < rate:
+        i = int(rng.integers(1, v.size))
+        v = v.copy()
+        v[i:] += volts_per_phi0 * (1 if rng.random() < 0.5 else -1)
+        return v, True
+    return v, False

@@ -15,7 +15,7 @@ from echo.result import EchoResult
 from echo.simulate import simulate_schedules
 from instruments.measure import run_measurement
 
-NOISE_RMS = 0.3     # V per digitizer sample per shot
+NOISE_RMS = 0.05    # V per digitizer sample per shot (≪ Φ0 = 0.5 V: no false flux jumps)
 SCOPE_AVERAGES = 4  # on-scope averages per step (lab file)
 F_CARRIER = 4e6     # hahn.seq default carrier (Hz)
 AWG_RATE = 250e6    # lab_virtual.toml
@@ -62,3 +62,24 @@ def test_hahn_tau_sweep_agrees_with_direct_simulation(tmp_path):
     assert np.all(np.abs(got.real - expected.real) <= tol), (got, expected, tol)
     assert np.all(np.abs(got.imag - expected.imag) <= tol), (got, expected, tol)
     assert np.all(np.abs(expected) > 10 * tol)  # the echo is far above the tolerance
+
+
+def test_flux_jumps_in_every_shot_are_removed(tmp_path):
+    """The FLL resets by ±1 Φ0 once per shot; with the lab file's [squid] calibration the
+    procedure removes every jump and the echo equals a jump-free measurement."""
+    amps = {}
+    for rate in (0.0, 1.0):
+        cfg = small_config(noise_rms=0.01)
+        cfg.flux_jump_rate = rate
+        lab = start_lab(cfg)
+        try:
+            labfile = lab_file(lab, tmp_path / f"lab{rate}.toml")
+            proc = run_measurement("hahn", labfile, tmp_path / f"run{rate}",
+                                   sweeps=["tau=2us,3us"], progress=False)
+            amps[rate] = EchoResult.load(tmp_path / f"run{rate}" / "result.nc").amplitude
+            assert proc.flux_jumps == lab.digitizer.flux_jumps
+            assert lab.digitizer.flux_jumps == (4 if rate else 0)  # 2 points × 2 steps
+        finally:
+            lab.stop()
+    # different noise draws only: σ_A = sqrt(2·0.01²/(1000·2)) = 3e-4 per quadrature
+    np.testing.assert_allclose(amps[1.0], amps[0.0], atol=6 * 3e-4 * 2 ** 0.5)
