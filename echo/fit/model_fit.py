@@ -400,11 +400,13 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         if k not in free:
             raise FitError(f"{name}: per-data-set parameter {k!r} is not free")
 
-    for n in free:  # validate every name before the first (costly) simulation
+    model0 = model  # the model at the starting values
+    for n, init in free.items():  # validate every name before the first (costly) simulation
         if n not in READOUT:
-            set_path(model, n, get_path(model, n))
+            v = get_path(model, n) if init is None else float(init)
+            model0 = set_path(model0, n, v)
     # initial read-out values from a linear fit of the data to the initial simulation
-    raw0 = [np.asarray(simulator(model, ds), complex) for ds in datasets]
+    raw0 = [np.asarray(simulator(model0, ds), complex) for ds in datasets]
     for i, (r, ds) in enumerate(zip(raw0, datasets, strict=True)):
         if r.shape != ds.data.y.shape:
             raise FitError(f"{name}: simulator returned {r.shape} values for data set "
@@ -412,7 +414,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         if not np.all(np.isfinite(r)):
             raise FitError(f"{name}: the simulation of data set {i} ({ds.label}) with the "
                            "initial parameters is not finite")
-    ro_guess = _readout_guess(raw0, datasets, model, free)
+    ro_guess = _readout_guess(raw0, datasets, model0, free)
 
     frees: list[_Free] = []
     for n, init in free.items():

@@ -138,3 +138,14 @@ def test_setup_errors(small_model):
     with pytest.raises(FitError, match="per-data-set parameter 'baseline' is not free"):
         fit_model(data, small_model, ["sigma"], per_dataset=["baseline"],
                   simulator=closed_form_simulator)
+
+
+def test_explicit_starting_values_are_used_and_left(small_model):
+    # start values differ from both the model file's values and the truth
+    data = make_data(small_model, 9)
+    r = fit_model(data, small_model, {"sigma": 12e3, "tau_c": 1.2e-6},
+                  simulator=closed_form_simulator)
+    assert r["sigma"].init == 12e3 and r["tau_c"].init == 1.2e-6
+    assert r.success, r.message
+    for k, v in TRUE.items():
+        assert abs(r.value(k) - v) < 4 * r.stderr(k), (k, r.value(k), v)
