@@ -347,6 +347,7 @@ class EchoProcedure(Procedure):
         self.store: RunStore | None = None
         self.n_measured = 0
         self.flux_jumps = 0  # FLL resets removed so far (lab files with [squid])
+        self.identities: dict[str, str] = {}
         self.connect_fn = None  # override for tests: fn(lab_config) -> Lab
 
     # --------------------------------------------------------------- configuration
@@ -396,6 +397,11 @@ class EchoProcedure(Procedure):
 
         connect_fn = self.connect_fn or (lambda cfg: connect(cfg, ("awg", "digitizer")))
         self.lab = connect_fn(self.lab_config)
+        self.identities = {}
+        for role in ("awg", "digitizer"):
+            inst = getattr(self.lab, role, None)
+            if inst is not None:
+                self.identities[role] = str(inst.id).strip()  # *IDN?, for the provenance
 
     # --------------------------------------------------------------------- running
     def todo(self) -> list[int]:
@@ -471,7 +477,9 @@ class EchoProcedure(Procedure):
                  "sequence": self.sequence.to_text() if hasattr(self.sequence, "to_text")
                  else str(self.sequence_file),
                  "lab_file": str(self.lab_file), "averages": int(self.averages),
-                 "points_measured": len(idx), "points_total": len(self.schedules)}
+                 "points_measured": len(idx), "points_total": len(self.schedules),
+                 "instruments": json.dumps(self.identities),
+                 "flux_jumps_corrected": int(self.flux_jumps)}
         return build_result(schedules=[self.schedules[i] for i in idx],
                             times=[p.times for p in pts],
                             window_index=[p.window_index for p in pts],

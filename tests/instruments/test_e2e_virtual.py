@@ -35,6 +35,7 @@ def test_hahn_tau_sweep_agrees_with_direct_simulation(tmp_path):
         lab.stop()
     measured = EchoResult.load(tmp_path / "run" / "result.nc")
     assert measured.attrs["kind"] == "measured"
+    assert "33522B" in measured.attrs["instruments"] and "DSOX" in measured.attrs["instruments"]
     np.testing.assert_allclose(measured.dataset["tau"].values, [1.5e-6, 2e-6, 2.5e-6, 3e-6])
 
     model = lab.config.model
