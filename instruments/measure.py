@@ -87,6 +87,4 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
     if bar is not None:
         bar.close()
     proc.shutdown()
-    if len(proc.data) == len(proc.schedules):
-        proc.echo_result().save(proc.store.result)
     return proc

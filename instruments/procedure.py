@@ -14,14 +14,18 @@
    receiver weights. A digitizer/AWG timeout is retried (``retries`` times, re-arming
    and re-triggering the same step), then the run aborts. Each completed point is
    written at once: ``points/point_NNNNN.npz`` (atomic rename) then one row of the
-   pymeasure Results CSV ``results.csv``.
+   pymeasure Results CSV ``results.csv`` (through ``emit("results", ...)``: pymeasure's
+   Worker or :func:`instruments.measure.run_measurement` writes it). When every point
+   is on disk the :class:`echo.result.EchoResult` is saved as ``result.nc``.
 3. ``shutdown()`` — every output off (:meth:`instruments.lab.Lab.shutdown`) and the
    sessions closed, on every path (normal end, error, Ctrl-C); pymeasure's Worker and
    :func:`instruments.measure.run_measurement` both call it in a ``finally``.
 
 Resume: a run directory remembers its configuration (``run.json``); with ``resume`` the
-points already in both the CSV and ``points/`` are skipped and their data reused, so a
-sweep interrupted anywhere completes with no point duplicated or lost.
+points already in both ``RUN/results.csv`` and ``points/`` are skipped and their data
+reused, so a sweep interrupted anywhere completes with no point duplicated or lost.
+(Under pymeasure's Worker/ManagedWindow, give the Results the file ``RUN/results.csv``
+for a resumable run.)
 
 Signal conventions (the same as :func:`echo.detect.to_signal`, so measured and simulated
 results compare without conversion): the recorded FLL voltage V(t) (t absolute in the
@@ -419,6 +423,8 @@ class EchoProcedure(Procedure):
             self.n_measured += 1
             self.emit("results", self.row(pd))
             self.emit("progress", 100.0 * len(self.data) / n)
+        if len(self.data) == n:
+            self.echo_result().save(self.store.result)
 
     def _should_stop(self) -> bool:
         try:

@@ -134,3 +134,21 @@ def test_procedure_runs_under_a_pymeasure_style_worker_loop(vlab, tmp_path):
         time.sleep(0.02)
     assert not vlab.awg.output_on()
     assert Path(tmp_path / "run" / "points" / "point_00001.npz").exists()
+
+
+def test_procedure_runs_under_pymeasures_worker(vlab, tmp_path):
+    """pymeasure's own Worker (what ManagedWindow uses) runs the procedure, writes the
+    Results CSV, and the run directory gets its EchoResult."""
+    from pymeasure.experiment import Worker
+
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    proc = EchoProcedure(sequence_file="hahn", lab_file=str(labfile), sweeps="tau=2us,3us",
+                         run_dir=str(tmp_path / "run"))
+    results = Results(proc, str(tmp_path / "worker.csv"))
+    worker = Worker(results)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and proc.status == Procedure.FINISHED
+    data = Results.load(str(tmp_path / "worker.csv")).data
+    assert list(data["point"]) == [0, 1]
+    assert (tmp_path / "run" / "result.nc").exists()
