@@ -19,7 +19,9 @@ like a time, delay, frequency, field or sweep value (else the first column). The
 ``real``/``imag`` (aliases ``re``/``im``, ``x``/``y``, ``i``/``q``, ``in_phase``/
 ``quadrature``), or ``magnitude``/``phase`` (aliases ``mag``, ``abs``, ``r``, ``amplitude``;
 ``theta``, ``phi``, ``angle``), or a single real column (``signal``, ``voltage``, ``v``,
-``echo``, ``amplitude``, ``magnitude``, ``chi``...). An uncertainty column (``sigma``,
+``echo``, ``amplitude``, ``magnitude``, ``chi``...; a magnitude column sets
+``meta["signal_kind"] = "magnitude"`` and model fits compare it with |model|). An
+uncertainty column (``sigma``,
 ``err``, ``error``, ``std``, ``stderr``, ``uncertainty``) gives per-point standard errors.
 
 A row whose abscissa or signal is NaN/inf/empty is *masked* (kept, ``mask`` False) and a
@@ -439,6 +441,8 @@ def _load_table(p: Path, text: str, *, x: str | None) -> EchoData:
                 p, f"cannot tell the signal columns from {', '.join(labels)}: expected "
                    "real/imag, magnitude/phase or one signal column", line=header_idx + 1)
         sig_cols = [js]
+        if names[js] in _MAG_NAMES:
+            meta["signal_kind"] = "magnitude"
         y = column(js).astype(complex)
         y_unit = si_units[js]
         is_complex = False

@@ -492,6 +492,9 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         for k, (ds, r, w) in enumerate(zip(datasets, rs, weights, strict=True)):
             pred = apply_readout(r, m, readout_of(vals, k))
             preds.append(pred)
+            if not ds.data.is_complex and ds.data.meta.get("signal_kind") == "magnitude":
+                pred = np.abs(pred) + 0j  # magnitudes are compared with |model|
+                preds[-1] = pred
             d = (ds.data.y - pred) * w
             out.append(d.real)
             if ds.data.is_complex:

@@ -188,3 +188,27 @@ def test_engine_fit_of_an_ensemble_width(seed):
     assert r.success, r.message
     for k, v in truth.items():
         assert abs(r.value(k) - v) < 4 * r.stderr(k), (k, r.value(k), r.stderr(k))
+
+
+def test_compare_reads_a_measure_run_directory_csv(tmp_path, hahn_data):
+    """A run directory as `spinecho measure` leaves it before result.nc exists: run.json
+    (its --set values are applied when binding) and the procedure's results.csv."""
+    schedules, clean, _ = hahn_data
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text('{"config": {"sets": "t90=100 ns; amp=0.89"}}')
+    rows = ["#Procedure: <instruments.procedure.EchoProcedure>", "#Parameters:",
+            "#\tSequence: hahn", "#Data:",
+            "point,sweep value,amplitude re (V),amplitude im (V),amplitude abs (V),"
+            "phase (rad),averages,params"]
+    for i, (t, y) in enumerate(zip(TAUS, 1.2 * clean, strict=True)):
+        rows.append(f"{i},{t:.12g},{y.real:.12g},{y.imag:.12g},{abs(y):.12g},0,1,tau={t:.12g}")
+    (run / "results.csv").write_text("\n".join(rows) + "\n")
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL_TOML)
+    from echo.fit import compare
+
+    fit, files = compare(run, "hahn", model, "sigma=8e4,amplitude", tmp_path / "rep")
+    assert fit.success, fit.message
+    assert abs(fit.value("sigma") - 1e5) < 0.02 * 1e5  # noise-free data: the same engine
+    assert files["json"].exists()
