@@ -1,13 +1,13 @@
 """numba kernels of the fast engine (see :mod:`echo.engines.fast` for the physics).
 
 State of a grain: its Bloch vector r (3 reals, ρ = (1 + r·τ)/2 in the integration frame;
-kept per block as structure-of-arrays so the rotation loop vectorises),
-its noise states and its own random stream (xorshift128+ seeded by splitmix64 from the
-chunk seed and the grain index, so a grain's trajectory does not depend on threads or
-blocks). Grains are processed in fixed blocks of ``block`` grains, in waves of :data:`WAVE` blocks
-(prange over the blocks of a wave); each block accumulates its weighted ⟨τz⟩ sums into its
-own row of a (WAVE, n_out) buffer, summed in block order after the wave — deterministic
-whatever the thread count, and memory O(grains + n_out).
+kept per block as structure-of-arrays so the rotation loop vectorises), its noise states
+and its own random stream (xorshift128+ seeded by splitmix64 from the chunk seed and the
+grain's index in the chunk, ``goff`` + local index), so a grain's trajectory depends on
+neither threads nor blocks. Grains are processed in fixed blocks of ``block`` grains, in
+waves of :data:`WAVE` blocks (prange over the blocks of a wave); each block accumulates its
+weighted ⟨τz⟩ sums into its own row of a (WAVE, n_out) buffer, summed in block order after
+the wave — deterministic whatever the thread count, and memory O(grains + n_out).
 
 Operation table (one row per op, in time order):
 * op 0 — evolve over ``dt`` with the drive values (u1, v1) and (u2, v2) at the two
@@ -310,7 +310,7 @@ def _cross_mat(W, wx, wy, wz):
 def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
                ou_coef, tel_amp, tel_rate,
                A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-               diss, M, bvec, seed, block, n_out):
+               diss, M, bvec, seed, goff, block, n_out):
     """Run the op table on block ``b`` of grains, adding into acc[row].
 
     Block-local state is kept as structure-of-arrays (rx, ry, rz, ...), so that the
@@ -379,7 +379,7 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
         nx[k] = N[g, 0]
         ny[k] = N[g, 1]
         nz[k] = N[g, 2]
-        z = useed ^ (np.uint64(g + 1) * _GOLDEN)
+        z = useed ^ (np.uint64(goff + g + 1) * _GOLDEN)
         s0 = _splitmix(z)
         s1 = _splitmix(s0 ^ _GOLDEN)
         if s0 == np.uint64(0) and s1 == np.uint64(0):
@@ -572,7 +572,7 @@ WAVE = 64
 def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, block, n_out):
+            diss, M, bvec, seed, goff, block, n_out):
     """Run the op table on all grains (threads over the blocks of a wave); returns the
     (n_out,) array of Σ_grains w ⟨τz⟩, summed block by block in order."""
     n = A0.shape[0]
@@ -585,7 +585,7 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
         for j in prange(nb):
             _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
                        ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight,
-                       r_init, diss, M, bvec, seed, block, n_out)
+                       r_init, diss, M, bvec, seed, goff, block, n_out)
         for j in range(nb):
             for o in range(n_out):
                 total[o] += buf[j, o]
@@ -596,7 +596,7 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
 def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, block, n_out):
+            diss, M, bvec, seed, goff, block, n_out):
     """:func:`run_ops` on one thread (small problems: no thread start-up cost); the same
     summation order, so the same result to the last bit."""
     n = A0.shape[0]
@@ -609,7 +609,7 @@ def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
         for j in range(nb):
             _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
                        ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight,
-                       r_init, diss, M, bvec, seed, block, n_out)
+                       r_init, diss, M, bvec, seed, goff, block, n_out)
         for j in range(nb):
             for o in range(n_out):
                 total[o] += buf[j, o]

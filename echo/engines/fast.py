@@ -57,7 +57,7 @@ import warnings
 
 import numpy as np
 
-from echo.model import Environment, ModelError, OrnsteinUhlenbeck, Telegraph
+from echo.model import Environment, GrainChunk, ModelError, OrnsteinUhlenbeck, Telegraph
 from sequences.errors import ScheduleError
 from sequences.units import K_B_OVER_HBAR, angular
 
@@ -66,6 +66,7 @@ __all__ = ["simulate_chunk", "noise_step", "default_carrier_phase"]
 _OPTIONS = ("dt", "carrier_phase", "frame_frequency", "channel", "block")
 _SQ3 = math.sqrt(3.0)
 _PARALLEL_MIN_WORK = 2_000_000  # grain-ops below which the serial kernel is used
+_SUB_CHUNK = 1 << 17  # grains simulated at once (memory bound within a big chunk)
 
 
 def default_carrier_phase(max_error: float) -> float:
@@ -370,8 +371,8 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
         if not np.all(np.isfinite(arr)):
             raise ModelError(f"ensemble.{name}: non-finite grain value in chunk {chunk.index}")
     omega_f = _frame_frequency(schedule, engine_options) if frame == "rwa" else 0.0
-    grains = _Grains(chunk, environment, frame, initial, moment, omega_f)
-    e_max = float(grains.energy.max())
+    energy = np.hypot(chunk.delta, chunk.bias)
+    e_max = float(energy.max())
     segs0 = _segments(schedule, 0, channel, max_error)
     amp_max = float(np.max(np.abs(segs0.amplitude))) if segs0 is not None else 0.0
     gamma_amp = abs(moment)
@@ -382,8 +383,9 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
             raise ModelError("frame='rwa' cannot represent baseband (frequency 0) field "
                              "pulses; use frame='lab'")
         if carrier_drive and chunk.index == 0 and omega_f > 0:
-            rabi = gamma_amp * amp_max * float(np.max(np.abs(grains.d_perp)))
-            detune = float(np.max(np.abs(2 * grains.energy - omega_f)))
+            rabi = gamma_amp * amp_max * float(np.max(np.abs(
+                _Grains(chunk, environment, frame, initial, moment, omega_f).d_perp)))
+            detune = float(np.max(np.abs(2 * energy - omega_f)))
             if rabi > 0.1 * omega_f or detune > 0.1 * omega_f:
                 warnings.warn(
                     f"RWA may be invalid: max drive γh0|Δ/E| = {rabi:.4g} rad/s, max detuning "
@@ -412,23 +414,34 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     tel_rate = np.array([r for _, r in tel], float)
     out = np.zeros((n_steps, times.size))
     weight = np.ascontiguousarray(chunk.weight, dtype=float)
+    tables = []
     for k in range(n_steps):
         segs = segs0 if k == 0 else _segments(schedule, k, channel, max_error)
         ops = _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_max,
                          gamma_amp)
         seed_k = int(np.random.SeedSequence(int(seed), spawn_key=(k,))
                      .generate_state(1, np.uint64)[0] >> np.uint64(1))
-        # small problems run on one thread: starting the thread team costs more (up to a
-        # scheduler time slice on a loaded machine) than it saves
-        kernel = run_ops if n * ops["ops"].size >= _PARALLEL_MIN_WORK and n > block \
-            else run_ops_serial
-        acc = kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"], ops["u2"],
-                      ops["v2"], ops["dflag"], ops["ang"], ops["cph"], ops["sph"],
-                      ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,
-                      grains.A0, grains.P, grains.Q, grains.N, grains.Xp, grains.Yp,
-                      grains.Oz, grains.Ox, weight, grains.r0, grains.diss, grains.M,
-                      grains.b, seed_k, block, times.size)
-        out[k] = acc
+        tables.append((ops, seed_k))
+    # a big chunk is simulated in sub-chunks of _SUB_CHUNK grains (bounded memory: ~40
+    # doubles per grain); each grain keeps its index in the chunk, so the result does not
+    # depend on the sub-chunking except for the order of the partial sums, which is fixed
+    for lo in range(0, n, _SUB_CHUNK):
+        hi = min(n, lo + _SUB_CHUNK)
+        sub = GrainChunk(chunk.index, np.asarray(chunk.delta[lo:hi], float),
+                         np.asarray(chunk.bias[lo:hi], float), weight[lo:hi])
+        grains = _Grains(sub, environment, frame, initial, moment, omega_f)
+        w_sub = np.ascontiguousarray(weight[lo:hi])
+        for k, (ops, seed_k) in enumerate(tables):
+            # small problems run on one thread: starting the thread team costs more (up to
+            # a scheduler time slice on a loaded machine) than it saves
+            kernel = run_ops if (hi - lo) * ops["ops"].size >= _PARALLEL_MIN_WORK \
+                and hi - lo > block else run_ops_serial
+            out[k] += kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"],
+                             ops["u2"], ops["v2"], ops["dflag"], ops["ang"], ops["cph"],
+                             ops["sph"], ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,
+                             grains.A0, grains.P, grains.Q, grains.N, grains.Xp, grains.Yp,
+                             grains.Oz, grains.Ox, w_sub, grains.r0, grains.diss, grains.M,
+                             grains.b, seed_k, lo, block, times.size)
     return out, float(weight.sum())
 
 
