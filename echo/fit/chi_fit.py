@@ -61,7 +61,9 @@ def fit_chi(data, y=None, *, sigma=None, free=("fraction_a", "delta0", "lam"),
     or their defaults: λ' = 0, gain = 1, baseline = 0). ``initial``: starting values
     (default: the best points of a coarse (λ, Δ0) grid around the spectrum's edge, with A
     solved linearly; the fit is restarted from the next grid point, up to 3, while it does
-    not converge or does not describe the data)."""
+    not converge or does not describe the data). Given starting values are used as they
+    are: the threshold edge makes the landscape rough, so start Δ0 at or just below the
+    edge (4Δ0 below the first strong point of the spectrum)."""
     if isinstance(data, EchoData):
         d = data.valid()
         x, yy, sg = d.x, d.y, d.sigma if sigma is None else sigma

@@ -109,7 +109,13 @@ def run_lmfit(func, params: lmfit.Parameters, x, y, sigma, *, name: str, units=N
         raise FitError(f"{name}: no valid data points")
     if x.size < nvary:
         raise FitError(f"{name}: {x.size} data points for {nvary} free parameters")
-    w = None if sigma is None else 1.0 / np.asarray(sigma, float)
+    # without uncertainties: a constant weight 1/max|y| keeps the residuals O(1) whatever
+    # the data's unit (χ'' in seconds is ~1e-10), so the optimiser's absolute tolerances
+    # mean something; estimates and the reduced-χ²-scaled covariance do not change
+    y_scale = float(np.max(np.abs(y))) if y.size and np.any(y) else 1.0
+    w = (np.full(y.shape, 1.0 / y_scale) if sigma is None
+         else 1.0 / np.asarray(sigma, float))
+    chi2_unit = y_scale**2 if sigma is None else 1.0
     import inspect
 
     xarg = next(iter(inspect.signature(func).parameters))
@@ -162,7 +168,8 @@ def run_lmfit(func, params: lmfit.Parameters, x, y, sigma, *, name: str, units=N
     curve = FitCurve(label, x, y, np.asarray(model_y, float), None if sigma is None
                      else np.asarray(sigma, float), x_name, x_unit, y_unit, fx, fy)
     return FitResult(name=name, params=pv, success=success, message=msg,
-                     chi2=float(res.chisqr), redchi=float(res.redchi), ndata=int(x.size),
+                     chi2=float(res.chisqr) * chi2_unit,
+                     redchi=float(res.redchi) * chi2_unit, ndata=int(x.size),
                      nvary=len(varied), nfev=int(res.nfev), correlations=corr, varied=varied,
                      covar_scaled=scale, uncertainties=errorbars, curves=[curve],
                      meta=dict(meta or {}))
