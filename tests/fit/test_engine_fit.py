@@ -92,10 +92,13 @@ def test_compare_cli_end_to_end(tmp_path, hahn_data, capsys):
     model.write_text(MODEL_TOML)
     out = tmp_path / "report"
     rc = main(["compare", str(run), "--sequence", "hahn", "--model", str(model), "--fit",
-               "sigma=7e4,amplitude", "-o", str(out), "--no-progress"])
+               "sigma=7e4,amplitude", "-o", str(out), "--no-progress",
+               "--grains", "1e9:2e7", "--chi-moment", "240:10"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "sigma" in text and f"report: {out}" in text
+    # amplitude 1.2·N·g·S = 2.4e11 μB over 1e9 grains: 240 μB per grain, as "measured"
+    assert "moment per grain from the echo" in text and "consistent" in text
     for name in ("parameters.txt", "summary.json", "fit_model_fit.png"):
         assert (out / name).stat().st_size > 200
     import json
@@ -104,6 +107,7 @@ def test_compare_cli_end_to_end(tmp_path, hahn_data, capsys):
     p = s["fits"]["model fit"]["params"]
     assert abs(p["sigma"]["value"] - 1e5) < 4 * p["sigma"]["stderr"]
     assert math.isclose(p["amplitude"]["value"], 2.4e11, rel_tol=0.1)
+    assert s["moment"]["verdict"] == "consistent"
 
 
 @pytest.mark.parametrize("argv_extra, message", [
