@@ -246,62 +246,82 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
     awg, dig = lab.awg, lab.digitizer
     acq = program.acquisition
     hw_avg = max(1, int(acq.averages))
-    upload_program(awg, program, output=False)
-    dig.configure(acq.record_length, trigger_delay=acq.trigger_delay, averages=hw_avg,
-                  channel=acq.channel, points=acq.n_points)
-    dig.raise_errors()
-    ch = awg.channels[program.field.channel]
-    ch.output = True
-    if program.gate is not None:
-        awg.channels[program.gate.channel].output = True
-    sums = None
-    times = None
-    for _ in range(averages):
-        for step in program.steps:
-            for attempt in range(retries + 1):
-                try:
-                    ch.select_arb(step.segment)
-                    dig.arm(acq.channel)
-                    time.sleep(arm_settle)  # a scope needs a moment to arm
-                    for _ in range(hw_avg):
-                        awg.trigger()
+    role = ["awg"]  # the instrument being talked to, for error messages
+
+    def on(name: str) -> None:
+        role[0] = name
+
+    try:
+        on("awg")
+        upload_program(awg, program, output=False)
+        on("digitizer")
+        dig.configure(acq.record_length, trigger_delay=acq.trigger_delay, averages=hw_avg,
+                      channel=acq.channel, points=acq.n_points)
+        dig.raise_errors()
+        on("awg")
+        ch = awg.channels[program.field.channel]
+        ch.output = True
+        if program.gate is not None:
+            awg.channels[program.gate.channel].output = True
+        sums = None
+        times = None
+        for _ in range(averages):
+            for step in program.steps:
+                for attempt in range(retries + 1):
                     try:
-                        dig.wait_complete()
-                    except InstrumentError as exc:  # a polling driver's own timeout
-                        if type(exc) is not InstrumentError:
-                            raise
-                        raise TimeoutError(str(exc)) from exc
-                    t, v = dig.read_trace(acq.channel)
-                    break
-                except Exception as exc:
-                    if not _is_timeout(exc):
-                        raise
-                    log.warning("step %d: timeout (attempt %d of %d)", step.index,
-                                attempt + 1, retries + 1)
-                    _drain(dig)
-                    _drain(awg)
-                    for inst in (dig, awg):  # what the failed attempt left queued
+                        on("awg")
+                        ch.select_arb(step.segment)
+                        on("digitizer")
+                        dig.arm(acq.channel)
+                        time.sleep(arm_settle)  # a scope needs a moment to arm
+                        on("awg")
+                        for _ in range(hw_avg):
+                            awg.trigger()
+                        on("digitizer")
                         try:
-                            inst.check_errors()
-                        except Exception:  # noqa: BLE001 - the retry reports for real
-                            pass
-                    if attempt == retries:
-                        raise InstrumentError(
-                            f"no record for phase-cycle step {step.index} after "
-                            f"{retries + 1} attempts (timeouts); aborting", "digitizer"
-                        ) from exc
-            squid = getattr(lab, "squid", None)
-            if squid is not None:  # FLL resets by whole flux quanta
-                v, jumps = squid.correct_flux_jumps(v)
-                if len(jumps):
-                    log.info("step %d: removed %d flux jump(s) %s", step.index, len(jumps),
-                             list(jumps.size))
-                    lab.flux_jumps_corrected = getattr(lab, "flux_jumps_corrected", 0) + len(
-                        jumps)
-            if sums is None:
-                times = t
-                sums = np.zeros((program.n_steps, t.size))
-            sums[step.index] += v
+                            dig.wait_complete()
+                        except InstrumentError as exc:  # a polling driver's own timeout
+                            if type(exc) is not InstrumentError:
+                                raise
+                            raise TimeoutError(str(exc)) from exc
+                        t, v = dig.read_trace(acq.channel)
+                        break
+                    except Exception as exc:
+                        if not _is_timeout(exc):
+                            raise
+                        log.warning("step %d: timeout (attempt %d of %d)", step.index,
+                                    attempt + 1, retries + 1)
+                        _drain(dig)
+                        _drain(awg)
+                        for inst in (dig, awg):  # what the failed attempt left queued
+                            try:
+                                inst.check_errors()
+                            except Exception:  # noqa: BLE001 - the retry reports for real
+                                pass
+                        if attempt == retries:
+                            raise InstrumentError(
+                                f"no record for phase-cycle step {step.index} after "
+                                f"{retries + 1} attempts (timeouts); aborting", "digitizer"
+                            ) from exc
+                squid = getattr(lab, "squid", None)
+                if squid is not None:  # FLL resets by whole flux quanta
+                    v, jumps = squid.correct_flux_jumps(v)
+                    if len(jumps):
+                        log.info("step %d: removed %d flux jump(s) %s", step.index,
+                                 len(jumps), list(jumps.size))
+                        lab.flux_jumps_corrected = getattr(lab, "flux_jumps_corrected",
+                                                           0) + len(jumps)
+                if sums is None:
+                    times = t
+                    sums = np.zeros((program.n_steps, t.size))
+                sums[step.index] += v
+    except InstrumentError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, OSError) or type(exc).__module__.startswith("pyvisa"):
+            raise InstrumentError(f"communication failed ({type(exc).__name__}: {exc}); "
+                                  "connection lost?", role[0]) from exc
+        raise
     return times, sums / averages, hw_avg
 
 
