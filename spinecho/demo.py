@@ -311,8 +311,9 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                                    "simulated_no_burn_abs_v":
                                        np.abs(reference_spec).tolist()},
                  "runs": {"hahn": str(runs / "hahn"), "holeburn": str(runs / "holeburn")},
-                 "lab_simulations": {"calls": lab.sample.sim_calls,
-                                     "seconds": lab.sample.sim_seconds}}})
+                 "lab_simulations": {
+                     "calls": getattr(getattr(lab, "sample", None), "sim_calls", None),
+                     "seconds": getattr(getattr(lab, "sample", None), "sim_seconds", None)}}})
     files["json"].write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
     files["readme"] = _write_readme(out, fit, truth, moment, seconds, sizes)

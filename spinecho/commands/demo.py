@@ -11,8 +11,9 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="the whole story on the virtual lab, in one command",
                               description=__doc__)
-    p.add_argument("-o", "--output", type=Path, default=Path("spinecho-demo"),
-                   metavar="REPORT_DIR", help="report folder (default ./spinecho-demo)")
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="REPORT_DIR",
+                   help="report folder (default ./spinecho-demo, or -2, -3, ... if that "
+                        "one is taken); an explicit folder must be empty or absent")
     p.add_argument("--quick", action="store_true", help="small sizes (a test run)")
     p.add_argument("--n-tau", type=int, help="τ points of the Hahn sweep")
     p.add_argument("--n-probe", type=int, help="probe frequencies of the hole spectrum")
@@ -40,7 +41,14 @@ def run(args) -> int:
         if args.samples < 1:
             raise UserError(f"--samples must be >= 1, got {args.samples}")
         sizes = replace(sizes, lab_samples=args.samples, fit_samples=args.samples)
-    res = run_demo(args.output, sizes=sizes, progress=not args.no_progress, seed=args.seed)
+    out = args.output
+    if out is None:
+        out = Path("spinecho-demo")
+        n = 2
+        while out.exists() and any(out.iterdir()):
+            out = Path(f"spinecho-demo-{n}")
+            n += 1
+    res = run_demo(out, sizes=sizes, progress=not args.no_progress, seed=args.seed)
     print()
     print(f"report: {res.report.resolve()}  ({res.seconds:.0f} s)")
     print(recovered_table(res.fit, res.truth))
