@@ -161,7 +161,9 @@ class FitResult:
                 "chi2": _f(self.chi2), "redchi": _f(self.redchi), "ndata": self.ndata,
                 "nvary": self.nvary, "nfev": self.nfev,
                 "params": {k: p.to_dict() for k, p in self.params.items()},
-                "correlations": corr, "meta": _jsonable(self.meta)}
+                "correlations": corr,
+                "meta": _jsonable({k: v for k, v in self.meta.items()
+                                   if k != "fitted_model"})}
 
 
 def _f(v):
@@ -184,6 +186,10 @@ def _jsonable(o):
         return o
     if isinstance(o, complex):
         return [o.real, o.imag]
+    if hasattr(o, "to_dict"):
+        return _jsonable(o.to_dict())
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
     return str(o)
 
 
