@@ -5,9 +5,11 @@ kept per block as structure-of-arrays so the rotation loop vectorises), its nois
 and its own random stream (xorshift128+ seeded by splitmix64 from the chunk seed and the
 grain's index in the chunk, ``goff`` + local index), so a grain's trajectory depends on
 neither threads nor blocks. Grains are processed in fixed blocks of ``block`` grains, in
-waves of :data:`WAVE` blocks (prange over the blocks of a wave); each block accumulates its
-weighted ⟨τz⟩ sums into its own row of a (WAVE, n_out) buffer, summed in block order after
-the wave — deterministic whatever the thread count, and memory O(grains + n_out).
+waves of ``wave`` blocks (prange over the blocks of a wave); each block accumulates its
+weighted ⟨τz⟩ sums into its own row of a (wave, n_out) buffer, added to the total in block
+order after the wave. The total is therefore the sum over blocks in global block order,
+whatever the wave size or thread count (bitwise), and the buffer bounds the memory:
+O(grains + wave·n_out), the caller choosing ``wave`` for a fixed buffer size.
 
 Operation table (one row per op, in time order):
 * op 0 — evolve over ``dt`` with the drive values (u1, v1) and (u2, v2) at the two
@@ -563,24 +565,20 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
             acc[row, ridx[i]] += s
 
 
-#: blocks per wave: per-block partial sums live in a (WAVE, n_out) buffer that is summed
-#: in block order after each wave, so memory is O(grains + n_out) and sums deterministic
-WAVE = 64
-
-
 @njit(parallel=True, cache=True, fastmath=False)
 def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, goff, block, n_out):
-    """Run the op table on all grains (threads over the blocks of a wave); returns the
-    (n_out,) array of Σ_grains w ⟨τz⟩, summed block by block in order."""
+            diss, M, bvec, seed, goff, block, n_out, wave):
+    """Run the op table on all grains (threads over the blocks of a wave of ``wave``
+    blocks); returns the (n_out,) array of Σ_grains w ⟨τz⟩, summed block by block in
+    order."""
     n = A0.shape[0]
     n_blocks = (n + block - 1) // block
     total = np.zeros(n_out)
-    buf = np.zeros((WAVE, n_out))
-    for w0 in range(0, n_blocks, WAVE):
-        nb = min(WAVE, n_blocks - w0)
+    buf = np.zeros((wave, n_out))
+    for w0 in range(0, n_blocks, wave):
+        nb = min(wave, n_blocks - w0)
         buf[:, :] = 0.0
         for j in prange(nb):
             _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
@@ -596,15 +594,15 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
 def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, goff, block, n_out):
+            diss, M, bvec, seed, goff, block, n_out, wave):
     """:func:`run_ops` on one thread (small problems: no thread start-up cost); the same
     summation order, so the same result to the last bit."""
     n = A0.shape[0]
     n_blocks = (n + block - 1) // block
     total = np.zeros(n_out)
-    buf = np.zeros((WAVE, n_out))
-    for w0 in range(0, n_blocks, WAVE):
-        nb = min(WAVE, n_blocks - w0)
+    buf = np.zeros((wave, n_out))
+    for w0 in range(0, n_blocks, wave):
+        nb = min(wave, n_blocks - w0)
         buf[:, :] = 0.0
         for j in range(nb):
             _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,

@@ -67,6 +67,7 @@ _OPTIONS = ("dt", "carrier_phase", "frame_frequency", "channel", "block")
 _SQ3 = math.sqrt(3.0)
 _PARALLEL_MIN_WORK = 2_000_000  # grain-ops below which the serial kernel is used
 _SUB_CHUNK = 1 << 17  # grains simulated at once (memory bound within a big chunk)
+_WAVE_BYTES = 64 << 20  # partial-sum buffer of the kernel (bytes)
 
 
 def default_carrier_phase(max_error: float) -> float:
@@ -425,6 +426,10 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     # a big chunk is simulated in sub-chunks of _SUB_CHUNK grains (bounded memory: ~40
     # doubles per grain); each grain keeps its index in the chunk, so the result does not
     # depend on the sub-chunking except for the order of the partial sums, which is fixed
+    # blocks per parallel wave: as many as a 64 MiB partial-sum buffer holds (one parallel
+    # region per wave; the result does not depend on it, see echo.engines._kernels)
+    wave = max(1, min(-(-min(n, _SUB_CHUNK) // block),
+                      _WAVE_BYTES // (8 * max(times.size, 1))))
     for lo in range(0, n, _SUB_CHUNK):
         hi = min(n, lo + _SUB_CHUNK)
         sub = GrainChunk(chunk.index, np.asarray(chunk.delta[lo:hi], float),
@@ -441,7 +446,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                              ops["sph"], ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,
                              grains.A0, grains.P, grains.Q, grains.N, grains.Xp, grains.Yp,
                              grains.Oz, grains.Ox, w_sub, grains.r0, grains.diss, grains.M,
-                             grains.b, seed_k, lo, block, times.size)
+                             grains.b, seed_k, lo, block, times.size, wave)
     return out, float(weight.sum())
 
 

@@ -75,3 +75,18 @@ def test_big_chunk_is_subchunked_with_the_same_trajectories(monkeypatch):
     parts = run(sch, ch, t, env)
     np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-12)
     assert np.max(np.abs(whole)) > 1e-3  # a non-trivial signal
+
+
+def test_wave_size_does_not_change_the_result_bitwise(monkeypatch):
+    """Partial sums are added in global block order whatever the wave size."""
+    from echo.engines import fast
+    from echo.model import OrnsteinUhlenbeck
+
+    rng = np.random.default_rng(1)
+    ch = grains(rng.normal(1e7, 1e6, 2000), rng.normal(0, 1e6, 2000))
+    env = Environment(noise=(OrnsteinUhlenbeck(1e5, 1e-6),))
+    sch = schedule(2e-6, ideal=[(0.0, math.pi / 2, 0.0), (1e-6, math.pi, 0.0)])
+    t = np.linspace(1.8e-6, 2e-6, 5)
+    whole = run(sch, ch, t, env)
+    monkeypatch.setattr(fast, "_WAVE_BYTES", 8 * t.size * 3)  # waves of 3 blocks
+    assert np.array_equal(run(sch, ch, t, env), whole)
