@@ -180,6 +180,20 @@ def _normal2(st, g):
     return x1, _normal_slow(st, g, hz, iz)
 
 
+_TWO_PI_HI = float(np.float32(2.0 * math.pi))  # 24 significant bits: k·HI exact
+_TWO_PI_LO = 2.0 * math.pi - _TWO_PI_HI
+
+
+@njit(cache=True, inline="always")
+def _reduce_2pi(phi):
+    """φ − 2πk, k = round(φ/2π) (Cody–Waite, two constants; exact product for k < 2^29):
+    long quiet delays rotate by 1e4–1e7 rad, where libm's own reduction is slow."""
+    if phi < 6.0:
+        return phi
+    k = np.floor(phi / (2.0 * math.pi) + 0.5)
+    return (phi - k * _TWO_PI_HI) - k * _TWO_PI_LO
+
+
 @njit(cache=True, inline="always")
 def _rotate_vec3(rx, ry, rz, k, wx, wy, wz):
     """:func:`_rotate_vec` on structure-of-arrays state (rx[k], ry[k], rz[k])."""
@@ -192,8 +206,9 @@ def _rotate_vec3(rx, ry, rz, k, wx, wy, wz):
         c = 1.0 - p2 * cp
     elif p2 > 0.0:
         phi = math.sqrt(p2)
-        c = math.cos(phi)
-        sp = math.sin(phi) / phi
+        red = _reduce_2pi(phi)
+        c = math.cos(red)
+        sp = math.sin(red) / phi
         cp = (1.0 - c) / p2
     else:
         return
@@ -218,8 +233,9 @@ def _rot_matrix(R, k, wx, wy, wz):
         c = 1.0 - p2 * cp
     else:
         phi = math.sqrt(p2)
-        c = math.cos(phi)
-        sp = math.sin(phi) / phi
+        red = _reduce_2pi(phi)
+        c = math.cos(red)
+        sp = math.sin(red) / phi
         cp = (1.0 - c) / p2
     R[k, 0] = c + wx * wx * cp
     R[k, 1] = -wz * sp + wx * wy * cp
@@ -364,6 +380,10 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
     quiet_ok = not noisy and not diss
     rc = np.empty((m, 9))
     rc_dt = -1.0
+    amax2 = 0.0  # 2 max|a0| over the block: bounds the correction rotation angle
+    for k in range(m):
+        g = lo + k
+        amax2 = max(amax2, 2.0 * math.sqrt(A0[g, 0] ** 2 + A0[g, 1] ** 2 + A0[g, 2] ** 2))
     for k in range(m):
         g = lo + k
         rx[k] = r_init[g, 0]
@@ -413,11 +433,13 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
             vv = v1[i]
             drv = mag or uu != 0.0 or vv != 0.0
             if quiet_ok and not drv:
-                if abs(h - rc_dt) > 1e-12 * h:
+                dh = h - rc_dt
+                if rc_dt < 0.0 or abs(dh) * amax2 > 1e-6:
                     h2 = 2.0 * h
                     for k in range(m):
                         _rot_matrix(rc, k, h2 * a0x[k], h2 * a0y[k], h2 * a0z[k])
                     rc_dt = h
+                    dh = 0.0
                 for k in range(m):
                     x = rx[k]
                     y = ry[k]
@@ -425,6 +447,22 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
                     rx[k] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
                     ry[k] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
                     rz[k] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
+                if dh != 0.0:
+                    # steps that differ from the cached one by rounding (|w| ≤ 1e-6 rad):
+                    # rotations about one axis add, so apply the small extra rotation
+                    # w = 2 dh a0 to second order (error O(|w|³) ≤ 1e-18)
+                    for k in range(m):
+                        vx = 2.0 * dh * a0x[k]
+                        vy = 2.0 * dh * a0y[k]
+                        vz = 2.0 * dh * a0z[k]
+                        x = rx[k]
+                        y = ry[k]
+                        z = rz[k]
+                        d = vx * x + vy * y + vz * z
+                        w2 = vx * vx + vy * vy + vz * vz
+                        rx[k] = x + (vy * z - vz * y) + 0.5 * (vx * d - w2 * x)
+                        ry[k] = y + (vz * x - vx * z) + 0.5 * (vy * d - w2 * y)
+                        rz[k] = z + (vx * y - vy * x) + 0.5 * (vz * d - w2 * z)
                 continue
             # ---- pass 1 (scalar): bias noise, exact update of each process and of its
             # integral; deb[k] = mean δε over the step (OU columns 2–4 pre-divided by h)

@@ -168,3 +168,13 @@ def test_quiet_delay_cost_is_independent_of_length():
         sch = schedule(2 * tau, ideal=[(0.0, math.pi / 2, 0.0), (tau, math.pi, 0.0)])
         n = count_steps(sch, grains([1e7], [1e6]), Environment(), np.array([2 * tau]))
         assert n == 2
+
+
+def test_fine_output_grid_late_in_a_long_shot():
+    """Output samples 1 ns apart after 1 ms: the steps between them differ by rounding of
+    the absolute times (cached rotation + second-order correction). The phase E t ≈ 8e4
+    rad carries ~1e-11 rad of float rounding, hence the 1e-9 tolerance."""
+    delta, eps = TWO_PI * 2e6, TWO_PI * 1.3e6
+    t = 1e-3 + np.arange(300) * 1e-9
+    tz = run(schedule(1.001e-3), grains([delta], [eps]), t, initial="up")[0]
+    np.testing.assert_allclose(tz, p_flip_formula(delta, eps, t), atol=1e-9)
