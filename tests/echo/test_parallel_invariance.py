@@ -95,3 +95,10 @@ def test_chunk_seeds_distinct_and_stable():
 def test_fixed_ensemble_chunks_are_lazy():
     ens = Ensemble(Fixed(1e6), Fixed(0.0), n_samples=10**12, chunk_size=1000)
     assert ens.n_chunks == 10**9 and len(ens.chunk(12345)) == 1000
+
+
+def test_progress_bar_does_not_change_results(reference, capsys):
+    res = simulate_schedules(_points(), ENS, ENV, DET, keep_tau_z=True, progress=True,
+                             params=[{"tau": 0.6e-6}, {"tau": 1.0e-6}], normalise=True)
+    _same(res, reference)
+    assert "simulate" in capsys.readouterr().err  # tqdm wrote its bar to stderr
