@@ -14,7 +14,7 @@ Configuration file (TOML, ``examples/virtual_lab.toml``)::
     [model]                                # the sample: a model file or inline tables
     file = "model.toml"                    #   (relative to this file), or
     [model.ensemble] / [model.environment] / [model.detection]   # inline (echo.model)
-    [awg]        port = 5025, volts_per_tesla = 1e5, channel = 1, max_points, max_sample_rate
+    [awg]        port = 5025, volts_per_tesla = 1e6, channel = 1, max_points, max_sample_rate
     [digitizer]  port = 5026, model = "dsox" | "redpitaya" (Red Pitaya acquisition),
                  noise_rms = 1e-4 (V per shot; default detection.noise_rms),
                  max_points, max_sample_rate, digitize_timeout (s)
@@ -74,7 +74,7 @@ class VirtualLabConfig:
     model: Model
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    volts_per_tesla: float = 1e5
+    volts_per_tesla: float = 1e6
     awg_channel: int = 1
     awg_max_points: int = AWG_MAX_POINTS
     awg_max_sample_rate: float = AWG_MAX_SRATE
@@ -206,7 +206,7 @@ initial = "thermal"     # temperature unset -> every grain starts in its ground 
 [awg]                   # Keysight 33522B (2 ch, 16-bit, 250 MSa/s, 1 MSa per arb)
 port = 5025
 channel = 1             # the output wired to the drive coil
-volts_per_tesla = 1000.0 # coil calibration, V per T (must match the lab file)
+volts_per_tesla = 1.0e6  # coil calibration, V per T (must match the lab file)
 
 [digitizer]             # Keysight DSOX on the SQUID FLL output; EXT trigger = AWG Sync
 port = 5026
