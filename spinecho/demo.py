@@ -387,13 +387,9 @@ def _plot_recovered(path, fit, truth):
 
 def _budget_text() -> str:
     try:
-        import echo.model
-        from echo.theory import decoherence_budget, load_model, load_preset
+        from echo.theory import decoherence_budget, load_preset
 
-        # next to echo/model.py (importlib.resources fails when a tests/echo folder makes
-        # ``echo`` look like a namespace package under pytest)
-        preset = Path(echo.model.__file__).resolve().parent / "presets" / "ferritin.toml"
-        grain = load_model(preset) if preset.exists() else load_preset("ferritin")
+        grain = load_preset("ferritin")
         return ("Theory budget of the sample's namesake (the ferritin preset of "
                 "echo.theory; the demo sample uses its S and Δ0):\n\n"
                 + decoherence_budget(grain).format_table())

@@ -24,6 +24,7 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert "sigma" in printed and "tau_c" in printed and "amplitude" in printed
     for name, floor in EXPECTED.items():
         assert (out / name).stat().st_size > floor, name
+    assert "unavailable" not in (out / "budget.txt").read_text()
     for run in ("hahn", "holeburn"):
         assert (out / "runs" / run / "result.nc").exists()
         assert (out / "runs" / run / "results.csv").exists()

@@ -4,7 +4,7 @@ Every grain is solved on its own with QuTiP 5: :class:`qutip.MESolver` (Lindblad
 equation) for the ensemble engine :func:`simulate_chunk`, and :class:`qutip.SMESolver`
 (homodyne stochastic master equation) for a continuously monitored SQUID,
 :func:`monitor`. Nothing here shares code with the fast engine; the two are compared in
-``tests/echo/test_fast_vs_qutip*.py``.
+``tests/simulation/test_fast_vs_qutip*.py``.
 
 Physics of one grain (ħ = 1, rad/s and s; see ``notes/ENGINE.md`` and ``docs/engines.md``)::
 
