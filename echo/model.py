@@ -30,11 +30,10 @@ class ModelError(ValueError):
     """Invalid model input; the message names the field and the offending value."""
 
 
-def _check(name: str, value, *, positive=False, nonneg=False, allow_none=False):
-    if value is None:
-        if allow_none:
-            return
-        raise ModelError(f"{name}: missing value")
+def check_number(name: str, value, *, positive: bool = False, nonneg: bool = False) -> float:
+    """Return ``float(value)`` or raise :class:`ModelError` naming ``name`` and the value."""
+    if isinstance(value, bool):
+        raise ModelError(f"{name}: expected a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -45,6 +44,15 @@ def _check(name: str, value, *, positive=False, nonneg=False, allow_none=False):
         raise ModelError(f"{name}: must be > 0, got {value!r}")
     if nonneg and v < 0:
         raise ModelError(f"{name}: must be >= 0, got {value!r}")
+    return v
+
+
+def _check(name: str, value, *, positive=False, nonneg=False, allow_none=False):
+    if value is None:
+        if allow_none:
+            return
+        raise ModelError(f"{name}: missing value")
+    check_number(name, value, positive=positive, nonneg=nonneg)
 
 
 # --------------------------------------------------------------------------- distributions
