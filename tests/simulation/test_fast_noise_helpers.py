@@ -55,3 +55,24 @@ def test_bias_noise_sums_processes():
     env = Environment(noise=(OrnsteinUhlenbeck(1e4, 1e-6), Telegraph(1e4, 1e5)))
     x = bias_noise(env, np.random.default_rng(3), [0.0], 40000)[:, 0] / (TWO_PI * 1e4)
     assert abs(x.var() - 2) < 4 * math.sqrt(2 * 4 / 40000) * 2
+
+
+def test_ou_step_joint_moments_match_closed_forms_at_every_step_size():
+    """The joint update (δε', I) over a step h from a stationary δε ~ N(0, σ²) must give the
+    stationary OU moments, closed forms with x = h/τc, ρ = e^{−x}:
+    Var δε' = σ², Var I = 2σ²τc²(x − 1 + ρ), Cov(δε', I) = σ²τc(1 − ρ).
+    Steps on both sides of the series/closed-form switch of f(x) (x = 0.1) and far from
+    it; the limits test above sees only the leading series term. Deterministic: rtol 1e-9
+    (float rounding of the closed forms; cancellation in x − 1 + ρ is ~1e-12 at x = 1e-3)."""
+    sigma, tc = 3.0, 2e-6
+    x = np.array([1e-3, 0.05, 0.0999, 0.1001, 0.5, 1.0, 3.0, 20.0])
+    c = ou_step(x * tc, sigma, tc)
+    rho = np.exp(-x)
+    # δε' = ρ δε + s1 ξ1 ; I = ib δε + c ξ1 + s2 ξ2 ; δε ~ N(0, σ²)
+    var_eps = rho**2 * sigma**2 + c["s1"] ** 2
+    var_i = c["ib"] ** 2 * sigma**2 + c["c"] ** 2 + c["s2"] ** 2
+    cov = rho * c["ib"] * sigma**2 + c["s1"] * c["c"]
+    np.testing.assert_allclose(c["rho"], rho, rtol=1e-12)
+    np.testing.assert_allclose(var_eps, sigma**2, rtol=1e-12)
+    np.testing.assert_allclose(var_i, 2 * sigma**2 * tc**2 * (x - 1 + rho), rtol=1e-9)
+    np.testing.assert_allclose(cov, sigma**2 * tc * (1 - rho), rtol=1e-9)
