@@ -196,9 +196,20 @@ class Tabulated(Distribution):
     def draw(self, rng, n):
         x = np.asarray(self.x, float)
         p = np.asarray(self.pdf, float)
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (p[1:] + p[:-1]) * np.diff(x))])
-        cdf /= cdf[-1]
-        return np.interp(rng.uniform(0.0, 1.0, n), cdf, x), np.ones(n)
+        h = np.diff(x)
+        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (p[1:] + p[:-1]) * h)])
+        # exact inverse of the piecewise-quadratic CDF of the piecewise-linear density:
+        # in cell j, F = C_j + p_j u + s u²/2 (u = x − x_j, s the slope); solve for u
+        target = rng.uniform(0.0, 1.0, n) * cdf[-1]
+        j = np.clip(np.searchsorted(cdf, target, side="right") - 1, 0, x.size - 2)
+        r = np.maximum(target - cdf[j], 0.0)
+        pj = p[j]
+        slope = (p[j + 1] - pj) / h[j]
+        root = np.sqrt(np.maximum(pj * pj + 2.0 * slope * r, 0.0))
+        denom = pj + root
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.where(denom > 0, 2.0 * r / denom, 0.0)
+        return x[j] + np.clip(u, 0.0, h[j]), np.ones(n)
 
     def to_dict(self):
         return {"kind": "tabulated", "x": list(self.x), "pdf": list(self.pdf)}
