@@ -142,8 +142,9 @@ class Uniform(Distribution):
 
 @dataclass(frozen=True)
 class Samples(Distribution):
-    """Explicit values with optional weights (drawn by resampling with replacement when
-    ``resample`` is true, else cycled deterministically and weighted)."""
+    """Explicit values with optional weights: each grain takes a value drawn uniformly
+    with replacement and carries that value's weight (so weighted means follow the
+    weighted distribution)."""
 
     values: tuple[float, ...]
     weights: tuple[float, ...] | None = None
