@@ -369,11 +369,16 @@ class Telegraph:
 
 
 def spin_diffusion(mu: float, omega0: float, t2: float) -> OrnsteinUhlenbeck:
-    """The paper's nuclear spin diffusion as OU noise: σ ≈ μ ω0 (Hz), τc ≈ T2 (s)."""
+    """The paper's nuclear spin diffusion as OU noise: σ = μ ω0 / 2 (Hz), τc = T2 (s).
+
+    The paper lets ε wander "over the energy range μω0 of the polarisation group" with its
+    ε = ω0ΔN; here ε is the τz coefficient (H = Δτx + ετz), half that energy difference, so
+    the range is μω0/2 — exactly the width of one polarisation group of
+    :class:`echo.theory.BiasDensity` (N^{1/2}δω/2, docs/theory.md §4 item 3)."""
     _check("spin_diffusion.mu", mu, nonneg=True)
     _check("spin_diffusion.omega0", omega0, positive=True)
     _check("spin_diffusion.t2", t2, positive=True)
-    return OrnsteinUhlenbeck(sigma=mu * omega0, tau_c=t2)
+    return OrnsteinUhlenbeck(sigma=0.5 * mu * omega0, tau_c=t2)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ Format (all frequencies cyclic, in Hz; times in s; fields in T; temperatures in 
     amplitude = 1e4
     rate = 1e5
     [[environment.noise]]
-    kind = "spin_diffusion"    # the paper's nuclear spin diffusion: σ = mu·omega0, τc = t2
+    kind = "spin_diffusion"    # the paper's nuclear spin diffusion: σ = mu·omega0/2, τc = t2
     mu = 0.1
     omega0 = 5e7
     t2 = 3e-5
@@ -86,6 +86,7 @@ from echo.model import (
     Tabulated,
     Telegraph,
     Uniform,
+    spin_diffusion,
 )
 
 __all__ = ["load_model", "parse_model", "model_from_dict", "set_field", "DISTRIBUTION_KINDS"]
@@ -251,7 +252,7 @@ def _noise(item, path: str):
     mu = _num(item, "mu", path, required=True, nonneg=True)
     omega0 = _num(item, "omega0", path, required=True, positive=True)
     t2 = _num(item, "t2", path, required=True, positive=True)
-    return OrnsteinUhlenbeck(sigma=mu * omega0, tau_c=t2)
+    return spin_diffusion(mu, omega0, t2)
 
 
 def model_from_dict(data: dict) -> Model:

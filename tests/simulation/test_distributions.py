@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from echo.model import Tabulated
 
@@ -41,3 +42,22 @@ def test_tabulated_with_flat_and_empty_cells():
     ramp = vals[vals >= 3.0]
     # density 2(x − 3) on [3, 4]: mean 3 + 2/3, variance 1/18
     assert abs(ramp.mean() - (3 + 2 / 3)) < 4 * math.sqrt(1 / 18 / ramp.size)
+
+
+def test_spin_diffusion_width_is_one_polarisation_group_of_the_theory():
+    """echo.model.spin_diffusion and echo.theory.BiasDensity use one ε convention (the τz
+    coefficient): the OU width for μ, ω0 is the width of one polarisation group,
+    N^{1/2}δω/2 = μω0/2 (no extra broadening) — not μω0 (the paper's ε = ω0ΔN)."""
+    from echo.model import spin_diffusion
+    from echo.modelfile import parse_model
+    from echo.theory import BiasDensity
+
+    bd = BiasDensity(n_nuclei=100, omega0=5e7, delta_omega=5e5)
+    ou = spin_diffusion(bd.mu, bd.omega0, 3e-5)
+    assert ou.sigma == pytest.approx(bd.group_width, rel=1e-12)
+    assert ou.tau_c == 3e-5
+    text = ("[ensemble]\ndelta0 = 1e6\nbias = 0.0\n"
+            "[[environment.noise]]\nkind = \"spin_diffusion\"\n"
+            f"mu = {bd.mu!r}\nomega0 = 5e7\nt2 = 3e-5\n")
+    (noise,) = parse_model(text).environment.noise
+    assert noise == ou  # the model file builds the same process
