@@ -91,3 +91,36 @@ def test_squid_and_coil_signal():
     np.testing.assert_allclose(z[0], 1 + np.exp(-4e7j * t), atol=1e-12)
     lp = Detection(sample_rate=rate, reference_frequency=2e7 / (2 * np.pi), demod_bandwidth=1e9)
     np.testing.assert_allclose(to_signal(tz, t, w, s, ens, lp), z * lp.volts_per_tau_z(ens))
+
+
+def test_demodulation_low_pass_is_a_centred_average_inside_each_window():
+    """demod_bandwidth B: a centred moving average over n = rate/B samples, inside each
+    detection window separately, normalised by the samples that exist (echo.detect).
+    f = rate/98 at 1 GSa/s and B = rate/49: n = 49 samples (odd, so "centred" is
+    unambiguous) = one period of the 2f image, so where the average is complete the image
+    cancels exactly and z = V; near a window edge z is the explicit mean over the samples
+    of that window within [i − 24, i + 24]. Two windows with a gap: no sample of one may
+    enter the other's average. (The test above uses B = rate, n = 1: no filtering.)"""
+    ens = Ensemble(Fixed(1e6), Fixed(0.0), spin=10, n_grains=2)
+    sch = Schedule(channels=(Channel("rf", "field"), Channel("det", "detector")),
+                   windows=(DetectionWindow("det", 100e-9, 300e-9, "a"),
+                            DetectionWindow("det", 450e-9, 200e-9, "echo")),
+                   duration=1e-6)
+    rate = 1e9
+    f = rate / 98
+    det = Detection(sample_rate=rate, reference_frequency=f, demod_bandwidth=rate / 49)
+    t, w = output_times(sch, det)
+    tz = np.cos(2 * np.pi * f * t + 0.4)[None, :]
+    z = to_signal(tz, t, w, sch, ens, det)[0] / det.volts_per_tau_z(ens)
+    raw = 2 * tz[0] * np.exp(-2j * np.pi * f * t)  # = e^{0.4i} + image at −2f
+    want = np.empty_like(raw)
+    for k in (0, 1):
+        idx = np.flatnonzero(w == k)
+        for j, i in enumerate(idx):
+            lo, hi = max(0, j - 24), min(idx.size, j + 25)
+            want[i] = raw[idx[lo:hi]].mean()
+    np.testing.assert_allclose(z, want, rtol=0, atol=1e-12)
+    inner = np.concatenate([np.flatnonzero(w == k)[24:-24] for k in (0, 1)])
+    np.testing.assert_allclose(z[inner], np.exp(0.4j), rtol=0, atol=1e-12)
+    edge = np.flatnonzero(w == 1)[0]
+    assert abs(z[edge] - np.exp(0.4j)) > 0.05  # the edge average is really truncated
