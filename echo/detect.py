@@ -23,7 +23,9 @@ Read-out chain (:func:`to_signal`), per phase-cycle step, in volts:
    absolute time in the shot (a phase-coherent reference), then low-passed when
    ``demod_bandwidth`` B is set: a centred moving average over
    n = max(1, round(sample_rate / B)) samples, inside each window separately, with the
-   average taken over the samples that exist near the window edges (zero phase delay).
+   average taken over the samples that exist near the window edges: output i averages
+   samples i − ⌊n/2⌋ … i − ⌊n/2⌋ + n − 1 (zero delay for odd n; for even n the span is
+   centred half a sample early, a 0.5-sample envelope delay).
    f = 0 means a baseband read-out: z = V (no factor 2). ``reference_frequency=None``
    returns the raw real trace V(t) as complex with zero imaginary part.
 """
