@@ -29,8 +29,11 @@ for a resumable run.)
 
 Signal conventions (the same as :func:`echo.detect.to_signal`, so measured and simulated
 results compare without conversion): the recorded FLL voltage V(t) (t absolute in the
-shot, s) is demodulated as z(t) = 2 V(t) exp(−i 2π f_ref t) (f_ref = ``reference_frequency``,
-default the carrier of the first pulse; f_ref = 0: z = V), restricted to the schedule's
+shot, s) is demodulated as z(t) = 2 V(t) exp(−i 2π f_ref t) (f_ref = ``reference_frequency``
+if ≥ 0; else, per point, the value of the bound sequence parameter named
+``reference_parameter`` (default ``f_ref``) if the sequence has one — e.g. the probe
+carrier of a hole-burning sweep, ``param f_ref = f_probe`` in ``holeburn.seq``; else the
+carrier of the first pulse; f_ref = 0: z = V), restricted to the schedule's
 detection windows; the phase-cycled signal is (1/n) Σ_k receiver[k] · z_k and the echo
 amplitude its mean over the window labelled "echo" (else window 0).
 """
@@ -113,6 +116,23 @@ def carrier_frequency(schedule) -> float:
         if p.frequency:
             return float(p.frequency)
     return 0.0
+
+
+def reference_frequency(schedule, explicit: float = -1.0, parameter: str = "f_ref") -> float:
+    """Demodulation reference (Hz) of one bound point: ``explicit`` if ≥ 0; else the
+    schedule's bound parameter ``parameter`` if it has one (a per-point reference, e.g.
+    the probe carrier of a swept hole-burning probe); else :func:`carrier_frequency`."""
+    if explicit >= 0:
+        return float(explicit)
+    if parameter:
+        for name, value in schedule.params:
+            if name == parameter:
+                f = float(value)
+                if not (math.isfinite(f) and f >= 0):
+                    raise InstrumentError(f"reference parameter {parameter!r} = {f!r} Hz: "
+                                          "must be a finite frequency >= 0", "procedure")
+                return f
+    return carrier_frequency(schedule)
 
 
 def demodulate(volts: np.ndarray, times: np.ndarray, f_ref: float) -> np.ndarray:
@@ -340,8 +360,9 @@ class EchoProcedure(Procedure):
     (lab TOML), ``sets`` ("name=value; ..."), ``sweeps`` ("spec; spec", as ``--sweep``),
     ``averages`` (software repetitions of the whole phase cycle per point; the
     digitizer's own averaging comes from the lab file), ``retries`` (per timed-out
-    acquisition), ``reference_frequency`` (Hz, −1 = the carrier), ``run_dir``,
-    ``resume``.
+    acquisition), ``reference_frequency`` (Hz, −1 = per point: the sequence parameter
+    ``reference_parameter`` if the sequence has it, else the carrier of the first pulse),
+    ``reference_parameter`` (default ``f_ref``), ``run_dir``, ``resume``.
     """
 
     sequence_file = Parameter("Sequence", default="hahn")
@@ -352,6 +373,7 @@ class EchoProcedure(Procedure):
     retries = IntegerParameter("Retries", minimum=0, maximum=100, default=2)
     reference_frequency = FloatParameter("Reference frequency", units="Hz", default=-1.0,
                                          minimum=-1.0, maximum=1e12)
+    reference_parameter = Parameter("Reference parameter", default="f_ref")
     run_dir = Parameter("Run directory", default="run")
     resume = BooleanParameter("Resume", default=False)
 
@@ -382,7 +404,10 @@ class EchoProcedure(Procedure):
         return {"sequence": seq.to_text() if hasattr(seq, "to_text") else str(self.sequence_file),
                 "lab_file": str(Path(self.lab_file).resolve()) if self.lab_file else "",
                 "sets": self.sets, "sweeps": self.sweeps, "averages": int(self.averages),
-                "reference_frequency": float(self.reference_frequency)}
+                "reference_frequency": float(self.reference_frequency),
+                # only when changed: run directories of older versions still resume
+                **({"reference_parameter": str(self.reference_parameter)}
+                   if str(self.reference_parameter) != "f_ref" else {})}
 
     def prepare(self) -> None:
         """Bind and compile every sweep point (no instrument contact)."""
@@ -409,6 +434,8 @@ class EchoProcedure(Procedure):
         from instruments.compiler import compile as compile_schedule
 
         self.programs = [compile_schedule(s, self.lab_config) for s in self.schedules]
+        for s in self.schedules:  # a bad per-point reference is refused before any contact
+            self.f_ref(s)
 
     def startup(self) -> None:
         self.prepare()
@@ -462,8 +489,8 @@ class EchoProcedure(Procedure):
                 "params": ";".join(f"{k}={v:.12g}" for k, v in pd.params.items())}
 
     def f_ref(self, schedule) -> float:
-        f = float(self.reference_frequency)
-        return carrier_frequency(schedule) if f < 0 else f
+        return reference_frequency(schedule, float(self.reference_frequency),
+                                   str(self.reference_parameter or ""))
 
     def measure_point(self, i: int) -> PointData:
         """Upload, play and read sweep point ``i`` (see the module docstring)."""
