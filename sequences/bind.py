@@ -12,8 +12,11 @@ durations after binding are located at the element that produced them.
 
 With a parameter ``ideal`` ≠ 0 (declared in every library sequence, default 0) every
 finite pulse that has a nominal ``angle`` is replaced by an
-:class:`~sequences.schedule.IdealPulse` at its centre, rotating by that angle; the
-timeline is unchanged (the pulse's duration becomes free evolution). Pulses without an
+:class:`~sequences.schedule.IdealPulse` at its centre t_c, rotating by that angle about
+the azimuth φ + 2π f t_c (the pulse phase plus its absolute-time carrier phase at the
+centre, so that in the frame rotating at f the ideal axis is the pulse's axis φ whatever
+t_c; baseband pulses keep φ); the timeline is unchanged (the pulse's duration becomes
+free evolution). Pulses without an
 ``angle`` (a hole-burning or nutation pulse) stay finite. ``ideal`` may be given to any
 sequence, whether it declares the parameter or not.
 """
@@ -301,7 +304,8 @@ def _emit(body, t0: float, ctx: _Ctx, out: list) -> float:
             ch = ctx.channel(el, "field")
             angle = expect(evaluate(el.angle, env), ANGLE, "ideal angle", el.angle)
             lp = tuple(phase_value(e, env, "loop_phase") for e in el.loop_phase) or None
-            out.append(("I", t, ch, angle, phase_list(el.phase, env, ctx.n), el.label, lp))
+            out.append(("I", t, ch, angle, 0.0, phase_list(el.phase, env, ctx.n), el.label,
+                        lp))
         elif tp is DetectEl or tp is MarkerEl:
             kind = "detector" if tp is DetectEl else "marker"
             ch = ctx.channel(el, kind)
@@ -344,15 +348,41 @@ def _replicate(sub: list, n: int, d: float, t0: float, out: list) -> None:
                 out.append((ev[0], ev[1] + off) + ev[2:])
 
 
+def _carrier(el: PulseEl, ch: str, ctx: _Ctx) -> float:
+    """Carrier frequency (Hz) of a pulse: its ``freq`` or the channel's, plus ``offset``."""
+    env = ctx.env
+    if el.freq is not None:
+        freq = expect(evaluate(el.freq, env), FREQUENCY, "pulse freq", el.freq)
+    else:
+        freq = ctx.freqs.get(ch, 0.0)
+    if el.offset is not None:
+        freq += expect(evaluate(el.offset, env), FREQUENCY, "pulse offset", el.offset)
+    if freq < 0:
+        raise error(f"pulse carrier frequency {format_quantity(freq, FREQUENCY)} is negative",
+                    el.pos)
+    return freq
+
+
+def _ideal_phases(phases: tuple[float, ...], freq: float, time: float) -> tuple[float, ...]:
+    """Azimuths of an ideal rotation replacing a pulse of carrier ``freq`` centred at
+    ``time``: the pulse phases plus the carrier phase 2π f t there (absolute-time
+    carrier, as in :class:`~sequences.schedule.Pulse`), in [0, 2π)."""
+    if freq == 0.0:
+        return phases
+    carrier = math.fmod(TWO_PI * freq * time, TWO_PI)
+    return tuple(math.fmod(p + carrier + TWO_PI, TWO_PI) for p in phases)
+
+
 def _pulse(el: PulseEl, t: float, ctx: _Ctx, out: list) -> float:
     env = ctx.env
     ch = ctx.channel(el, "field")
     dur = _time(el, el.duration, env, "pulse duration")
     phases = phase_list(el.phase, env, ctx.n)
     lp = tuple(phase_value(e, env, "loop_phase") for e in el.loop_phase) or None
+    freq = _carrier(el, ch, ctx)
     if ctx.ideal and el.angle is not None:
         angle = expect(evaluate(el.angle, env), ANGLE, "pulse angle", el.angle)
-        out.append(("I", t + 0.5 * dur, ch, angle, phases, el.label, lp))
+        out.append(("I", t + 0.5 * dur, ch, angle, freq, phases, el.label, lp))
         return dur
     fs = ctx.full_scale[ch]
     if el.amp is None:
@@ -376,15 +406,6 @@ def _pulse(el: PulseEl, t: float, ctx: _Ctx, out: list) -> float:
             raise error(f"amp must be a fraction of full scale or a field, but "
                         f"{format_expr(el.amp)!r} is a {dim_name(q.dim)}",
                         el.amp.pos or el.pos, hint="e.g. amp=0.5 or amp=0.5 uT")
-    if el.freq is not None:
-        freq = expect(evaluate(el.freq, env), FREQUENCY, "pulse freq", el.freq)
-    else:
-        freq = ctx.freqs.get(ch, 0.0)
-    if el.offset is not None:
-        freq += expect(evaluate(el.offset, env), FREQUENCY, "pulse offset", el.offset)
-    if freq < 0:
-        raise error(f"pulse carrier frequency {format_quantity(freq, FREQUENCY)} is negative",
-                    el.pos)
     sp = []
     for k, e in el.shape_params:
         if _SHAPE_OPTS[k] != el.shape:
@@ -434,7 +455,8 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
         raise SequenceError(f"total duration {duration} s is not finite")
     pulses = [Pulse(ev[2], ev[1], ev[3], ev[4], ev[5], ev[6], ev[8], ev[7], ev[9])
               for ev in out if ev[0] == "P"]
-    ideals = [IdealPulse(ev[2], ev[1], ev[3], ev[4], ev[5]) for ev in out if ev[0] == "I"]
+    ideals = [IdealPulse(ev[2], ev[1], ev[3], _ideal_phases(ev[5], ev[4], ev[1]), ev[6])
+              for ev in out if ev[0] == "I"]
     markers = [Marker(ev[2], ev[1], ev[3], ev[4]) for ev in out if ev[0] == "M"]
     windows = [DetectionWindow(ev[2], ev[1], ev[3], ev[4]) for ev in out if ev[0] == "W"]
     key = _start_key
