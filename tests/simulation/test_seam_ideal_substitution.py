@@ -17,7 +17,6 @@ keeps iV. Every τ gives the same number.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import sequences
