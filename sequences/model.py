@@ -233,19 +233,37 @@ class Sequence:
 
     def with_sweep(self, name: str, values=None, *, lin=None, log=None) -> Sequence:
         """Add a sweep of parameter ``name`` (innermost, i.e. fastest): explicit ``values``
-        (list), or ``lin=(start, stop, n)`` / ``log=(start, stop, n)``."""
+        (list), or ``lin=(start, stop, n)`` / ``log=(start, stop, n)``. Like :meth:`bind`,
+        values are strings with units (``"2 us"``) or floats in the parameter's SI unit
+        (``2e-6`` for a time); ``n`` is a plain number."""
         if sum(v is not None for v in (values, lin, log)) != 1:
             raise SequenceError("with_sweep: give exactly one of values, lin, log")
         if values is not None:
-            sw = Sweep(name, "list", tuple(as_expr(v) for v in values))
+            sw = Sweep(name, "list", tuple(self._sweep_value(name, v) for v in values))
         else:
             kind, args = ("lin", lin) if lin is not None else ("log", log)
             if len(args) != 3:
                 raise SequenceError(f"with_sweep: {kind}= needs (start, stop, n)")
-            sw = Sweep(name, kind, tuple(as_expr(a) for a in args))
+            start, stop, n = args
+            sw = Sweep(name, kind, (self._sweep_value(name, start),
+                                    self._sweep_value(name, stop), as_expr(n)))
         if name in {s.name for s in self.sweeps}:
             raise SequenceError(f"parameter {name!r} is already swept")
         return replace(self, sweeps=self.sweeps + (sw,))
+
+    def _sweep_value(self, name: str, value) -> Expr:
+        """A sweep value as an expression: a real number is taken in the SI unit of
+        parameter ``name`` (as :meth:`bind` does), anything else as :func:`as_expr`."""
+        import numbers
+
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            from sequences.bind import param_dim
+            from sequences.expr import SI_UNIT
+
+            unit = SI_UNIT.get(param_dim(self, name))
+            if unit is not None:
+                return as_expr(float(value), unit)
+        return as_expr(value)
 
     def without_sweeps(self) -> Sequence:
         return replace(self, sweeps=())

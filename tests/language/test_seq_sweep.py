@@ -88,3 +88,21 @@ def test_command_line_sweep_specs():
         parse_sweep_option("tau=1us:3MHz:1us")
     with pytest.raises(SequenceError, match="unknown parameter"):
         with_sweep_options(parse(BASE), ["tua=1us,2us"])
+
+
+def test_with_sweep_accepts_si_floats_like_bind():
+    # with_sweep takes floats in the parameter's SI unit, as bind does; the points equal
+    # those of the same sweep written with units (exact: 2e-6 s is the double nearest 2 µs)
+    seq = parse(BASE)
+    as_floats = seq.with_sweep("tau", [2e-6, 4e-6]).sweep_points()
+    as_text = seq.with_sweep("tau", ["2 us", "4 us"]).sweep_points()
+    assert as_floats == as_text == [{"tau": 2e-6}, {"tau": 4e-6}]
+    lin = seq.with_sweep("f", lin=(1e6, 3e6, 3))
+    assert [p["f"] for p in lin.sweep_points()] == [1e6, 2e6, 3e6]
+    assert parse(lin.to_text()) == lin  # the SI floats round-trip through text
+    assert [p["f"] for p in seq.with_sweep("f", log=(1e6, 4e6, 3)).sweep_points()][::2] == [
+        1e6, 4e6]
+    with pytest.raises(SequenceError, match="unknown parameter 'tua'"):
+        seq.with_sweep("tua", [1e-6])
+    with pytest.raises(SequenceError, match="must be a time"):  # units still checked
+        seq.with_sweep("tau", ["4 MHz"]).sweep_points()
