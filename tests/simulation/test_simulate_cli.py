@@ -121,3 +121,17 @@ def test_engines_run_single_schedule_matches_chunk_sum():
     np.testing.assert_allclose(res.tau_z[0], total / wsum, rtol=0, atol=1e-13)
     np.testing.assert_allclose(res.trace[0].real, det.volts_per_tau_z(ens) * total / wsum,
                                rtol=1e-13)
+
+
+@pytest.mark.parametrize("flag", ["-o", "--plot"])
+def test_missing_output_directory_is_a_clean_error_before_simulating(tmp_path, capsys, flag):
+    bad = str(tmp_path / "no_such_dir" / "r.out")
+    paths = {"-o": str(tmp_path / "r.nc"), "--plot": str(tmp_path / "r.png")}
+    paths[flag] = bad
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "-o", paths["-o"],
+                 "--plot", paths["--plot"]])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{flag} {bad}: directory" in err and "does not exist" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r.nc").exists()  # nothing simulated or written
