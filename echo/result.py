@@ -278,9 +278,12 @@ class EchoResult:
         ax = axes[0, 0]
         pts = range(n_pts) if point is None else [point]
         t_us = ds["time"].values * 1e6
+        units = {name: self._param_unit(name) for name in self.swept}
         for p in list(pts)[:12]:
             s = ds["signal"].values[p]
-            label = ", ".join(f"{k}={v:.4g}" for k, v in self.point_params(p).items())
+            label = ", ".join(f"{k}={v / units[k][0]:.4g}{' ' + units[k][1] if units[k][1] else ''}"
+                              if k in units else f"{k}={v:.4g}"
+                              for k, v in self.point_params(p).items())
             ax.plot(t_us, np.abs(s), label=label or None, lw=1)
         ax.set_xlabel("time (µs)" + (" since window start"
                                      if ds.attrs.get("time_reference") == "window" else ""))
@@ -290,20 +293,48 @@ class EchoResult:
         if sweep:
             name = self.swept[0]
             ax2 = axes[0, 1]
-            x = ds[name].values
+            scale, unit = units[name]
+            x = ds[name].values / scale
             ax2.plot(x, np.abs(ds["amplitude"].values), "o-", label="|echo amplitude|")
-            ax2.set_xlabel(name)
-            ax2.set_ylabel("echo amplitude (V)")
+            ax2.set_xlabel(f"{name} ({unit})" if unit else name)
+            ax2.set_ylabel("|echo amplitude| (V), circles", color="C0")
             if "normalised" in ds:
                 ax3 = ax2.twinx()
                 ax3.plot(x, ds["normalised"].values, "s--", color="C1", label="normalised")
-                ax3.set_ylabel("normalised echo")
+                ax3.set_ylabel("normalised echo, squares", color="C1")
         fig.suptitle(f"{ds.attrs.get('kind', '')} echo, engine {ds.attrs.get('engine', '?')}, "
                      f"frame {ds.attrs.get('frame', '?')}", fontsize=9)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
         return Path(path)
+
+    def _param_unit(self, name: str) -> tuple[float, str]:
+        """(scale, unit) to display swept parameter ``name``: its dimension is read from
+        the stored sequence text; (1, "") when unknown or dimensionless."""
+        from sequences.bind import param_dim
+        from sequences.errors import SequenceError
+        from sequences.expr import ANGLE, FIELD, FREQUENCY, TIME
+        from sequences.parser import parse
+
+        try:
+            dim = param_dim(parse(str(self.attrs.get("sequence", ""))), name)
+        except (SequenceError, KeyError, ValueError):
+            return 1.0, ""
+        if dim == ANGLE:
+            return math.pi / 180.0, "deg"
+        ladders = {TIME: [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s")],
+                   FREQUENCY: [(1.0, "Hz"), (1e3, "kHz"), (1e6, "MHz"), (1e9, "GHz")],
+                   FIELD: [(1e-9, "nT"), (1e-6, "µT"), (1e-3, "mT"), (1.0, "T")]}
+        if dim not in ladders:
+            return 1.0, ""
+        vals = np.abs(np.asarray(self.dataset[name].values, float))
+        top = float(np.max(vals)) if vals.size else 0.0
+        scale, unit = ladders[dim][0]
+        for sc, un in ladders[dim]:
+            if top >= sc:
+                scale, unit = sc, un
+        return scale, unit
 
 
 def _encode_attrs(attrs: dict) -> dict:

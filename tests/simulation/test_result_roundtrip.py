@@ -124,3 +124,19 @@ def test_demodulation_low_pass_is_a_centred_average_inside_each_window():
     np.testing.assert_allclose(z[inner], np.exp(0.4j), rtol=0, atol=1e-12)
     edge = np.flatnonzero(w == 1)[0]
     assert abs(z[edge] - np.exp(0.4j)) > 0.05  # the edge average is really truncated
+
+
+def test_plot_shows_swept_parameter_in_its_unit(tmp_path):
+    # the sweep axis of EchoResult.plot is labelled with the parameter's unit, read from the
+    # stored sequence text (a time of µs is shown in µs, not as 1e-06 s)
+    r = _result([1e-6, 2e-6])
+    r.attrs["sequence"] = "param tau = 1 us\nparam f = 4 MHz\ndelay(tau)\n"
+    assert r._param_unit("tau") == (1e-6, "µs")
+    r.attrs["sequence"] = "param tau = 1 MHz\ndelay(1 us)\n"  # same values, a frequency
+    assert r._param_unit("tau") == (1.0, "Hz")
+    r.attrs["sequence"] = "param tau = 90 deg\ndelay(1 us)\n"
+    assert r._param_unit("tau") == (pytest.approx(np.pi / 180), "deg")
+    r.attrs["sequence"] = "not a sequence ("  # unreadable text: no unit, no error
+    assert r._param_unit("tau") == (1.0, "")
+    r.attrs["sequence"] = "param tau = 1 us\ndelay(tau)\n"
+    assert r.plot(tmp_path / "p.png").stat().st_size > 1000
