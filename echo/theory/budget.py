@@ -196,8 +196,13 @@ def model_from_dict(data: dict, source: str = "<model>") -> GrainModel:
             kwargs[key] = value
             continue
         if key not in sections:
+            hint = ""
+            if key in ("ensemble", "detection"):  # a simulation model (echo.modelfile)
+                hint = ("; this looks like a simulation model file (spinecho simulate "
+                        "--model): the budget needs a grain model, see docs/theory.md §5, "
+                        "or use --preset ferritin")
             raise ModelError(f"{source}: {key}: unknown table or key (known: "
-                             f"{', '.join(sorted(sections | set(_TOP_LEVEL)))})")
+                             f"{', '.join(sorted(sections | set(_TOP_LEVEL)))}){hint}")
         if not isinstance(value, dict):
             raise ModelError(f"{source}: {key}: expected a table [{key}], got {value!r}")
         for sub in value:

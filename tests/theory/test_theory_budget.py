@@ -140,3 +140,15 @@ def _parsed():
     import tomllib
 
     return tomllib.loads(GOOD)
+
+
+def test_simulation_model_file_is_told_apart():
+    # examples/ferritin.toml is a simulation model (echo.modelfile), not a grain model:
+    # the error says so and points at the budget's own format
+    from pathlib import Path
+
+    sim = Path(__file__).resolve().parents[2] / "examples" / "ferritin.toml"
+    with pytest.raises(ModelError, match="ensemble: unknown table") as info:
+        load_model(sim)
+    assert "ferritin.toml" in str(info.value)
+    assert "simulation model file" in str(info.value) and "--preset" in str(info.value)
