@@ -35,6 +35,24 @@ class _RowWriter:
             os.fsync(fh.fileno())
 
 
+def _unreachable(proc: EchoProcedure, exc: Exception):
+    """An :class:`InstrumentError` naming the role and resource that did not answer its
+    ``*IDN?`` at startup (a closed port, a timeout), or None for any other error."""
+    from pyvisa.errors import VisaIOError
+
+    from instruments.errors import InstrumentError
+
+    if not isinstance(exc, OSError | VisaIOError) or getattr(proc, "lab", None) is None:
+        return None
+    for role in ("awg", "digitizer"):
+        if role not in proc.identities and getattr(proc.lab, role, None) is not None:
+            cfg = proc.lab_config.require(role)
+            return InstrumentError(f"no reply from {cfg.resource} ({type(exc).__name__}: "
+                                   f"{exc}); is the instrument on and the lab file's "
+                                   "resource right? (spinecho lab check LAB.toml)", role)
+    return None
+
+
 def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                     sets=(), sweeps=(), averages: int = 1, retries: int = 2,
                     reference_frequency: float = -1.0, resume: bool = False,
@@ -57,7 +75,13 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
     proc.connect_fn = connect_fn
     bar = None
     try:
-        proc.startup()
+        try:
+            proc.startup()
+        except Exception as exc:
+            err = _unreachable(proc, exc)
+            if err is None:
+                raise
+            raise err from exc
         store: RunStore = proc.store
         results = Results(proc, str(store.csv))
         writer = _RowWriter(results, store.csv)

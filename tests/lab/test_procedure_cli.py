@@ -192,3 +192,23 @@ def test_procedure_runs_under_pymeasures_worker(vlab, tmp_path):
     data = Results.load(str(tmp_path / "worker.csv")).data
     assert list(data["point"]) == [0, 1]
     assert (tmp_path / "run" / "result.nc").exists()
+
+
+def test_measure_cli_unreachable_instrument_names_role_and_resource(vlab, tmp_path, capsys):
+    # a digitizer resource on a closed port: one clean message naming the role and the
+    # resource (was a ConnectionRefusedError traceback from the *IDN? at startup)
+    import socket
+
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    resource = tomllib.loads(labfile.read_text())["digitizer"]["resource"]
+    with socket.socket() as s:  # a port nobody listens on (bound, then released)
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    bad = re.sub(r"::\d+::", f"::{closed}::", resource)
+    labfile.write_text(labfile.read_text().replace(resource, bad))
+    code = main(["measure", "hahn", "--lab", str(labfile), "-o", str(tmp_path / "r"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"digitizer: no reply from {bad}" in err and "lab check" in err
+    assert "Traceback" not in err
