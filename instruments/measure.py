@@ -35,6 +35,19 @@ class _RowWriter:
             os.fsync(fh.fileno())
 
 
+def _remove_empty_run(run_path: Path, existed: bool) -> None:
+    """Undo what a failed startup created in ``run_path``: its ``run.json`` and empty
+    ``points/`` (never a measured point), and the directory itself if it is new."""
+    points = run_path / "points"
+    if points.is_dir() and any(points.iterdir()):
+        return
+    (run_path / "run.json").unlink(missing_ok=True)
+    if points.is_dir():
+        points.rmdir()
+    if not existed and run_path.is_dir() and not any(run_path.iterdir()):
+        run_path.rmdir()
+
+
 def _unreachable(proc: EchoProcedure, exc: Exception):
     """An :class:`InstrumentError` naming the role and resource that did not answer its
     ``*IDN?`` at startup (a closed port, a timeout), or None for any other error."""
@@ -74,10 +87,15 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                          run_dir=str(run_dir), resume=bool(resume))
     proc.connect_fn = connect_fn
     bar = None
+    run_path = Path(run_dir)
+    existed = run_path.exists()
+    fresh = not (run_path / "run.json").exists()
     try:
         try:
             proc.startup()
         except Exception as exc:
+            if fresh:  # a run that never started must not block the retry with "--resume"
+                _remove_empty_run(run_path, existed)
             err = _unreachable(proc, exc)
             if err is None:
                 raise

@@ -205,10 +205,16 @@ def test_measure_cli_unreachable_instrument_names_role_and_resource(vlab, tmp_pa
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     bad = re.sub(r"::\d+::", f"::{closed}::", resource)
-    labfile.write_text(labfile.read_text().replace(resource, bad))
-    code = main(["measure", "hahn", "--lab", str(labfile), "-o", str(tmp_path / "r"),
-                 "--no-progress"])
+    good_text = labfile.read_text()
+    labfile.write_text(good_text.replace(resource, bad))
+    run = tmp_path / "r"
+    code = main(["measure", "hahn", "--lab", str(labfile), "-o", str(run), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
     assert f"digitizer: no reply from {bad}" in err and "lab check" in err
     assert "Traceback" not in err
+    # the run never started: nothing left behind, the same -o works once the lab is fixed
+    assert not run.exists()
+    labfile.write_text(good_text)
+    assert main(["measure", "hahn", "--lab", str(labfile), "-o", str(run), "--set",
+                 "window=0.5us", "--no-progress"]) == 0
