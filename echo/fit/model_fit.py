@@ -105,6 +105,15 @@ def get_path(model, path: str) -> float:
     obj = model
     for name, idx in _tokens(path):
         if not dataclasses.is_dataclass(obj) or name not in _fields(obj):
+            if "." not in path and obj is model:  # a mistyped short name, e.g. 'sigmaa'
+                import difflib
+
+                short = [*ALIASES, *READOUT]
+                close = difflib.get_close_matches(path, short, n=1)
+                raise FitError(f"unknown fit parameter {path!r}"
+                               + (f" (did you mean {close[0]!r}?)" if close else "")
+                               + f"; short names: {', '.join(short)}; or a dotted path "
+                               "into the model such as environment.noise[0].sigma")
             raise FitError(f"parameter {path!r}: {type(obj).__name__} has no field {name!r} "
                            f"(fields: {', '.join(_fields(obj)) or 'none'})")
         obj = getattr(obj, name)

@@ -111,7 +111,7 @@ def test_compare_cli_end_to_end(tmp_path, hahn_data, capsys):
 
 
 @pytest.mark.parametrize("argv_extra, message", [
-    (["--fit", "bogus"], "has no field 'bogus'"),
+    (["--fit", "bogus"], "unknown fit parameter 'bogus'"),
     (["--fit", "sigma=abc"], "is not a number"),
 ])
 def test_compare_cli_user_errors_are_clean(tmp_path, capsys, argv_extra, message):

@@ -54,6 +54,17 @@ def test_paths_get_set_and_errors(small_model):
         get_path(small_model, "environment..t1")
 
 
+def test_mistyped_short_name_suggests_the_alias(small_model):
+    # 'sigmaa' is neither a short name nor a Model field: the message offers the short
+    # names (not the Model's top-level fields ensemble, environment, detection)
+    with pytest.raises(FitError, match=r"unknown fit parameter 'sigmaa' \(did you mean "
+                                       r"'sigma'\?\); short names: sigma, tau_c") as info:
+        get_path(small_model, "sigmaa")
+    assert "environment.noise[0].sigma" in str(info.value)
+    with pytest.raises(FitError, match="unknown fit parameter 'zzz'; short names"):
+        get_path(small_model, "zzz")
+
+
 def test_joint_fit_recovers_truth_and_shares_parameters(small_model):
     data = make_data(small_model, 1)
     r = fit_model(data, small_model, ["sigma", "tau_c"], simulator=closed_form_simulator,
