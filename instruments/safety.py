@@ -93,7 +93,10 @@ def check_limits(volts_by_step, rate: float, intervals, period: float, limits,
         raise LimitViolation(
             "max_duty_cycle", instrument,
             f"drive on {duty:.4g} of the {period:.6g} s repetition period exceeds the "
-            f"limit {limits.max_duty_cycle:.4g}", value=duty, limit=limits.max_duty_cycle)
+            f"limit {limits.max_duty_cycle:.4g} (the period is the played length of one "
+            "shot unless a repetition time is given: end the sequence with a longer delay, "
+            "or raise [limits] max_duty_cycle if the coil allows it)",
+            value=duty, limit=limits.max_duty_cycle)
     if limits.max_pulse_energy is not None and energy > limits.max_pulse_energy:
         raise LimitViolation(
             "max_pulse_energy", instrument,

@@ -142,6 +142,16 @@ def test_safety_limits_named(limits, constraint):
     assert info.value.constraint == constraint and info.value.instrument == "awg"
 
 
+def test_duty_cycle_violation_says_what_to_do():
+    # 200 ns on in the 2 µs played length = 0.1 > 0.05: the message gives the numbers and
+    # the two ways out (a longer shot, a higher limit)
+    s = sched([Pulse("coil", 100e-9, 200e-9, 1e-3)])
+    with pytest.raises(LimitViolation, match=r"drive on 0\.1 of the 2e-06 s repetition "
+                                             r"period exceeds the limit 0\.05") as info:
+        compile(s, make_lab(limits={"max_duty_cycle": 0.05}))
+    assert "longer delay" in str(info.value) and "[limits] max_duty_cycle" in str(info.value)
+
+
 def test_safety_report_values_closed_form():
     s = sched([Pulse("coil", 100e-9, 200e-9, 1e-3)])
     prog = compile(s, make_lab(limits={"max_amplitude_v": 1.5, "max_duty_cycle": 0.5,
