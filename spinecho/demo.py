@@ -16,10 +16,17 @@
    ``budget.txt`` (the paper's decoherence budget of the ferritin preset),
    ``summary.json``, ``README.md``; the run directories under ``runs/``.
 
-The hole-burning run is demodulated by the procedure at the carrier of its first pulse
-(the burn); the spectrum re-demodulates every point at its own probe carrier
-(z·exp(−i2π(f_probe − f_burn)t) — exact, since z = 2V·exp(−i2πf_burn t) is not filtered)
-and applies the same operation to the simulation.
+The hole-burning spectrum (see ``sequences/library/holeburn.seq``): the sample's line of
+splittings 2E/2π is inhomogeneous (Δ0 spread: 4Δ0 = 4.4 ± 0.4 MHz; bias spread 0.4 MHz),
+a 20 µs burn of 10 nT at 4.4 MHz (Rabi frequency ≈ 55 kHz ≈ 1/t_burn) saturates the
+grains within ~0.1 MHz of it, and a *selective* Hahn probe (π/2 in 2 µs: excitation band
+≈ 0.25 MHz, narrower than the ≈ 1 MHz line) swept across the line reads the line shape
+with a hole at the burn frequency. It is measured twice on the virtual lab — with the
+burn and with the burn amplitude set to 0 (the reference) — and the hole is their
+difference. The measurement procedure demodulates every point at its own probe carrier
+(``f_ref = f_probe`` in holeburn.seq; see :func:`instruments.procedure.reference_frequency`);
+the simulation is demodulated at the burn carrier and re-demodulated per point
+(``Dataset.meta["redemodulate"]``), which is the same operation.
 
 The moment per grain (the paper's proposal) is the fitted N·g·S over the number of grains,
 held against a *simulated* susceptibility measurement (Curie law at 2 K with a 4 %
@@ -42,12 +49,22 @@ __all__ = ["DemoSizes", "QUICK", "FULL", "DemoResult", "run_demo", "truth_tables
 N_GRAINS = 1.0e9
 SPIN = 200.0
 G = 2.0
+DELTA0 = 1.1e6      # Hz, mean tunnel splitting Δ0
+DELTA0_STD = 0.1e6  # Hz, its spread: the line 4Δ0 = 4.4 ± 0.4 MHz (inhomogeneous)
+BIAS_STD = 0.4e6    # Hz, bias spread (small: most grains near the ε = 0 "clock" point)
 SIGMA = 1.5e5       # Hz, OU bias-noise std
 TAU_C = 2.0e-6      # s, OU correlation time (the paper's T2)
-CARRIER = 4.0e6     # Hz, the zero-bias splitting 4Δ0
+CARRIER = 4.4e6     # Hz, the Hahn carrier: the mean zero-bias splitting 4Δ0
 AMP = 0.445         # hahn π/2 amplitude (fraction of 1 µT) for S = 200 (hahn.seq: 0.89 at S = 100)
+# hole burning (holeburn.seq): a long weak burn, a wait, a selective Hahn probe
 F_BURN = 4.4e6      # Hz
-BURN_AMP = 0.01
+BURN_AMP = 0.01     # 10 nT: Rabi frequency γ h0 (Δ/E) / 2π ≈ 55 kHz ≈ 1/T_BURN
+T_BURN = 20e-6      # s
+WAIT = 5e-6         # s, burn trailing edge → probe leading edge
+PROBE_T90 = 2e-6    # s, probe π/2 length (π: twice as long, same amplitude)
+PROBE_AMP = AMP * 100e-9 / PROBE_T90  # π/2 in PROBE_T90: Rabi frequency 1/(4 t90) = 125 kHz
+PROBE_TAU = 3.5e-6  # s, probe π/2 centre → π centre
+PROBE_RANGE = (3.6e6, 5.2e6)  # Hz, probe carriers swept
 VOLTS_PER_TESLA = 1.0e6  # coil: 1 µT ↔ 1 V at the AWG output
 NOISE_RMS = 0.05    # V per digitizer sample per shot
 CARRIER_PHASE = 0.25  # rad per engine substep inside the fit (see run_demo)
@@ -60,14 +77,14 @@ class DemoSizes:
     fit, digitizer averages)."""
 
     n_tau: int = 10
-    n_probe: int = 12
-    lab_samples: int = 400
+    n_probe: int = 25
+    lab_samples: int = 2000
     fit_samples: int = 400
     averages: int = 4
 
 
 FULL = DemoSizes()
-QUICK = DemoSizes(n_tau=6, n_probe=5, lab_samples=200, fit_samples=200, averages=1)
+QUICK = DemoSizes(n_tau=6, n_probe=5, lab_samples=400, fit_samples=200, averages=1)
 
 
 @dataclass
@@ -84,8 +101,8 @@ class DemoResult:
 def truth_tables(n_samples: int, seed: int = 1) -> dict:
     """The sample model as model-file tables (frequencies in Hz, times in s)."""
     return {
-        "ensemble": {"delta0": {"kind": "gaussian", "mean": 1.0e6, "std": 0.02e6},
-                     "bias": {"kind": "gaussian", "mean": 0.0, "std": 1.0e6},
+        "ensemble": {"delta0": {"kind": "gaussian", "mean": DELTA0, "std": DELTA0_STD},
+                     "bias": {"kind": "gaussian", "mean": 0.0, "std": BIAS_STD},
                      "spin": SPIN, "g": G, "n_grains": N_GRAINS, "n_samples": int(n_samples),
                      "seed": int(seed)},
         "environment": {"noise": [{"kind": "ou", "sigma": SIGMA, "tau_c": TAU_C}]},
@@ -107,7 +124,7 @@ max_pulse_energy = 1e-3
 driver = "instruments.drivers.awg:Keysight33500B"
 resource = "{awg}"
 channel = 1
-sample_rate = 250e6
+sample_rate = 100e6     # 19 samples per cycle at 5.2 MHz; hold images at 100 ± 5 MHz: off resonance
 volts_per_tesla = {vpt}
 full_scale_v = 2.5
 digitizer_marker = "acq"
@@ -179,20 +196,25 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                            encoding="utf-8")
         # -------------------------------------------------------------- 2. measure
         _say(progress, f"[2/5] measuring a Hahn-echo τ sweep ({sizes.n_tau} points) ...")
-        hahn_sets = [f"amp={AMP}"]
-        hahn_sweep = [f"tau=lin(0.6us, 9us, {sizes.n_tau})"]
+        hahn_sets = [f"amp={AMP}", f"f={CARRIER / 1e6:g} MHz"]
+        hahn_sweep = [f"tau=log(0.6us, 9us, {sizes.n_tau})"]  # dense where the decay bends
         proc_h = run_measurement("hahn", labfile, runs / "hahn", sets=hahn_sets,
                                  sweeps=hahn_sweep, progress=progress)
-        _say(progress, f"      measuring an echo-detected hole-burning spectrum "
-                       f"({sizes.n_probe} probe frequencies) ...")
-        hb_sets = [f"amp={AMP}", f"f_burn={F_BURN / 1e6:g} MHz", f"burn_amp={BURN_AMP}"]
-        hb_sweep = [f"f_probe=lin(3.9MHz, 5.0MHz, {sizes.n_probe})"]
-        proc_b = run_measurement("holeburn", labfile, runs / "holeburn", sets=hb_sets,
-                                 sweeps=hb_sweep, progress=progress)
+        hb_sweep = [f"f_probe=lin({PROBE_RANGE[0] / 1e6:g}MHz, {PROBE_RANGE[1] / 1e6:g}MHz, "
+                    f"{sizes.n_probe})"]
+        procs_b = {}
+        for name, burn_amp in (("holeburn", BURN_AMP), ("holeburn_reference", 0.0)):
+            what = "with the burn" if burn_amp else "without the burn (the reference)"
+            _say(progress, f"      measuring an echo-detected hole-burning spectrum {what} "
+                           f"({sizes.n_probe} probe frequencies) ...")
+            procs_b[name] = run_measurement("holeburn", labfile, runs / name,
+                                            sets=holeburn_sets(burn_amp), sweeps=hb_sweep,
+                                            progress=progress)
     finally:
         lab.stop()
     hahn = EchoResult.load(runs / "hahn" / "result.nc")
     hole = EchoResult.load(runs / "holeburn" / "result.nc")
+    hole_ref = EchoResult.load(runs / "holeburn_reference" / "result.nc")
 
     # ---------------------------------------------------------------------- 3. fit
     _say(progress, "[3/5] fitting σ, τc, amplitude (N·g·S) and phase with the fast engine "
@@ -227,33 +249,37 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     fitted = fit.meta["fitted_model"]
 
     # ---------------------------------------------------------- 4. hole spectrum
-    _say(progress, "[4/5] the hole spectrum with the fitted model (read-out amplitude and "
-                   "phase fitted) ...")
+    _say(progress, "[4/5] the hole spectrum with the fitted model (σ, τc from the Hahn fit; "
+                   "read-out amplitude and phase fitted to both spectra) ...")
     f_probe = np.asarray(hole.dataset["f_probe"].values, float)
-    # the hole spectrum: σ, τc from the Hahn fit; its own read-out amplitude and phase
-    # (one simulation: read-out parameters need no new one)
     from echo.fit.loaders import from_arrays
-    from echo.fit.model_fit import redemodulated_amplitude
 
-    measured_spec = redemodulated_amplitude(hole, F_BURN, f_probe)
-    hole_model = replace(fitted, detection=replace(fitted.detection, reference_frequency=F_BURN))
-    hole_ds = Dataset(from_arrays(f_probe, measured_spec, x_name="f_probe", x_unit="Hz",
-                                  y_unit="V", source=str(runs / "holeburn")),
-                      proc_b.schedules, label="hole-burning spectrum (virtual lab)",
-                      meta={"redemodulate": (F_BURN, f_probe)})
-    hole_fit = fit_model(hole_ds, hole_model, ["amplitude", "phase"], simulator=sim,
+    # measured: demodulated by the procedure at each point's probe carrier (f_ref);
+    # simulated: demodulated at the burn carrier, re-demodulated to f_probe per point.
+    # The simulated ensemble: as many grains as the lab's (a selective probe sees a
+    # fraction of the line only), a different Monte-Carlo draw.
+    hole_model = replace(fitted, ensemble=replace(fitted.ensemble,
+                                                  n_samples=sizes.lab_samples,
+                                                  seed=202 + seed),
+                         detection=replace(fitted.detection, reference_frequency=F_BURN))
+    hole_sets = []
+    for name, res_b in (("holeburn", hole), ("holeburn_reference", hole_ref)):
+        hole_sets.append(Dataset(
+            from_arrays(f_probe, np.asarray(res_b.amplitude, complex), x_name="f_probe",
+                        x_unit="Hz", y_unit="V", source=str(runs / name)),
+            procs_b[name].schedules,
+            label=("hole-burning spectrum" if name == "holeburn" else
+                   "reference spectrum (no burn)") + " (virtual lab)",
+            meta={"redemodulate": (F_BURN, f_probe)}))
+    hole_fit = fit_model(hole_sets, hole_model, ["amplitude", "phase"], simulator=sim,
                          truth={"amplitude": truth["amplitude"]},
                          name="hole spectrum fit (σ, τc from the Hahn fit)")
+    measured_spec = np.asarray(hole.amplitude, complex)
+    measured_ref = np.asarray(hole_ref.amplitude, complex)
     simulated_spec = hole_fit.curves[0].model
-    # the same probe without the burn pulse (amplitude 0): the reference the hole is cut in
-    seq_b = Sequence.load("holeburn")
-    ref_sched = [seq_b.bind(amp=AMP, f_burn=F_BURN, burn_amp=0.0, f_probe=f) for f in f_probe]
-    ref_ds = Dataset(hole_ds.data, ref_sched, meta=hole_ds.meta)
-    from echo.fit.model_fit import apply_readout
-
-    reference_spec = apply_readout(sim(hole_model, ref_ds), hole_model,
-                                   {"amplitude": hole_fit.value("amplitude"),
-                                    "phase": hole_fit.value("phase")})
+    reference_spec = hole_fit.curves[1].model
+    hole_stats = {"measured": hole_metrics(f_probe, measured_spec, measured_ref),
+                  "simulated": hole_metrics(f_probe, simulated_spec, reference_spec)}
 
     # ---------------------------------------------------------------- 5. report
     _say(progress, "[5/5] writing the report ...")
@@ -270,11 +296,13 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     seq_h = Sequence.load("hahn")
     plot_schedule(seq_h.bind(amp=AMP, tau=3e-6), out / "timing_hahn.png")
     files["timing_hahn"] = out / "timing_hahn.png"
-    plot_schedule(Sequence.load("holeburn").bind(amp=AMP, f_burn=F_BURN, burn_amp=BURN_AMP),
-                  out / "timing_holeburn.png")
+    plot_schedule(Sequence.load("holeburn").bind(
+        **{k: v for k, v in (a.split("=", 1) for a in holeburn_sets(BURN_AMP))},
+        f_probe=F_BURN), out / "timing_holeburn.png")
     files["timing_holeburn"] = out / "timing_holeburn.png"
     files["hole_spectrum"] = _plot_hole(out / "hole_spectrum.png", f_probe, measured_spec,
-                                        simulated_spec, reference_spec)
+                                        measured_ref, simulated_spec, reference_spec,
+                                        hole_stats)
     files["recovered"] = _plot_recovered(out / "recovered_vs_true.png", fit, truth)
     (out / "model_truth.toml").write_text(model_toml(tables), encoding="utf-8")
     files["model"] = out / "model_truth.toml"
@@ -306,11 +334,15 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                  "recovered": recovered,
                  "moment": moment.to_dict() if moment else {"error": moment_error},
                  "hole_spectrum": {"f_probe_hz": f_probe.tolist(),
+                                   "f_burn_hz": F_BURN,
                                    "measured_abs_v": np.abs(measured_spec).tolist(),
+                                   "measured_no_burn_abs_v": np.abs(measured_ref).tolist(),
                                    "simulated_abs_v": np.abs(simulated_spec).tolist(),
                                    "simulated_no_burn_abs_v":
-                                       np.abs(reference_spec).tolist()},
-                 "runs": {"hahn": str(runs / "hahn"), "holeburn": str(runs / "holeburn")},
+                                       np.abs(reference_spec).tolist(),
+                                   "hole": hole_stats},
+                 "runs": {"hahn": str(runs / "hahn"), "holeburn": str(runs / "holeburn"),
+                          "holeburn_reference": str(runs / "holeburn_reference")},
                  "lab_simulations": {
                      "calls": getattr(getattr(lab, "sample", None), "sim_calls", None),
                      "seconds": getattr(getattr(lab, "sample", None), "sim_seconds", None)}}})
@@ -344,23 +376,77 @@ def model_toml(tables: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot_hole(path, f, measured, simulated, reference):
+def holeburn_sets(burn_amp: float) -> list[str]:
+    """``--set`` assignments of the demo's hole-burning measurement (holeburn.seq)."""
+    return [f"f_burn={F_BURN / 1e6:g} MHz", f"burn_amp={burn_amp:g}",
+            f"burn={T_BURN * 1e6:g} us", f"wait={WAIT * 1e6:g} us",
+            f"t90={PROBE_T90 * 1e6:g} us", f"amp={PROBE_AMP:.6g}",
+            f"tau={PROBE_TAU * 1e6:g} us"]
+
+
+def hole_metrics(f, burn, reference, f_burn: float = F_BURN) -> dict:
+    """The hole of a spectrum: ``hole`` = |reference| − |burn| against probe frequency
+    ``f`` (Hz); its ``depth`` (fraction of the reference) at the point nearest ``f_burn``,
+    its ``peak_hz`` (the frequency of its maximum) and its full width at half maximum
+    ``fwhm_hz`` (linear interpolation between the points around the peak; nan if the
+    half maximum is not crossed on both sides)."""
+    f = np.asarray(f, float)
+    b, r = np.abs(np.asarray(burn)), np.abs(np.asarray(reference))
+    hole = r - b
+    k0 = int(np.argmin(np.abs(f - f_burn)))
+    k = int(np.argmax(hole))
+    half = 0.5 * hole[k]
+    fwhm = float("nan")
+    lo = k
+    while lo > 0 and hole[lo] > half:
+        lo -= 1
+    hi = k
+    while hi < f.size - 1 and hole[hi] > half:
+        hi += 1
+    if hole[lo] <= half < hole[k] and hole[hi] <= half:
+        fl = f[lo] + (half - hole[lo]) * (f[lo + 1] - f[lo]) / (hole[lo + 1] - hole[lo])
+        fh = f[hi - 1] + (hole[hi - 1] - half) * (f[hi] - f[hi - 1]) / (hole[hi - 1] - hole[hi])
+        fwhm = float(fh - fl)
+    return {"depth": float(hole[k0] / r[k0]) if r[k0] > 0 else float("nan"),
+            "peak_hz": float(f[k]), "fwhm_hz": fwhm,
+            "line_peak_hz": float(f[int(np.argmax(r))])}
+
+
+def _plot_hole(path, f, measured, measured_ref, simulated, reference, stats=None):
     import matplotlib.pyplot as plt
 
-    fig, (ax, axr) = plt.subplots(2, 1, figsize=(6, 5.2), sharex=True,
-                                  gridspec_kw={"height_ratios": [3, 1.2]})
-    ax.plot(f / 1e6, np.abs(measured), "o", label="measured (virtual lab)")
-    ax.plot(f / 1e6, np.abs(simulated), "-", label="simulated (fitted model)")
-    ax.plot(f / 1e6, np.abs(reference), "--", color="grey",
-            label="simulated without the burn pulse")
-    ax.axvline(F_BURN / 1e6, color="grey", ls=":", label="burn frequency")
+    fig, (ax, axh, axr) = plt.subplots(3, 1, figsize=(6.4, 7.2), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 2, 1.1]})
+    x = f / 1e6
+    ax.plot(x, np.abs(measured_ref), "s", mfc="none", color="grey", ms=4,
+            label="measured without the burn (reference)")
+    ax.plot(x, np.abs(measured), "o", ms=4, color="C0", label="measured with the burn")
+    ax.plot(x, np.abs(reference), "--", color="grey", label="simulated without the burn")
+    ax.plot(x, np.abs(simulated), "-", color="C1", label="simulated with the burn")
+    for a in (ax, axh, axr):
+        a.axvline(F_BURN / 1e6, color="grey", ls=":", lw=0.8)
     ax.set_ylabel("|echo amplitude| (V)")
-    ax.legend(fontsize=8)
-    ax.set_title("echo-detected hole-burning spectrum", fontsize=9)
-    axr.plot(f / 1e6, np.abs(measured) - np.abs(simulated), "o")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("echo-detected hole-burning spectrum (virtual lab vs fitted model); "
+                 f"burn {F_BURN / 1e6:g} MHz (dotted)", fontsize=8)
+    axh.plot(x, np.abs(measured_ref) - np.abs(measured), "o", ms=4, color="C0",
+             label="measured")
+    axh.plot(x, np.abs(reference) - np.abs(simulated), "-", color="C1", label="simulated")
+    axh.axhline(0, color="k", lw=0.6)
+    axh.set_ylabel("hole: |ref| − |burn| (V)")
+    if stats:
+        m, sm = stats["measured"], stats["simulated"]
+        axh.set_title(f"hole depth at the burn frequency: measured {m['depth']:.0%}, "
+                      f"simulated {sm['depth']:.0%}; FWHM {m['fwhm_hz'] / 1e3:.0f} / "
+                      f"{sm['fwhm_hz'] / 1e3:.0f} kHz", fontsize=8)
+    axh.legend(fontsize=7, loc="upper right")
+    axr.plot(x, np.abs(measured) - np.abs(simulated), "o", ms=3, color="C0", label="burn")
+    axr.plot(x, np.abs(measured_ref) - np.abs(reference), "s", ms=3, mfc="none",
+             color="grey", label="reference")
     axr.axhline(0, color="k", lw=0.6)
     axr.set_xlabel("probe frequency (MHz)")
     axr.set_ylabel("residual (V)")
+    axr.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -420,12 +506,14 @@ def _write_readme(out: Path, fit, truth, moment, seconds, sizes) -> Path:
         "| file | what |", "|---|---|",
         "| timing_hahn.png, timing_holeburn.png | timing diagrams of the two sequences |",
         "| fit_hahn.png | Hahn echo amplitude vs τ: measured vs simulated, residuals |",
-        "| hole_spectrum.png | echo-detected hole-burning spectrum, measured vs simulated |",
+        "| hole_spectrum.png | echo-detected hole-burning spectrum with and without the "
+        "burn, measured vs simulated, and the hole (their difference) |",
         "| recovered_vs_true.png | fitted / true parameters with 1σ |",
         "| parameters.txt, summary.json | fit table and everything in JSON |",
         "| budget.txt | the paper's decoherence budget (ferritin preset) |",
         "| model_truth.toml | the sample the virtual lab simulated (the truth) |",
-        "| runs/ | the measurement run directories (results.csv, result.nc) |", "",
+        "| runs/ | the measurement run directories (results.csv, result.nc): hahn, "
+        "holeburn, holeburn_reference |", "",
         "## recovered vs true", "", "```", recovered_table(fit, truth), "```", "",
         MC_NOTE + ".", "",
         f"fit: {'converged' if fit.success else 'NOT CONVERGED'} — {fit.message}", "",
