@@ -348,7 +348,7 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                      "seconds": getattr(getattr(lab, "sample", None), "sim_seconds", None)}}})
     files["json"].write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
-    files["readme"] = _write_readme(out, fit, truth, moment, seconds, sizes)
+    files["readme"] = _write_readme(out, fit, truth, moment, seconds, sizes, hole_stats)
     return DemoResult(out, fit, truth, recovered, files, seconds, moment)
 
 
@@ -498,7 +498,7 @@ def recovered_table(fit, truth) -> str:
     return "\n".join(lines)
 
 
-def _write_readme(out: Path, fit, truth, moment, seconds, sizes) -> Path:
+def _write_readme(out: Path, fit, truth, moment, seconds, sizes, hole=None) -> Path:
     text = [
         "# spinecho demo report", "",
         f"Measured on the virtual lab (loopback), fitted with the fast engine in "
@@ -522,6 +522,18 @@ def _write_readme(out: Path, fit, truth, moment, seconds, sizes) -> Path:
         f"{out / 'model_truth.toml'} --fit sigma,tau_c,amplitude,phase -o {out / 'refit'}",
         "```", "",
     ]
+    if hole:
+        text += ["## hole-burning spectrum", "",
+                 f"Burn {T_BURN * 1e6:g} µs at {F_BURN / 1e6:g} MHz ({BURN_AMP * 1e3:g} nT); "
+                 f"selective Hahn probe (π/2 in {PROBE_T90 * 1e6:g} µs) swept "
+                 f"{PROBE_RANGE[0] / 1e6:g}–{PROBE_RANGE[1] / 1e6:g} MHz, measured with and "
+                 "without the burn; the hole is |reference| − |burn|.", "",
+                 "| | depth at the burn frequency | hole peak (MHz) | hole FWHM (kHz) |",
+                 "|---|---|---|---|"]
+        for kind, h in hole.items():
+            text.append(f"| {kind} | {h['depth']:.0%} | {h['peak_hz'] / 1e6:.3f} | "
+                        f"{h['fwhm_hz'] / 1e3:.0f} |")
+        text.append("")
     if moment is not None:
         text += ["## moment per grain (the paper's proposal)", "", moment.text(),
                  "(the susceptibility value is simulated: Curie law at 2 K with a 4 % "
