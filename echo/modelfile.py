@@ -319,7 +319,10 @@ def parse_model(text: str, filename: str = "<model>") -> Model:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{filename}: TOML syntax error: {exc}") from None
+        from sequences.errors import toml_error_parts
+
+        where, detail = toml_error_parts(filename, exc, text)
+        raise ModelError(f"{where}: TOML syntax error: {detail}") from None
     return model_from_dict(data)
 
 
@@ -332,10 +335,14 @@ def load_model(path) -> Model:
 def raw_model(path) -> dict:
     """The parsed TOML tables of a model file (for :func:`set_field`)."""
     path = Path(path)
+    text = path.read_text(encoding="utf-8")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{path}: TOML syntax error: {exc}") from None
+        from sequences.errors import toml_error_parts
+
+        where, detail = toml_error_parts(path, exc, text)
+        raise ModelError(f"{where}: TOML syntax error: {detail}") from None
 
 
 def set_field(data: dict, dotted: str, value) -> None:

@@ -320,7 +320,10 @@ def load_lab(path: str | Path) -> LabConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise LabFileError(f"not valid TOML: {exc}", str(path)) from None
+        from sequences.errors import toml_error_parts
+
+        where, detail = toml_error_parts(path, exc, text)
+        raise LabFileError(f"not valid TOML: {detail}", where) from None
     return parse_lab(data, str(path))
 
 

@@ -42,3 +42,30 @@ class ScheduleError(SequenceError):
 
 class HardwareViolation(SequenceError):
     """A schedule breaks a hardware profile constraint."""
+
+
+def toml_error_parts(path, exc: Exception, text: str | None = None) -> tuple[str, str]:
+    """Locate a ``tomllib.TOMLDecodeError`` for a user message: ``(where, detail)`` with
+    ``where`` = ``"path:line:column"`` (or ``"path"`` when tomllib gives no position) and
+    ``detail`` = the reason, then the offending line with a caret under the column.
+    ``text`` is the file's text (read from ``path`` when omitted)."""
+    import re
+
+    msg = str(exc)
+    m = re.match(r"^(?P<reason>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$", msg,
+                 re.DOTALL)
+    if not m:
+        return str(path), msg
+    line, col = int(m.group("line")), int(m.group("col"))
+    detail = m.group("reason")
+    if text is None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            text = None
+    lines = text.splitlines() if text is not None else []
+    if 1 <= line <= len(lines):
+        caret = " " * max(col - 1, 0) + "^"
+        detail += f"\n    {lines[line - 1].rstrip()}\n    {caret}"
+    return f"{path}:{line}:{col}", detail

@@ -117,7 +117,10 @@ class HardwareProfile:
             with open(p, "rb") as fh:
                 d = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
-            raise SequenceError(f"{p}: not valid TOML: {exc}") from None
+            from sequences.errors import toml_error_parts
+
+            where, detail = toml_error_parts(p, exc)
+            raise SequenceError(f"{where}: not valid TOML: {detail}") from None
         prof = cls.from_dict(d, source=p)
         return prof if prof.name else cls(**{**prof.__dict__, "name": os.path.basename(p)})
 

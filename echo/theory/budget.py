@@ -235,7 +235,10 @@ def load_model(path) -> GrainModel:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{p}: invalid TOML: {exc}") from None
+        from sequences.errors import toml_error_parts
+
+        where, detail = toml_error_parts(p, exc, text)
+        raise ModelError(f"{where}: invalid TOML: {detail}") from None
     return model_from_dict(data, str(p))
 
 

@@ -263,7 +263,10 @@ def load_config(path: str | Path) -> VirtualLabConfig:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise VirtualLabError(f"{path}: {exc}") from None
+        from sequences.errors import toml_error_parts
+
+        where, detail = toml_error_parts(path, exc)
+        raise VirtualLabError(f"{where}: not valid TOML: {detail}") from None
     return config_from_dict(data, str(path), path.parent)
 
 

@@ -102,8 +102,11 @@ def test_driver_paths_accepted():
 def test_bad_toml_and_missing_role(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[awg\nx=1")
-    with pytest.raises(LabFileError, match="bad.toml"):
+    with pytest.raises(LabFileError, match="bad.toml") as info:
         load_lab(bad)
+    # located like a .seq error: file:line:column, then the line with a caret
+    assert str(info.value).startswith(f"{bad}:1:5: not valid TOML: ")
+    assert str(info.value).endswith("\n    [awg\n        ^")
     cfg = parse_lab(BASE, "l.toml")
     with pytest.raises(InstrumentError, match=r"\[digitizer\]"):
         cfg.require("digitizer", "an echo measurement")
@@ -210,3 +213,13 @@ def test_lab_context_switches_outputs_off_on_error():
     finally:
         fake.close()
     assert fake.log == ["OUTP1 0", "OUTP2 0"]
+
+
+def test_virtual_lab_config_bad_toml_is_located(tmp_path):
+    from instruments.virtual.lab import VirtualLabError, load_config
+
+    bad = tmp_path / "v.toml"
+    bad.write_text('host = "127.0.0.1"\nseed = = 0\n')
+    with pytest.raises(VirtualLabError) as info:
+        load_config(bad)
+    assert str(info.value).startswith(f"{bad}:2:8: not valid TOML: ")

@@ -85,3 +85,14 @@ def test_sample_rate_sets_the_raster():
     assert [v.rule for v in p.validate(s)] == ["raster"]
     with pytest.raises(SequenceError, match="disagree"):
         HardwareProfile.from_dict({"sample_rate": "1 GHz", "raster": "2 ns"})
+
+
+def test_bad_toml_is_located_file_line_column(tmp_path):
+    # like a .seq error: file:line:column, the line and a caret under the column
+    bad = tmp_path / "hw.toml"
+    bad.write_text('name = "x"\nmin_pulse = 8 ns\n')
+    with pytest.raises(SequenceError) as info:
+        HardwareProfile.load(bad)
+    text = str(info.value)
+    assert text.startswith(f"{bad}:2:15: not valid TOML: ")
+    assert text.endswith("\n    min_pulse = 8 ns\n                  ^")

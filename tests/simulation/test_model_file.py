@@ -84,3 +84,13 @@ def test_errors_name_field_and_value(text, message):
     with pytest.raises(ModelError) as info:
         parse_model(text)
     assert message in str(info.value)
+
+
+def test_toml_syntax_error_is_located(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text("[ensemble]\nn_samples = 2000 = 3\n")
+    for load in (load_model, lambda q: parse_model(q.read_text(), str(q))):
+        with pytest.raises(ModelError) as info:
+            load(p)
+        assert str(info.value).startswith(f"{p}:2:18: TOML syntax error: ")
+        assert str(info.value).endswith("\n    n_samples = 2000 = 3\n                     ^")
