@@ -513,7 +513,16 @@ def _syntax_error(exc: UnexpectedInput, filename: str, lines: list[str]) -> Sequ
 def load(spec: str | os.PathLike, *, _stack: tuple[str, ...] = ()) -> Sequence:
     """Load a ``.seq`` file, or a library sequence by name (``"hahn"``)."""
     path = resolve(spec)
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # located like a syntax error: file:line:column
+        head = data[:exc.start]
+        line = head.count(b"\n") + 1
+        column = len(head) - (head.rfind(b"\n") + 1) + 1
+        raise SequenceError(f"not a UTF-8 text file (byte 0x{data[exc.start]:02x}: "
+                            f"{exc.reason})", filename=str(path), line=line, column=column,
+                            hint="a .seq file is text; save it as UTF-8") from None
     return parse(text, filename=str(path), _stack=_stack)
 
 

@@ -137,3 +137,12 @@ def test_deep_nesting_is_an_error_not_a_crash():
         parse("delay(" + " + ".join(["1 us"] * 5000) + ")")
     with pytest.raises(SequenceError, match="nested"):
         parse("repeat 1 { " * 200 + "}" * 200)
+
+
+def test_non_utf8_file_is_a_located_error(tmp_path):
+    # a Latin-1 'é' on line 2 (column 6 of '# café'): a SequenceError, not a UnicodeDecodeError
+    p = tmp_path / "latin1.seq"
+    p.write_bytes(b"delay(1 us)\n# caf\xe9\n")
+    with pytest.raises(SequenceError) as info:
+        load(p)
+    assert str(info.value).startswith(f"{p}:2:6: not a UTF-8 text file (byte 0xe9")
