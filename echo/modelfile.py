@@ -329,13 +329,20 @@ def parse_model(text: str, filename: str = "<model>") -> Model:
 def load_model(path) -> Model:
     """A Model from a TOML file."""
     path = Path(path)
-    return parse_model(path.read_text(encoding="utf-8"), str(path))
+    return parse_model(_read_text(path), str(path))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
 
 
 def raw_model(path) -> dict:
     """The parsed TOML tables of a model file (for :func:`set_field`)."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

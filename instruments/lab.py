@@ -317,6 +317,8 @@ def load_lab(path: str | Path) -> LabConfig:
         raise
     except OSError as exc:
         raise LabFileError(f"cannot read: {exc}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise LabFileError(f"not a UTF-8 text file ({exc.reason})", str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

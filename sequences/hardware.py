@@ -116,6 +116,8 @@ class HardwareProfile:
         try:
             with open(p, "rb") as fh:
                 d = tomllib.load(fh)
+        except UnicodeDecodeError as exc:
+            raise SequenceError(f"{p}: not a UTF-8 text file ({exc.reason})") from None
         except tomllib.TOMLDecodeError as exc:
             from sequences.errors import toml_error_parts
 

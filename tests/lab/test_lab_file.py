@@ -223,3 +223,10 @@ def test_virtual_lab_config_bad_toml_is_located(tmp_path):
     with pytest.raises(VirtualLabError) as info:
         load_config(bad)
     assert str(info.value).startswith(f"{bad}:2:8: not valid TOML: ")
+
+
+def test_non_utf8_lab_file_is_a_lab_file_error(tmp_path):
+    p = tmp_path / "latin1.toml"
+    p.write_bytes(b"# caf\xe9\n[lab]\n")
+    with pytest.raises(LabFileError, match=r"latin1\.toml: not a UTF-8 text file"):
+        load_lab(p)

@@ -96,3 +96,10 @@ def test_bad_toml_is_located_file_line_column(tmp_path):
     text = str(info.value)
     assert text.startswith(f"{bad}:2:15: not valid TOML: ")
     assert text.endswith("\n    min_pulse = 8 ns\n                  ^")
+
+
+def test_non_utf8_hardware_file_is_a_sequence_error(tmp_path):
+    p = tmp_path / "latin1.toml"
+    p.write_bytes(b"# caf\xe9\nraster = \"1 ns\"\n")
+    with pytest.raises(SequenceError, match=r"latin1\.toml: not a UTF-8 text file"):
+        HardwareProfile.load(p)

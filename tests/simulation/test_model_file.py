@@ -94,3 +94,10 @@ def test_toml_syntax_error_is_located(tmp_path):
             load(p)
         assert str(info.value).startswith(f"{p}:2:18: TOML syntax error: ")
         assert str(info.value).endswith("\n    n_samples = 2000 = 3\n                     ^")
+
+
+def test_non_utf8_model_file_is_a_model_error(tmp_path):
+    p = tmp_path / "latin1.toml"
+    p.write_bytes(b"# caf\xe9\n[ensemble]\n")
+    with pytest.raises(ModelError, match=r"latin1\.toml: not a UTF-8 text file"):
+        load_model(p)
