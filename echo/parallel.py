@@ -80,7 +80,13 @@ def make_executor(workers: int | None = None, scheduler: str | None = None):
 
         @contextlib.contextmanager
         def _client():
-            client = Client(scheduler)
+            try:
+                client = Client(scheduler)
+            except OSError as exc:  # refused or timed out: a user error, not a traceback
+                from echo.model import ModelError
+
+                raise ModelError(f"scheduler {scheduler!r}: cannot reach the Dask scheduler "
+                                 f"({exc}); is `dask scheduler` running there?") from None
             try:
                 yield client
             finally:

@@ -135,3 +135,20 @@ def test_missing_output_directory_is_a_clean_error_before_simulating(tmp_path, c
     assert f"{flag} {bad}: directory" in err and "does not exist" in err
     assert "Traceback" not in err
     assert not (tmp_path / "r.nc").exists()  # nothing simulated or written
+
+
+def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
+    import socket
+
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.distributed")
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "--scheduler", address,
+                     "-o", str(tmp_path / "x.nc")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"scheduler '{address}': cannot reach the Dask scheduler" in err
+    assert "Traceback" not in err
