@@ -25,6 +25,11 @@ import numpy as np
 
 from sequences.units import MU_B_OVER_HBAR, angular
 
+#: Initial states the engines accept: "thermal" (eigenbasis populations at the
+#: environment's temperature; None → T = 0, the ground state), "ground" (|−E⟩ whatever the
+#: temperature, a prepared state) and "up" (τz = +1, the paper's P(t) set-up).
+INITIAL_STATES = ("thermal", "ground", "up")
+
 
 class ModelError(ValueError):
     """Invalid model input; the message names the field and the offending value."""
@@ -386,7 +391,7 @@ class Environment:
     """Decoherence of each grain.
 
     * ``t1`` (s): relaxation between the eigenstates |±E⟩; the down/up rates obey detailed
-      balance at ``temperature`` (K), Γ↓ + Γ↑ = 1/T1. ``None`` = no relaxation.
+      balance at ``temperature`` (K), Γ↓ + Γ↑ = 1/T1. ``t1 = None`` = no relaxation.
     * ``t_phi`` (s): pure dephasing in the eigenbasis (Lindblad √(1/2Tφ)·σz', so the
       coherence decays as exp(−t/Tφ)). ``None`` = none.
     * ``noise``: bias-noise processes added to ε (their sum acts).
@@ -395,7 +400,10 @@ class Environment:
     * ``measurement_rate`` (1/s): continuous SQUID monitoring of τz with measurement
       strength κ (homodyne); the induced dephasing of τz-coherences is set by κ as
       documented in the engine. 0 = no back-action.
-    * ``temperature`` (K): for T1 detailed balance; ``None`` = infinite temperature.
+    * ``temperature`` (K): bath temperature for T1 detailed balance and the thermal initial
+      state. ``None`` = zero temperature (relaxation only downwards, Γ↑ = 0; the thermal
+      state is the ground state |−E⟩); ``math.inf`` (TOML ``inf``) = infinite temperature
+      (Γ↑ = Γ↓, unpolarised).
     """
 
     t1: float | None = None
@@ -409,7 +417,8 @@ class Environment:
         _check("environment.t1", self.t1, positive=True, allow_none=True)
         _check("environment.t_phi", self.t_phi, positive=True, allow_none=True)
         _check("environment.measurement_rate", self.measurement_rate, nonneg=True)
-        _check("environment.temperature", self.temperature, positive=True, allow_none=True)
+        if self.temperature is not None and self.temperature != math.inf:
+            _check("environment.temperature", self.temperature, positive=True)
         if self.drive_coupling not in ("z", "x"):
             raise ModelError(f"environment.drive_coupling: must be 'z' or 'x', got "
                              f"{self.drive_coupling!r}")

@@ -15,7 +15,8 @@ Format (all frequencies cyclic, in Hz; times in s; fields in T; temperatures in 
     [environment]              # optional table; every entry optional
     t1 = 1e-3                  # relaxation time between eigenstates (s)
     t_phi = 1e-4               # pure dephasing time (s)
-    temperature = 0.03         # K (detailed balance of T1, thermal initial state)
+    temperature = 0.03         # K (detailed balance of T1, thermal initial state);
+                               # omitted = T → 0 (ground state), inf = unpolarised
     drive_coupling = "z"       # "z" (field modulates ε, default) or "x"
     measurement_rate = 0.0     # SQUID back-action κ (1/s)
 
@@ -132,6 +133,13 @@ def _num(table: dict, key: str, path: str, *, required=False, default=None, posi
     if nonneg and v < 0:
         raise ModelError(f"{where}: must be >= 0, got {v!r}")
     return int(v) if integer else float(v)
+
+
+def _temperature(env_t: dict) -> float | None:
+    """environment.temperature in K: a positive number, or ``inf`` (unpolarised bath)."""
+    if env_t.get("temperature") == math.inf:
+        return math.inf
+    return _num(env_t, "temperature", "environment", positive=True)
 
 
 def _table(d, path: str) -> dict:
@@ -293,7 +301,7 @@ def model_from_dict(data: dict) -> Model:
         drive_coupling=coupling,
         measurement_rate=_num(env_t, "measurement_rate", "environment", default=0.0,
                               nonneg=True),
-        temperature=_num(env_t, "temperature", "environment", positive=True),
+        temperature=_temperature(env_t),
     )
     det_t = _table(data.get("detection", {}), "detection")
     _known(det_t, _DET_FIELDS, "detection")

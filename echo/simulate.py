@@ -18,14 +18,14 @@ import json
 import numpy as np
 
 from echo.detect import output_times, to_signal
-from echo.model import Detection, Ensemble, Environment, Model, ModelError
+from echo.model import INITIAL_STATES, Detection, Ensemble, Environment, Model, ModelError
 from echo.parallel import ChunkTask, chunk_seed, map_tasks, reduce_tasks
 from echo.result import EchoResult, build_result
 
 __all__ = ["simulate", "simulate_schedules"]
 
 FRAMES = ("lab", "rwa")
-INITIALS = ("thermal", "up")
+INITIALS = INITIAL_STATES
 
 
 def _is_quiet(env: Environment) -> bool:

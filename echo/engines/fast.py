@@ -57,7 +57,14 @@ import warnings
 
 import numpy as np
 
-from echo.model import Environment, GrainChunk, ModelError, OrnsteinUhlenbeck, Telegraph
+from echo.model import (
+    INITIAL_STATES,
+    Environment,
+    GrainChunk,
+    ModelError,
+    OrnsteinUhlenbeck,
+    Telegraph,
+)
 from sequences.errors import ScheduleError
 from sequences.units import K_B_OVER_HBAR, angular
 
@@ -153,8 +160,11 @@ class _Grains:
         zp = np.stack([s, zero, c], axis=1)
         d = np.array([0.0, 0.0, 1.0]) if env.drive_coupling == "z" else np.array([1.0, 0, 0])
         temp = env.temperature
-        pz = -np.tanh(energy / (K_B_OVER_HBAR * temp)) if temp is not None else -one
-        zeq = pz if temp is not None else zero
+        # thermal polarisation of the static eigenbasis: None = T → 0 (ground state),
+        # math.inf = unpolarised; relaxation drives towards the same z_eq (detailed balance)
+        zeq = -np.tanh(energy / (K_B_OVER_HBAR * temp)) if temp is not None else -one
+        # initial eigenbasis polarisation: thermal, or the prepared ground state
+        pz = -one if initial == "ground" else zeq
         g1 = 1.0 / env.t1 if env.t1 is not None else 0.0
         g2 = 0.5 * g1 + (1.0 / env.t_phi if env.t_phi is not None else 0.0)
         kap = float(env.measurement_rate)
@@ -169,7 +179,7 @@ class _Grains:
             self.N = np.tile([0.0, 0.0, 1.0], (n, 1))
             self.Xp, self.Yp = xp, yp
             self.Oz, self.Ox = one.copy(), zero.copy()
-            self.r0 = pz[:, None] * zp if initial == "thermal" else np.tile([0, 0, 1.0], (n, 1))
+            self.r0 = pz[:, None] * zp if initial != "up" else np.tile([0, 0, 1.0], (n, 1))
             M = (-g2 * (xp[:, :, None] * xp[:, None, :] + yp[:, :, None] * yp[:, None, :])
                  - g1 * zp[:, :, None] * zp[:, None, :])
             M[:, 0, 0] -= 2 * kap
@@ -185,7 +195,7 @@ class _Grains:
             self.Xp = np.tile([1.0, 0, 0], (n, 1))
             self.Yp = np.tile([0.0, 1.0, 0], (n, 1))
             self.Oz, self.Ox = c.copy(), -s
-            self.r0 = (np.stack([zero, zero, pz], axis=1) if initial == "thermal"
+            self.r0 = (np.stack([zero, zero, pz], axis=1) if initial != "up"
                        else np.stack([-s, zero, c], axis=1))
             kt = 2 * kap * c * c + kap * s * s
             M = np.zeros((n, 3, 3))
@@ -343,8 +353,8 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                              f"(known: {', '.join(_OPTIONS)})")
     if frame not in ("lab", "rwa"):
         raise ModelError(f"frame: must be 'lab' or 'rwa', got {frame!r}")
-    if initial not in ("thermal", "up"):
-        raise ModelError(f"initial: must be 'thermal' or 'up', got {initial!r}")
+    if initial not in INITIAL_STATES:
+        raise ModelError(f"initial: must be one of {', '.join(INITIAL_STATES)}, got {initial!r}")
     if not (isinstance(max_error, (int, float)) and 0 < max_error < 1):
         raise ModelError(f"max_error: must be in (0, 1), got {max_error!r}")
     if not math.isfinite(moment):

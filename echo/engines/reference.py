@@ -76,8 +76,9 @@ Solver settings (engine options, all documented in :class:`SolverSettings`)
     unless ``constant_method`` says otherwise.
 
 Initial state (``initial``)
-    "thermal": diagonal in the eigenbasis at ``Environment.temperature`` (None → the
-    ground state |−E⟩); "up": |↑⟩ (τz = +1), the paper's P(t) set-up.
+    "thermal": diagonal in the eigenbasis at ``Environment.temperature`` (None → T = 0,
+    the ground state |−E⟩); "ground": the ground state |−E⟩ whatever the temperature (a
+    prepared state); "up": |↑⟩ (τz = +1), the paper's P(t) set-up.
 
 Output convention
     The state at an output time t is the state after every ideal pulse at times ≤ t
@@ -93,7 +94,14 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from echo.model import Environment, GrainChunk, ModelError, OrnsteinUhlenbeck, Telegraph
+from echo.model import (
+    INITIAL_STATES,
+    Environment,
+    GrainChunk,
+    ModelError,
+    OrnsteinUhlenbeck,
+    Telegraph,
+)
 from sequences.units import K_B_OVER_HBAR, TWO_PI, angular
 
 __all__ = ["SolverSettings", "simulate_chunk", "simulate_grains", "monitor", "MonitorResult",
@@ -198,10 +206,10 @@ def _initial_state(grain: _Grain, environment: Environment, initial: str):
         half = 0.5 * math.atan2(grain.delta, grain.bias)
         psi = math.cos(half) * qt.basis(2, 0) - math.sin(half) * qt.basis(2, 1)
         return qt.ket2dm(psi)
-    if initial != "thermal":
-        raise ModelError(f"initial: must be 'thermal' or 'up', got {initial!r}")
+    if initial not in INITIAL_STATES:
+        raise ModelError(f"initial: must be one of {', '.join(INITIAL_STATES)}, got {initial!r}")
     kt = _kT(environment.temperature)
-    if kt is None:
+    if kt is None or initial == "ground":
         return qt.ket2dm(qt.basis(2, 1))
     x = grain.energy / kt
     p_up = 0.5 * (1.0 - math.tanh(x))  # e^{-E/kT} / (e^{E/kT} + e^{-E/kT})
@@ -214,8 +222,8 @@ def _relaxation_rates(grain: _Grain, environment: Environment) -> tuple[float, f
         return 0.0, 0.0
     total = 1.0 / environment.t1
     kt = _kT(environment.temperature)
-    if kt is None:
-        return 0.5 * total, 0.5 * total
+    if kt is None:  # T → 0: relaxation only downwards
+        return total, 0.0
     boltz = math.exp(-2.0 * grain.energy / kt)
     down = total / (1.0 + boltz)
     return down, total - down
@@ -644,8 +652,8 @@ def simulate_grains(schedule, chunk: GrainChunk, environment: Environment, times
 
     Same arguments as :func:`simulate_chunk` (which is the weighted sum of this)."""
     _check_frame(frame)
-    if initial not in ("thermal", "up"):
-        raise ModelError(f"initial: must be 'thermal' or 'up', got {initial!r}")
+    if initial not in INITIAL_STATES:
+        raise ModelError(f"initial: must be one of {', '.join(INITIAL_STATES)}, got {initial!r}")
     if not (isinstance(moment, (int, float)) and math.isfinite(moment)):
         raise ModelError(f"moment: must be a finite number (rad s^-1 T^-1), got {moment!r}")
     settings = SolverSettings.from_options(engine_options)

@@ -48,10 +48,10 @@ def test_isotropic_decay_during_resonant_drive(reference, build):
     # Γ1 = Γ2 (Tφ = 2 T1) at infinite temperature: rotation and isotropic decay commute,
     # z(t) = −cos(Ω t) e^{−t/T1} exactly (Torrey's isotropic case).
     t1 = 4e-6
-    env = Environment(t1=t1, t_phi=2 * t1)
+    env = Environment(t1=t1, t_phi=2 * t1, temperature=math.inf)
     sch = _driven(build, 0.0, 12e-6, 12e-6)
     t = np.linspace(0.0, 12e-6, 97)
-    tz = _run(reference, build, sch, env, t)
+    tz = _run(reference, build, sch, env, t, initial="ground")
     z = 0.5 * (tz[0] + tz[1]) / COS
     want = -np.cos(RABI * t) * np.exp(-t / t1)
     assert np.max(np.abs(z - want)) < TOL

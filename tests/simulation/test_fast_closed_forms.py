@@ -122,12 +122,29 @@ def test_t1_tphi_free_relaxation(frame):
     np.testing.assert_allclose(tz, c * zp - s * xp, atol=1e-11)
 
 
+
+@pytest.mark.parametrize("temperature", [None, math.inf])
+def test_t1_relaxes_to_the_bath_temperature(temperature):
+    """Environment.temperature None means T → 0: from |↑⟩ the eigenbasis polarisation
+    relaxes to the ground state, z' = −1 + (cos θ + 1) e^{−t/T1}; math.inf means an
+    unpolarised bath, z' = cos θ e^{−t/T1}. Coherences decay at 1/(2T1) either way."""
+    delta, eps, t1 = TWO_PI * 1e6, TWO_PI * 0.6e6, 2e-6
+    env = Environment(t1=t1, temperature=temperature)
+    e = math.hypot(delta, eps)
+    s, c = delta / e, eps / e
+    zeq = -1.0 if temperature is None else 0.0
+    t = np.linspace(0, 8e-6, 161)
+    tz = run(schedule(8e-6), grains([delta], [eps]), t, env, initial="up")[0]
+    zp = zeq + (c - zeq) * np.exp(-t / t1)
+    xp = -s * np.exp(-t / (2 * t1)) * np.cos(2 * e * t)
+    np.testing.assert_allclose(tz, c * zp - s * xp, atol=1e-11)
+
 def test_isotropic_damping_during_rect_pulse():
     """T2 = T1 (1/Tφ = 1/(2T1)), T = ∞ (z_eq = 0): the Bloch generator is a rotation
     minus r/T1, so during a constant (baseband) pulse ⟨τz⟩ = e^{−t/T1}·(exact unitary)."""
     delta, eps, h = TWO_PI * 1e6, TWO_PI * 0.3e6, 1e-8
     t1 = 1e-6
-    env = Environment(t1=t1, t_phi=2 * t1)
+    env = Environment(t1=t1, t_phi=2 * t1, temperature=math.inf)
     p = {"start": 0.0, "duration": 2e-6, "amplitude": h, "frequency": 0.0}
     t = np.linspace(0, 2e-6, 101)
     tz = run(schedule(2e-6, pulses=[p]), grains([delta], [eps]), t, env, initial="up")[0]
@@ -139,11 +156,12 @@ def test_rwa_rabi_with_isotropic_damping():
     """Same isotropic damping during a resonant RWA rect pulse: −sin(ΩT) sin(ωT) e^{−T/T1}."""
     delta = TWO_PI * 2e6
     omega, rabi, t_pulse, t1 = 2 * delta, TWO_PI * 0.2e6, 0.8e-6, 1e-6
-    env = Environment(t1=t1, t_phi=2 * t1)
+    env = Environment(t1=t1, t_phi=2 * t1, temperature=math.inf)
     p = {"start": 0.0, "duration": t_pulse, "amplitude": rabi / GAMMA,
          "frequency": omega / TWO_PI}
     t = np.array([t_pulse])
-    tz = run(schedule(1e-6, pulses=[p]), grains([delta], [0.0]), t, env, frame="rwa")[0]
+    tz = run(schedule(1e-6, pulses=[p]), grains([delta], [0.0]), t, env, frame="rwa",
+             initial="ground")[0]
     want = -np.exp(-t_pulse / t1) * np.sin(rabi * t_pulse) * np.sin(omega * t_pulse)
     np.testing.assert_allclose(tz, want, atol=1e-12)
 

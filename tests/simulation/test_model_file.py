@@ -101,3 +101,20 @@ def test_non_utf8_model_file_is_a_model_error(tmp_path):
     p.write_bytes(b"# caf\xe9\n[ensemble]\n")
     with pytest.raises(ModelError, match=r"latin1\.toml: not a UTF-8 text file"):
         load_model(p)
+
+
+def test_temperature_inf_and_omitted(tmp_path):
+    """temperature omitted → None (T → 0); `inf` → an unpolarised bath; negative → error."""
+    import math
+
+    from echo.modelfile import load_model
+
+    base = "[ensemble]\ndelta0 = 1e6\nbias = 0.0\n"
+    p = tmp_path / "m.toml"
+    p.write_text(base)
+    assert load_model(p).environment.temperature is None
+    p.write_text(base + "[environment]\ntemperature = inf\n")
+    assert load_model(p).environment.temperature == math.inf
+    p.write_text(base + "[environment]\ntemperature = -1.0\n")
+    with pytest.raises(ModelError, match="environment.temperature"):
+        load_model(p)

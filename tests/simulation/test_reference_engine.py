@@ -40,7 +40,9 @@ def _lindblad_tau_basis(sch, delta, bias, env, times, drive="z"):
     sz = np.outer(plus, plus.conj()) - np.outer(minus, minus.conj())
     ls = []
     if env.t1 is not None:
-        r = math.exp(-2 * e / (K_B_OVER_HBAR * env.temperature)) if env.temperature else 1.0
+        # temperature None = T → 0 (no upward rate); math.inf = unpolarised (r = 1)
+        r = 0.0 if env.temperature is None else math.exp(
+            -2 * e / (K_B_OVER_HBAR * env.temperature))
         down = 1 / env.t1 / (1 + r)
         ls += [math.sqrt(down) * lower, math.sqrt(down * r) * lower.conj().T]
     if env.t_phi is not None:
