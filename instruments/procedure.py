@@ -241,6 +241,20 @@ def _drain(inst) -> None:
         conn.timeout = old
 
 
+def _paced_triggers(awg, count: int, period: float) -> None:
+    """Send ``count`` bus triggers at least ``period`` (s) apart: the repetition period the
+    duty-cycle limit was checked against, and no trigger lands while a burst still plays
+    (a 33500B ignores those)."""
+    last = None
+    for _ in range(count):
+        if last is not None:
+            wait = last + period - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        last = time.monotonic()
+        awg.trigger()
+
+
 def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                  arm_settle: float = 0.02):
     """Play a :class:`instruments.compiler.CompiledProgram` on ``lab`` (AWG +
@@ -295,8 +309,7 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                         dig.arm(acq.channel)
                         time.sleep(arm_settle)  # a scope needs a moment to arm
                         on("awg")
-                        for _ in range(hw_avg):
-                            awg.trigger()
+                        _paced_triggers(awg, hw_avg, program.safety.period)
                         on("digitizer")
                         try:
                             dig.wait_complete()

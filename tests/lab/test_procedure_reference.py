@@ -74,3 +74,22 @@ def test_holeburn_points_are_demodulated_at_their_probe_carrier(tmp_path):
     # and it is not the burn-carrier amplitude (the test can fail)
     assert np.all(np.abs(np.asarray(burn.amplitude) - got) > 1e-3 * np.abs(got))
     assert math.isfinite(float(np.abs(got).sum()))
+
+
+def test_hardware_averages_are_triggered_one_period_apart():
+    """Bus triggers for on-scope averaging are paced by the program's repetition period."""
+    import time
+
+    from instruments.procedure import _paced_triggers
+
+    class Awg:
+        def __init__(self):
+            self.t = []
+
+        def trigger(self):
+            self.t.append(time.monotonic())
+
+    awg = Awg()
+    _paced_triggers(awg, 4, 0.02)
+    gaps = [b - a for a, b in zip(awg.t, awg.t[1:], strict=False)]
+    assert len(awg.t) == 4 and min(gaps) >= 0.02
