@@ -44,8 +44,8 @@ import numpy as np
 
 __all__ = ["DemoSizes", "QUICK", "FULL", "DemoResult", "run_demo", "truth_tables"]
 
-#: The sample (truth): Δ0 = 1 MHz ("a Δ0 ~ 1 MHz is claimed" for ferritin), S = 200 as in
-#: the ferritin preset, a 1 MHz bias spread and spin-diffusion-like OU bias noise.
+#: The sample (truth): Δ0 = 1.1 ± 0.1 MHz ("a Δ0 ~ 1 MHz is claimed" for ferritin), S = 200
+#: as in the ferritin preset, a 0.4 MHz bias spread and spin-diffusion-like OU bias noise.
 N_GRAINS = 1.0e9
 SPIN = 200.0
 G = 2.0
