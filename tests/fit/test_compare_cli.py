@@ -59,3 +59,28 @@ def test_argument_errors_are_clean(tmp_path, capsys):
     assert "--sequence, --model, --fit required" in capsys.readouterr().err
     assert main(["compare", str(f), str(f), "--kind", "t1", "-o", str(tmp_path / "r")]) == 2
     assert "one data file" in capsys.readouterr().err
+
+
+def test_hole_burning_runs_are_simulated_at_each_points_reference():
+    """holeburn.seq declares f_ref = f_probe, so the procedure demodulates each point at
+    its probe carrier; compare must simulate the same (re-demodulate from the model's
+    fixed reference), and leave sequences without f_ref alone."""
+    import numpy as np
+
+    import sequences
+    from echo.fit.compare import _per_point_reference
+    from echo.fit.loaders import from_arrays
+    from echo.fit.model_fit import dataset_from_sequence
+
+    f_probe = np.array([4.0e6, 4.4e6, 4.8e6])
+    data = from_arrays(f_probe, np.ones(3, complex), x_name="f_probe")
+    hole = dataset_from_sequence(data, sequences.load("holeburn"), label="hole")
+    tau = from_arrays(np.array([2e-6, 3e-6]), np.ones(2, complex), x_name="tau")
+    hahn = dataset_from_sequence(tau, sequences.load("hahn"), label="hahn")
+    notes = []
+    _per_point_reference([hole, hahn], 4.4e6, notes)
+    f_old, f_new = hole.meta["redemodulate"]
+    assert f_old == 4.4e6
+    np.testing.assert_allclose(f_new, f_probe)
+    assert "redemodulate" not in hahn.meta
+    assert len(notes) == 1 and "f_ref" in notes[0]
