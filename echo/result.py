@@ -284,7 +284,11 @@ class EchoResult:
             label = ", ".join(f"{k}={v / units[k][0]:.4g}{' ' + units[k][1] if units[k][1] else ''}"
                               if k in units else f"{k}={v:.4g}"
                               for k, v in self.point_params(p).items())
-            ax.plot(t_us, np.abs(s), label=label or None, lw=1)
+            x, y = t_us, np.abs(s)
+            if "window" in ds:  # no line across the gap between two detection windows
+                w = ds["window"].values
+                x, y = window_gaps(x, y, w[p] if w.ndim == 2 else w)
+            ax.plot(x, y, label=label or None, lw=1)
         ax.set_xlabel("time (µs)" + (" since window start"
                                      if ds.attrs.get("time_reference") == "window" else ""))
         ax.set_ylabel("|signal| (V)")
@@ -335,6 +339,14 @@ class EchoResult:
             if top >= sc:
                 scale, unit = sc, un
         return scale, unit
+
+
+def window_gaps(x, y, window) -> tuple[np.ndarray, np.ndarray]:
+    """``x``, ``y`` (floats) with a NaN inserted wherever the detection-window index
+    ``window`` changes, so that a line plot is broken between windows."""
+    cut = np.flatnonzero(np.diff(np.asarray(window)) != 0) + 1
+    return (np.insert(np.asarray(x, float), cut, np.nan),
+            np.insert(np.asarray(y, float), cut, np.nan))
 
 
 def _encode_attrs(attrs: dict) -> dict:

@@ -140,3 +140,13 @@ def test_plot_shows_swept_parameter_in_its_unit(tmp_path):
     assert r._param_unit("tau") == (1.0, "")
     r.attrs["sequence"] = "param tau = 1 us\ndelay(tau)\n"
     assert r.plot(tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_plot_breaks_the_line_between_detection_windows():
+    from echo.result import window_gaps
+
+    x, y = window_gaps([0.0, 1.0, 5.0, 6.0, 9.0], [1, 2, 3, 4, 5], [0, 0, 1, 1, 2])
+    np.testing.assert_array_equal(x, [0, 1, np.nan, 5, 6, np.nan, 9])
+    np.testing.assert_array_equal(y, [1, 2, np.nan, 3, 4, np.nan, 5])
+    x, y = window_gaps([0.0, 1.0], [1.0, 2.0], [0, 0])  # one window: unchanged
+    np.testing.assert_array_equal(x, [0, 1])
