@@ -278,7 +278,7 @@ class EchoResult:
         ax = axes[0, 0]
         pts = range(n_pts) if point is None else [point]
         t_us = ds["time"].values * 1e6
-        units = {name: self._param_unit(name) for name in self.swept}
+        units = {name: self.param_unit(name) for name in self.swept}
         for p in list(pts)[:12]:
             s = ds["signal"].values[p]
             label = ", ".join(f"{k}={v / units[k][0]:.4g}{' ' + units[k][1] if units[k][1] else ''}"
@@ -313,7 +313,7 @@ class EchoResult:
         plt.close(fig)
         return Path(path)
 
-    def _param_unit(self, name: str) -> tuple[float, str]:
+    def param_unit(self, name: str) -> tuple[float, str]:
         """(scale, unit) to display swept parameter ``name``: its dimension is read from
         the stored sequence text; (1, "") when unknown or dimensionless."""
         from sequences.bind import param_dim

@@ -119,8 +119,11 @@ def run(args) -> int:
         json.dump(result.summary(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        units = {name: result.param_unit(name) for name in result.swept}
         for row in result.summary():
-            where = ", ".join(f"{k}={v:.6g}" for k, v in row["params"].items()) or "point"
+            where = ", ".join(
+                f"{k}={v / units[k][0]:.6g} {units[k][1]}".rstrip() if k in units
+                else f"{k}={v:.6g}" for k, v in row["params"].items()) or "point"
             norm = row.get("normalised_echo_amplitude")
             print(f"{where}: echo {row['echo_amplitude']:.6g} V"
                   + (f", normalised {norm:.6g}" if norm is not None else ""))

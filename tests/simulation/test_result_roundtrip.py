@@ -131,13 +131,13 @@ def test_plot_shows_swept_parameter_in_its_unit(tmp_path):
     # stored sequence text (a time of µs is shown in µs, not as 1e-06 s)
     r = _result([1e-6, 2e-6])
     r.attrs["sequence"] = "param tau = 1 us\nparam f = 4 MHz\ndelay(tau)\n"
-    assert r._param_unit("tau") == (1e-6, "µs")
+    assert r.param_unit("tau") == (1e-6, "µs")
     r.attrs["sequence"] = "param tau = 1 MHz\ndelay(1 us)\n"  # same values, a frequency
-    assert r._param_unit("tau") == (1.0, "Hz")
+    assert r.param_unit("tau") == (1.0, "Hz")
     r.attrs["sequence"] = "param tau = 90 deg\ndelay(1 us)\n"
-    assert r._param_unit("tau") == (pytest.approx(np.pi / 180), "deg")
+    assert r.param_unit("tau") == (pytest.approx(np.pi / 180), "deg")
     r.attrs["sequence"] = "not a sequence ("  # unreadable text: no unit, no error
-    assert r._param_unit("tau") == (1.0, "")
+    assert r.param_unit("tau") == (1.0, "")
     r.attrs["sequence"] = "param tau = 1 us\ndelay(tau)\n"
     assert r.plot(tmp_path / "p.png").stat().st_size > 1000
 

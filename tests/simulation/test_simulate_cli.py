@@ -152,3 +152,11 @@ def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
     assert code == 2
     assert f"scheduler '{address}': cannot reach the Dask scheduler" in err
     assert "Traceback" not in err
+
+
+def test_text_output_gives_swept_values_in_their_unit(tmp_path, capsys):
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "--sweep", "tau=1us,3us",
+                 "-o", str(tmp_path / "r.nc")])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("tau=1 µs: echo ") and lines[1].startswith("tau=3 µs: echo ")
