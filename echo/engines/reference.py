@@ -261,7 +261,7 @@ class _LabField:
         self.start = [float(x) for x in seg.start[keep]]
         self.stop = [float(x) for x in seg.stop[keep]]
         self.amp = [float(x) * scale for x in seg.amplitude[keep]]
-        self.omega = [TWO_PI * float(x) for x in seg.frequency[keep]]
+        self.omega = [angular(float(x)) for x in seg.frequency[keep]]
         self.phase = [float(x) for x in seg.phase[keep]]
 
     def __bool__(self) -> bool:
@@ -282,7 +282,7 @@ class _RwaField:
         self.start = [float(x) for x in seg.start[keep]]
         self.stop = [float(x) for x in seg.stop[keep]]
         self.amp = [0.5 * float(x) * scale for x in seg.amplitude[keep]]
-        self.domega = [TWO_PI * float(x) - omega_c for x in seg.frequency[keep]]
+        self.domega = [angular(float(x)) - omega_c for x in seg.frequency[keep]]
         self.phase = [float(x) for x in seg.phase[keep]]
         self.sign = 1.0 if conj else -1.0
 
@@ -302,7 +302,7 @@ def _carrier(schedule, channel) -> float | None:
     name = schedule._field_channel(channel)
     for p in sorted(schedule.pulses, key=lambda p: p.start):
         if p.channel == name and p.frequency != 0 and p.duration > 0 and p.amplitude != 0:
-            return TWO_PI * p.frequency
+            return angular(p.frequency)
     return None
 
 

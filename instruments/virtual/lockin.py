@@ -35,7 +35,7 @@ import numpy as np
 
 from instruments.virtual.scpi import SCPIError, to_float, to_int
 from instruments.virtual.server import VirtualInstrument, command
-from sequences.units import K_B_OVER_HBAR, TWO_PI
+from sequences.units import K_B_OVER_HBAR, angular
 
 SENSITIVITIES = [m * 10.0 ** e for e in range(-9, 1) for m in (1, 2, 5)][1:-2]  # 2 nV … 1 V
 TIME_CONSTANTS = [m * 10.0 ** e for e in range(-5, 5) for m in (1, 3)]  # 10 µs … 30 ks
@@ -88,7 +88,7 @@ class SR830(VirtualInstrument):
 
             delta0 = float(np.median(np.abs(delta))) / (2 * abs(self.model.ensemble.cos_pi_s)
                                                         or 1.0)
-            return 1j * float(eq7_chi(TWO_PI * freq_hz, 1.0, delta0))
+            return 1j * float(eq7_chi(angular(freq_hz), 1.0, delta0))
         env = self.model.environment
         e = np.sqrt(delta ** 2 + bias ** 2)
         rate = 0.0
@@ -96,12 +96,12 @@ class SR830(VirtualInstrument):
             rate += 1.0 / (2 * env.t1)
         if env.t_phi:
             rate += 1.0 / env.t_phi
-        gamma = rate if rate > 0 else TWO_PI * 1e3
+        gamma = rate if rate > 0 else angular(1e3)
         if env.temperature is None:
             pol = np.ones_like(e)
         else:
             pol = np.tanh(e / (K_B_OVER_HBAR * env.temperature))
-        om = TWO_PI * freq_hz
+        om = angular(freq_hz)
         with np.errstate(divide="ignore", invalid="ignore"):
             m2 = np.where(e > 0, (delta / e) ** 2, 0.0)
         resp = m2 * pol * (1 / (2 * e - om - 1j * gamma) + 1 / (2 * e + om + 1j * gamma))
