@@ -24,7 +24,9 @@ def run(args) -> int:
     from sequences.errors import SequenceError
     from sequences.parser import load
     from sequences.plot import plot_schedule
+    from spinecho.outputs import check_output
 
+    check_output("-o", args.output, image=True)
     seq = load(args.sequence)
     schedule = seq.bind_values(parse_assignments(args.sets))
     step = None

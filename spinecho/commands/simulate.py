@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -76,14 +75,12 @@ def run(args) -> int:
     from sequences.parser import load
     from sequences.sweep import with_sweep_options
     from spinecho.cli import UserError
+    from spinecho.outputs import check_output
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers: must be >= 1, got {args.workers}")
-    for flag, path in (("-o", args.output), ("--plot", args.plot)):
-        # checked before simulating: a long run must not end in a failed write
-        parent = Path(path).parent if path else None
-        if parent is not None and not parent.is_dir():
-            raise UserError(f"{flag} {path}: directory {str(parent)!r} does not exist")
+    check_output("-o", args.output)  # before simulating: a long run must not end in a
+    check_output("--plot", args.plot, image=True)  # failed write
     model_sets, seq_sets = {}, []
     for s in args.sets:
         name = s.split("=", 1)[0].strip()

@@ -194,7 +194,9 @@ def run_pt(args) -> int:
 
 def run_figure1(args) -> int:
     from echo.theory.figure import figure1
+    from spinecho.outputs import check_output
 
+    check_output("-o", args.output, image=True)
     path = figure1(args.output)
     print(f"wrote {path}", file=sys.stdout)
     return 0

@@ -66,3 +66,15 @@ def test_plot_writes_png(tmp_path, capsys):
                                   "holeburn", "inversion_recovery", "exorcycle"])
 def test_check_every_library_sequence(name):
     assert main(["check", name, "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("name, message", [
+    ("t.txt", "not an image file name (use .png, .pdf or .svg)"),
+    ("missing/t.png", "does not exist"),
+])
+def test_plot_bad_output_is_a_clean_error(tmp_path, capsys, name, message):
+    out = tmp_path / name
+    assert main(["plot", "hahn", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"-o {out}: " in err and message in err and "Traceback" not in err
+    assert not out.exists()

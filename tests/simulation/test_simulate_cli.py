@@ -137,6 +137,14 @@ def test_missing_output_directory_is_a_clean_error_before_simulating(tmp_path, c
     assert not (tmp_path / "r.nc").exists()  # nothing simulated or written
 
 
+def test_plot_name_that_is_not_an_image_is_refused_before_simulating(tmp_path, capsys):
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "-o", str(tmp_path / "r.nc"),
+                 "--plot", str(tmp_path / "r.txt")])
+    assert code == 2
+    assert "not an image file name" in capsys.readouterr().err
+    assert not (tmp_path / "r.nc").exists()
+
+
 def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
     import socket
 

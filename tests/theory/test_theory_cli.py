@@ -91,3 +91,9 @@ def test_figure1_writes_png(tmp_path, capsys, monkeypatch):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(out) in capsys.readouterr().out
     assert math.isfinite(out.stat().st_size)
+
+
+def test_figure1_rejects_a_non_image_name_before_drawing(tmp_path, capsys):
+    out = tmp_path / "fig1.txt"
+    assert main(["theory", "figure1", "-o", str(out)]) == 2
+    assert "not an image file name" in capsys.readouterr().err and not out.exists()
