@@ -78,6 +78,9 @@ def run(args) -> int:
     from sequences.bind import parse_assignments
     from spinecho.cli import UserError
 
+    if Path(args.output).exists() and not Path(args.output).is_dir():  # before fitting
+        raise UserError(f"-o {args.output}: exists and is not a directory (the report is a "
+                        "folder)")
     if args.kind != "model":
         return _run_empirical(args)
     missing = [o for o, v in (("--sequence", args.sequence), ("--model", args.model),

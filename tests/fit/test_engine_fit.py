@@ -216,3 +216,18 @@ def test_compare_reads_a_measure_run_directory_csv(tmp_path, hahn_data):
     assert fit.success, fit.message
     assert abs(fit.value("sigma") - 1e5) < 0.02 * 1e5  # noise-free data: the same engine
     assert files["json"].exists()
+
+
+@pytest.mark.parametrize("kind", [[], ["--kind", "echo-decay"]])
+def test_compare_cli_output_that_is_a_file_is_refused_before_fitting(tmp_path, capsys, kind):
+    data = tmp_path / "d.csv"
+    data.write_text("tau (us),real,imag\n1,0.5,0\n2,0.4,0\n3,0.3,0\n4,0.25,0\n5,0.2,0\n")
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL_TOML)
+    taken = tmp_path / "report"
+    taken.write_text("not a folder")
+    rc = main(["compare", str(data), "--sequence", "hahn", "--model", str(model),
+               "--fit", "sigma", "-o", str(taken), *kind])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"-o {taken}: exists and is not a directory" in err
+    assert "Traceback" not in err and "simulations:" not in err
