@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from instruments.procedure import EchoProcedure, RunStore
+from instruments.procedure import EchoProcedure, RunDirError, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _remove_empty_run(run_path: Path, existed: bool) -> None:
     """Undo what a failed startup created in ``run_path``: its ``run.json`` and empty
     ``points/`` (never a measured point), and the directory itself if it is new."""
     points = run_path / "points"
-    if points.is_dir() and any(points.iterdir()):
+    if not run_path.is_dir() or (points.is_dir() and any(points.iterdir())):
         return
     (run_path / "run.json").unlink(missing_ok=True)
     if points.is_dir():
@@ -88,6 +88,8 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
     proc.connect_fn = connect_fn
     bar = None
     run_path = Path(run_dir)
+    if run_path.exists() and not run_path.is_dir():
+        raise RunDirError(f"{run_path} exists and is not a directory (-o names the run folder)")
     existed = run_path.exists()
     fresh = not (run_path / "run.json").exists()
     try:

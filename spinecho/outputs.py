@@ -18,6 +18,8 @@ def check_output(flag: str, path, *, image: bool = False) -> None:
     if path is None:
         return
     p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{flag} {path}: is a directory; give a file name")
     if not p.parent.is_dir():
         raise UserError(f"{flag} {path}: directory {str(p.parent)!r} does not exist")
     if image:

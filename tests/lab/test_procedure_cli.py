@@ -218,3 +218,13 @@ def test_measure_cli_unreachable_instrument_names_role_and_resource(vlab, tmp_pa
     labfile.write_text(good_text)
     assert main(["measure", "hahn", "--lab", str(labfile), "-o", str(run), "--set",
                  "window=0.5us", "--no-progress"]) == 0
+
+
+def test_measure_cli_output_that_is_a_file_is_clean(vlab, tmp_path, capsys):
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    code = main(["measure", "hahn", "--lab", str(labfile), "-o", str(taken), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{taken} exists and is not a directory" in err
+    assert "Traceback" not in err and taken.read_text() == "keep me"

@@ -137,6 +137,12 @@ def test_missing_output_directory_is_a_clean_error_before_simulating(tmp_path, c
     assert not (tmp_path / "r.nc").exists()  # nothing simulated or written
 
 
+def test_output_that_is_a_directory_is_refused_before_simulating(tmp_path, capsys):
+    code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "-o", str(tmp_path)])
+    assert code == 2
+    assert f"-o {tmp_path}: is a directory" in capsys.readouterr().err
+
+
 def test_plot_name_that_is_not_an_image_is_refused_before_simulating(tmp_path, capsys):
     code = main(["simulate", "hahn", "--model", SIMPLE, *SMALL, "-o", str(tmp_path / "r.nc"),
                  "--plot", str(tmp_path / "r.txt")])
