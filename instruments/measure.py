@@ -74,7 +74,8 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
     into ``run_dir``; returns the finished procedure (``procedure.echo_result()``).
 
     ``sets``: ["name=value", ...]; ``sweeps``: ["tau=lin(1us, 5us, 5)", ...] (the
-    ``--sweep`` syntax). Raises what the procedure raises (a
+    ``--sweep`` syntax). A lab file without ``[limits] max_amplitude_v`` is refused
+    before anything else (LabFileError). Raises what the procedure raises (a
     :class:`~instruments.errors.InstrumentError` names the instrument) after
     switching every output off.
     """
@@ -87,6 +88,13 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                          run_dir=str(run_dir), resume=bool(resume))
     proc.connect_fn = connect_fn
     bar = None
+    from instruments.errors import LabFileError
+    from instruments.lab import load_lab
+
+    if load_lab(lab_file).limits.max_amplitude_v is None:  # as `spinecho lab check` demands
+        raise LabFileError("not set: a measurement drives hardware only below a peak-voltage "
+                           "limit (add it to [limits], in V at the AWG output)", str(lab_file),
+                           "limits.max_amplitude_v")
     run_path = Path(run_dir)
     if run_path.exists() and not run_path.is_dir():
         raise RunDirError(f"{run_path} exists and is not a directory (-o names the run folder)")

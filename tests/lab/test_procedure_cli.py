@@ -228,3 +228,14 @@ def test_measure_cli_output_that_is_a_file_is_clean(vlab, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and f"{taken} exists and is not a directory" in err
     assert "Traceback" not in err and taken.read_text() == "keep me"
+
+
+def test_measure_cli_refuses_a_lab_file_without_peak_voltage_limit(vlab, tmp_path, capsys):
+    # `lab check` fails such a file ("required to drive hardware"); measure agrees
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    labfile.write_text(re.sub(r"(?m)^max_amplitude_v\s*=.*$", "", labfile.read_text()))
+    run = tmp_path / "r"
+    code = main(["measure", "hahn", "--lab", str(labfile), "-o", str(run), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "limits.max_amplitude_v: not set" in err and str(labfile) in err
+    assert not run.exists()
