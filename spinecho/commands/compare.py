@@ -154,6 +154,11 @@ def _run_empirical(args) -> int:
     from echo.fit.compare import load_run
 
     data, _ = load_run(args.runs[0], observable=args.observable)
+    want = {"chi": ("Hz", "a frequency"), "echo-decay": ("s", "a time"),
+            "t1": ("s", "a time")}[args.kind]
+    if data.x_unit and data.x_unit != want[0]:  # e.g. a tau sweep fitted as chi''(f)
+        raise UserError(f"--kind {args.kind} needs {want[1]} sweep ({want[0]}), but "
+                        f"{args.runs[0]} is a sweep of {data.x_name} ({data.x_unit})")
     if args.kind == "echo-decay":
         fit = fit_echo_decay(data)
     elif args.kind == "t1":

@@ -61,6 +61,19 @@ def test_argument_errors_are_clean(tmp_path, capsys):
     assert "one data file" in capsys.readouterr().err
 
 
+def test_kind_that_does_not_fit_the_sweep_is_refused(tmp_path, capsys):
+    # a tau sweep (s) fitted as chi''(f), or a spectrum (Hz) as an echo decay: refused, not
+    # fitted into nonsense (a tau of µs read as a frequency of µHz)
+    tau = _csv(tmp_path / "tau.csv", "tau (us),signal", [1, 2, 3, 4, 5], [1, .8, .6, .5, .4])
+    assert main(["compare", str(tau), "--kind", "chi", "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"--kind chi needs a frequency sweep (Hz), but {tau} is a sweep of tau (s)" in err
+    spec = _csv(tmp_path / "f.csv", "frequency (MHz),chi", [1, 2, 3, 4, 5], [1, 2, 3, 2, 1])
+    assert main(["compare", str(spec), "--kind", "echo-decay", "-o", str(tmp_path / "r")]) == 2
+    assert "needs a time sweep (s)" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_hole_burning_runs_are_simulated_at_each_points_reference():
     """holeburn.seq declares f_ref = f_probe, so the procedure demodulates each point at
     its probe carrier; compare must simulate the same (re-demodulate from the model's
