@@ -92,7 +92,8 @@ def plot_fit(fit: FitResult, path, *, title: str | None = None) -> Path:
         ax.set_title(c.label if len(c.label) < 60 else "…" + c.label[-57:], fontsize=8)
         ax.legend(fontsize=7)
     status = "converged" if fit.success else "NOT CONVERGED"
-    fig.suptitle(f"{title or fit.name} — {status}, reduced χ² = {fit.redchi:.3g}", fontsize=9)
+    fig.suptitle(wrap_title(f"{title or fit.name} — {status}, reduced χ² = {fit.redchi:.3g}",
+                            5.2 * n), fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
@@ -130,3 +131,11 @@ def write_report(fits, out_dir, *, extra: dict | None = None,
     js.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     files["json"] = js
     return files
+
+
+def wrap_title(text: str, width_in: float) -> str:
+    """``text`` broken into lines that fit a figure ``width_in`` inches wide at 9 pt
+    (≈ 12 characters per inch), so a long suptitle is not clipped at both edges."""
+    import textwrap
+
+    return textwrap.fill(text, width=max(30, int(12 * width_in)))

@@ -90,3 +90,14 @@ def test_report_files(tmp_path):
                                                       "baseline"}
     text = files["table"].read_text()
     assert "NOT CONVERGED" in text and "t_m" in text
+
+
+def test_long_fit_titles_are_wrapped_to_the_figure_width():
+    # 12 characters per inch at 9 pt: a 5.2-inch panel holds 62 per line; nothing is lost
+    from echo.fit.report import wrap_title
+
+    text = "Hahn echo: measured (virtual lab) vs simulated — converged, reduced χ² = 0.00202"
+    lines = wrap_title(text, 5.2).splitlines()
+    assert len(lines) == 2 and all(len(line) <= 62 for line in lines)
+    assert " ".join(lines) == text
+    assert wrap_title("model fit — converged", 5.2) == "model fit — converged"
