@@ -238,7 +238,9 @@ def compile(schedule, lab: LabConfig, *, repetition_time: float | None = None,
     if schedule.ideal_pulses:
         labels = ", ".join(p.label or f"at {p.time:.6g} s" for p in schedule.ideal_pulses)
         raise CompileError(f"ideal (instantaneous) pulses cannot be played by hardware "
-                           f"({labels}); give them a duration and a shape", "awg")
+                           f"({labels}); give them a duration and a shape (a library "
+                           "sequence plays finite pulses unless bound with ideal = 1: drop "
+                           "--set ideal=1)", "awg")
     if trigger_source not in ("BUS", "EXT", "IMM", "TIM"):
         raise ValueError(f"trigger source {trigger_source!r}")
     rate = float(awg.sample_rate)
