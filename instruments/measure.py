@@ -68,7 +68,8 @@ def _unreachable(proc: EchoProcedure, exc: Exception):
 
 def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                     sets=(), sweeps=(), averages: int = 1, retries: int = 2,
-                    reference_frequency: float = -1.0, resume: bool = False,
+                    reference_frequency: float = -1.0, repetition_time: float = 0.0,
+                    resume: bool = False,
                     progress: bool = True, connect_fn=None) -> EchoProcedure:
     """Measure ``sequence`` (a .seq path or library name) on the lab of ``lab_file``
     into ``run_dir``; returns the finished procedure (``procedure.echo_result()``).
@@ -85,6 +86,7 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                          sets="; ".join(sets), sweeps="; ".join(sweeps),
                          averages=int(averages), retries=int(retries),
                          reference_frequency=float(reference_frequency),
+                         repetition_time=float(repetition_time),
                          run_dir=str(run_dir), resume=bool(resume))
     proc.connect_fn = connect_fn
     bar = None

@@ -387,6 +387,7 @@ class EchoProcedure(Procedure):
     reference_frequency = FloatParameter("Reference frequency", units="Hz", default=-1.0,
                                          minimum=-1.0, maximum=1e12)
     reference_parameter = Parameter("Reference parameter", default="f_ref")
+    repetition_time = FloatParameter("Repetition time", units="s", default=0.0, minimum=0.0)
     run_dir = Parameter("Run directory", default="run")
     resume = BooleanParameter("Resume", default=False)
 
@@ -420,7 +421,9 @@ class EchoProcedure(Procedure):
                 "reference_frequency": float(self.reference_frequency),
                 # only when changed: run directories of older versions still resume
                 **({"reference_parameter": str(self.reference_parameter)}
-                   if str(self.reference_parameter) != "f_ref" else {})}
+                   if str(self.reference_parameter) != "f_ref" else {}),
+                **({"repetition_time": float(self.repetition_time)}
+                   if float(self.repetition_time or 0.0) > 0 else {})}
 
     def prepare(self) -> None:
         """Bind and compile every sweep point (no instrument contact)."""
@@ -446,7 +449,11 @@ class EchoProcedure(Procedure):
         self.lab_config.require("digitizer", "an echo measurement")
         from instruments.compiler import compile as compile_schedule
 
-        self.programs = [compile_schedule(s, self.lab_config) for s in self.schedules]
+        # the shot period: the duty-cycle limit is checked against it and the triggers of
+        # on-scope averaging are paced by it (0: the played waveform's length)
+        rep = float(self.repetition_time or 0.0) or None
+        self.programs = [compile_schedule(s, self.lab_config, repetition_time=rep)
+                         for s in self.schedules]
         for s in self.schedules:  # a bad per-point reference is refused before any contact
             self.f_ref(s)
 

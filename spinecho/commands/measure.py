@@ -22,6 +22,9 @@ def register(subparsers) -> None:
                    help="retries of a timed-out acquisition before aborting (default 2)")
     p.add_argument("--reference-frequency", type=float, default=-1.0, metavar="HZ",
                    help="demodulation frequency in Hz (default: the pulses' carrier)")
+    p.add_argument("--repetition-time", type=float, default=0.0, metavar="S",
+                   help="shot period in s: the duty-cycle limit is checked against it and "
+                        "averaging triggers are paced by it (default: the waveform length)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run in RUN (no point repeated or lost)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="RUN",
@@ -35,13 +38,16 @@ def run(args) -> int:
 
     if args.averages < 1:
         raise UserError(f"--averages must be >= 1, got {args.averages}")
+    if not args.repetition_time >= 0:
+        raise UserError(f"--repetition-time must be >= 0 s, got {args.repetition_time}")
     if args.retries < 0:
         raise UserError(f"--retries must be >= 0, got {args.retries}")
     from instruments.measure import run_measurement
 
     proc = run_measurement(args.sequence, args.lab, args.output, sets=args.sets,
                            sweeps=args.sweeps, averages=args.averages, retries=args.retries,
-                           reference_frequency=args.reference_frequency, resume=args.resume,
+                           reference_frequency=args.reference_frequency,
+                           repetition_time=args.repetition_time, resume=args.resume,
                            progress=not args.no_progress)
     print(f"{len(proc.data)} of {len(proc.schedules)} points in {args.output} "
           f"({proc.n_measured} measured now); result: {proc.store.result}")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import sys
 
+from echo.model import INITIAL_STATES
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("simulate", help="simulate the echo of a sequence on a model",
@@ -26,7 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=("fast", "qutip"), default="fast")
     p.add_argument("--frame", choices=("lab", "rwa"), default="lab",
                    help="integration frame (default lab: exact)")
-    p.add_argument("--initial", choices=("thermal", "up"), default="thermal")
+    p.add_argument("--initial", choices=INITIAL_STATES, default="thermal",
+                   help="initial state: thermal (at the model temperature; none = ground state), "
+                        "ground, or up (τz = +1)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="sequence parameter (tau=5us) or model field (environment.t1=1e-3)")
     p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",

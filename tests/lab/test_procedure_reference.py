@@ -93,3 +93,23 @@ def test_hardware_averages_are_triggered_one_period_apart():
     _paced_triggers(awg, 4, 0.02)
     gaps = [b - a for a, b in zip(awg.t, awg.t[1:], strict=False)]
     assert len(awg.t) == 4 and min(gaps) >= 0.02
+
+
+def test_repetition_time_sets_the_duty_cycle_period():
+    """A 20 µs burn in a ~40 µs shot breaks the example lab's 0.2 duty-cycle limit when shots
+    follow back to back; a 1 ms repetition time (duty ≈ 0.02) is accepted and recorded."""
+    from pathlib import Path
+
+    import pytest
+
+    from instruments.errors import LimitViolation
+    from instruments.procedure import EchoProcedure
+
+    lab = Path(__file__).resolve().parents[2] / "examples" / "lab_virtual.toml"
+    proc = EchoProcedure(sequence_file="holeburn", lab_file=str(lab))
+    with pytest.raises(LimitViolation, match="duty"):
+        proc.prepare()
+    proc = EchoProcedure(sequence_file="holeburn", lab_file=str(lab), repetition_time=1e-3)
+    proc.prepare()
+    assert all(p.safety.period == pytest.approx(1e-3) for p in proc.programs)
+    assert proc.config_dict()["repetition_time"] == 1e-3
