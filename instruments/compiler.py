@@ -298,13 +298,17 @@ def compile(schedule, lab: LabConfig, *, repetition_time: float | None = None,
         for p in pulses:
             lo, hi = sample_range(p.start, p.stop, rate, n)
             if p.amplitude != 0 and hi > lo and not np.any(codes[lo:hi]):
+                # what the DAC would play: the sampled peak (a carrier sampled near its zero
+                # crossings, or a short shaped pulse, can sample far below the nominal peak)
+                sampled = float(np.max(np.abs(volts[lo:hi])))
+                step_v = awg.full_scale_v * lsb / DAC_MAX
                 raise LimitViolation(
                     "dac_resolution", "awg",
-                    f"{p.label or 'a pulse'} ({abs(p.amplitude):.3g} T → "
-                    f"{abs(p.amplitude * awg.volts_per_tesla):.3g} V) is below one DAC "
-                    f"step ({awg.full_scale_v * lsb / DAC_MAX:.3g} V)",
-                    value=abs(p.amplitude * awg.volts_per_tesla),
-                    limit=awg.full_scale_v * lsb / DAC_MAX)
+                    f"{p.label or 'a pulse'} would play as zero: its sampled peak "
+                    f"{sampled:.3g} V (nominal {abs(p.amplitude * awg.volts_per_tesla):.3g} V "
+                    f"= {abs(p.amplitude):.3g} T × volts_per_tesla) rounds below one DAC step "
+                    f"({step_v:.3g} V)",
+                    value=sampled, limit=step_v)
         codes_by_step.append(codes)
     segments, step_names = _segments(codes_by_step, "step")
 

@@ -280,3 +280,15 @@ def test_union_length_and_energy_helpers_closed_form():
     assert union_length([]) == 0.0
     v = np.array([1.0, 2.0, 0.0, 3.0])  # held 1 s each at rate 1
     np.testing.assert_allclose(pulse_energies(v, 1.0, [(0, 2), (3, 4)]), [5.0, 9.0])
+
+
+def test_dac_resolution_reports_the_sampled_peak_not_the_nominal_one():
+    """A one-sample Hann pulse is sampled only at u = 0, where sin² = 0: the DAC would
+    play nothing although the nominal peak (1 mV) is 8 steps. The refusal reports what
+    would be played (found by the hypothesis property test)."""
+    s = sched([Pulse("coil", 100e-9, 10e-9, 1e-6, "hann", label="p")])
+    with pytest.raises(LimitViolation, match="would play as zero") as info:
+        compile(s, make_lab())
+    exc = info.value
+    assert exc.constraint == "dac_resolution"
+    assert exc.value < exc.limit
