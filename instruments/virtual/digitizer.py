@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from instruments.virtual.sample import flux_jump
+from instruments.virtual.sample import FluxJumps
 from instruments.virtual.scpi import (
     SCPIError,
     block,
@@ -61,7 +61,7 @@ class _Chan:
         self.probe = 1.0
 
 
-class KeysightDSOX(VirtualInstrument):
+class KeysightDSOX(FluxJumps, VirtualInstrument):
     """The emulated oscilloscope (see the module docstring)."""
 
     idn = ("KEYSIGHT TECHNOLOGIES", "DSOX1102G", "CN00000001", "01.20.2019061038")
@@ -79,15 +79,6 @@ class KeysightDSOX(VirtualInstrument):
         self.done = threading.Condition()
         self._in_flight = 0
         super().__init__(name, faults)
-
-    flux_jump_rate = 0.0
-    volts_per_phi0 = 1.0
-
-    def flux_jump(self, v: np.ndarray) -> np.ndarray:
-        """FLL resets (see :func:`instruments.virtual.sample.flux_jump`)."""
-        v, jumped = flux_jump(v, self.rng, self.flux_jump_rate, self.volts_per_phi0)
-        self.flux_jumps += int(jumped)
-        return v
 
     def reset(self) -> None:
         self.chan = {n: _Chan() for n in (1, 2, 3, 4)}

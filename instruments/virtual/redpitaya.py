@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from instruments.virtual.sample import flux_jump
+from instruments.virtual.sample import FluxJumps
 from instruments.virtual.scpi import SCPIError, block, to_choice, to_int
 from instruments.virtual.server import VirtualInstrument, command
 
@@ -29,7 +29,7 @@ CLOCK = 125e6
 BUFFER = 16384
 
 
-class RedPitayaAcq(VirtualInstrument):
+class RedPitayaAcq(FluxJumps, VirtualInstrument):
     """The emulated Red Pitaya acquisition (see the module docstring)."""
 
     idn = ("REDPITAYA", "INSTR2020", "0", "01-02")
@@ -41,15 +41,6 @@ class RedPitayaAcq(VirtualInstrument):
         self.noise_rms = float(noise_rms)
         self.rng = np.random.default_rng(seed)
         super().__init__(name, faults)
-
-    flux_jump_rate = 0.0
-    volts_per_phi0 = 1.0
-
-    def flux_jump(self, v: np.ndarray) -> np.ndarray:
-        """FLL resets (see :func:`instruments.virtual.sample.flux_jump`)."""
-        v, jumped = flux_jump(v, self.rng, self.flux_jump_rate, self.volts_per_phi0)
-        self.flux_jumps += int(jumped)
-        return v
 
     def reset(self) -> None:
         self.dec = 1

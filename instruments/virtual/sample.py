@@ -176,3 +176,17 @@ def flux_jump(v: np.ndarray, rng: np.random.Generator, rate: float,
         v[i:] += volts_per_phi0 * (1 if rng.random() < 0.5 else -1)
         return v, True
     return v, False
+
+
+class FluxJumps:
+    """Mixin for emulated digitizers on the SQUID output: ``flux_jump(v)`` applies
+    :func:`flux_jump` with the instrument's ``rng``, ``flux_jump_rate`` and
+    ``volts_per_phi0`` and counts the jumps in ``flux_jumps``."""
+
+    flux_jump_rate = 0.0
+    volts_per_phi0 = 1.0
+
+    def flux_jump(self, v: np.ndarray) -> np.ndarray:
+        v, jumped = flux_jump(v, self.rng, self.flux_jump_rate, self.volts_per_phi0)
+        self.flux_jumps += int(jumped)
+        return v
