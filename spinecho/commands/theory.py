@@ -151,44 +151,36 @@ def run_budget(args) -> int:
 def run_chi(args) -> int:
     from echo.theory.spectrum import chi_flat
 
-    _check_couplings(args)
-    omega = _floats(args.omega, "--omega")
-    if any(w < 0 for w in omega):
-        from spinecho.cli import UserError
-
-        raise UserError("--omega: frequencies must be >= 0")
-    chi = chi_flat(omega, args.lam, args.lam_prime)
-    if args.json:
-        print(json.dumps([{"omega": w, "chi_over_A": _json_number(c)}
-                          for w, c in zip(omega, chi, strict=True)]))
-        return 0
-    print(f"# chi''(omega)/A  [1/Delta0], lambda = {args.lam:g}, lambda' = {args.lam_prime:g}, "
-          "flat bias in every channel, Phi = 0")
-    print(f"{'omega/Delta0':>14}  {'chi_over_A':>14}")
-    for w, c in zip(omega, chi, strict=True):
-        print(f"{w:>14.6g}  {c:>14.6g}")
-    return 0
+    return _curve(args, chi_flat, args.omega, "--omega", "frequencies", "omega", "chi_over_A",
+                  "chi''(omega)/A  [1/Delta0]", ("omega/Delta0", "chi_over_A"))
 
 
 def run_pt(args) -> int:
     from echo.theory.spectrum import pt_flat
 
+    return _curve(args, pt_flat, args.times, "--t", "times", "t", "one_minus_p_over_A",
+                  "[1 - P(t)]/A", ("t*Delta0", "1-P(t) over A"))
+
+
+def _curve(args, fn, text, option, what, x_key, y_key, title, headers) -> int:
+    """Evaluate ``fn(xs, λ, λ')`` at the comma-separated ``text`` (values >= 0) and print a
+    table, or JSON records {x_key: x, y_key: y} with ``--json``."""
     _check_couplings(args)
-    times = _floats(args.times, "--t")
-    if any(t < 0 for t in times):
+    xs = _floats(text, option)
+    if any(x < 0 for x in xs):
         from spinecho.cli import UserError
 
-        raise UserError("--t: times must be >= 0")
-    flip = pt_flat(times, args.lam, args.lam_prime)
+        raise UserError(f"{option}: {what} must be >= 0")
+    ys = fn(xs, args.lam, args.lam_prime)
     if args.json:
-        print(json.dumps([{"t": t, "one_minus_p_over_A": _json_number(v)}
-                          for t, v in zip(times, flip, strict=True)]))
+        print(json.dumps([{x_key: x, y_key: _json_number(y)}
+                          for x, y in zip(xs, ys, strict=True)]))
         return 0
-    print(f"# [1 - P(t)]/A, lambda = {args.lam:g}, lambda' = {args.lam_prime:g}, "
+    print(f"# {title}, lambda = {args.lam:g}, lambda' = {args.lam_prime:g}, "
           "flat bias in every channel, Phi = 0")
-    print(f"{'t*Delta0':>14}  {'1-P(t) over A':>14}")
-    for t, v in zip(times, flip, strict=True):
-        print(f"{t:>14.6g}  {v:>14.6g}")
+    print(f"{headers[0]:>14}  {headers[1]:>14}")
+    for x, y in zip(xs, ys, strict=True):
+        print(f"{x:>14.6g}  {y:>14.6g}")
     return 0
 
 
