@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -32,21 +33,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Run the command line. Never ends in a traceback: a closed pipe (``| head``) ends
+    quietly, user errors print ``error: ...`` (exit 2) and an unexpected failure prints
+    one line naming it (exit 1; ``SPINECHO_TRACEBACK=1`` shows the traceback)."""
     try:
-        return int(args.func(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command cut off by `head`
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # user-facing errors of the libraries print cleanly
         if _is_user_error(exc):
-            print(f"error: {exc}", file=sys.stderr)
+            _eprint(f"error: {exc}")
             return 2
-        raise
+        if os.environ.get("SPINECHO_TRACEBACK"):
+            raise
+        _eprint(f"internal error: {type(exc).__name__}: {exc}\n"
+                "(this is a bug in spinecho; please report it with the command line. "
+                "SPINECHO_TRACEBACK=1 shows the traceback)")
+        return 1
+
+
+def _eprint(msg: str) -> None:
+    try:
+        print(msg, file=sys.stderr)
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush
+    does not raise again (Python docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _is_user_error(exc: Exception) -> bool:
