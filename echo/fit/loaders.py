@@ -1,6 +1,6 @@
 """Load measured (or simulated) echoes for fitting.
 
-Three formats are read, chosen by content (never by trusting the file):
+Four formats are read, chosen by content (never by trusting the file):
 
 * the project's result format (netCDF4/HDF5 written by :meth:`echo.result.EchoResult.save`,
   recognised by the HDF5 signature) — a sweep gives the echo ``amplitude`` per point against
@@ -8,6 +8,9 @@ Three formats are read, chosen by content (never by trusting the file):
 * a pymeasure ``Results`` CSV: header lines starting with ``#`` (``#Procedure: <...>``,
   ``#Parameters:``, ``#\\tName: value``, ``#Data:``), then one line of column labels and
   comma-separated rows. The header is parsed as text only (no module is imported);
+* a Bruker BES3T data set (``.DSC`` descriptor + ``.DTA`` data, recognised by ``#DESC`` or
+  the suffix; :mod:`echo.bes3t`): the x axis in SI against the values, row ``point`` of a
+  2-D set;
 * a plain CSV/TXT table with a header line of column names (delimiter ``,``, ``;``, tab or
   white space; lines starting with ``#`` are comments).
 
@@ -209,6 +212,8 @@ def load(path, *, x: str | None = None, observable: str = "auto",
         raise DataFileError(p, f"cannot read: {exc.strerror or exc}") from None
     if head.startswith(b"\x89HDF") or head.startswith(b"CDF"):
         return _load_result(p, observable=observable, point=point)
+    if head.startswith(b"#DESC") or p.suffix.lower() in (".dsc", ".dta"):
+        return _load_bes3t(p, x=x, point=point)
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -283,6 +288,20 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
                         meta=meta)
     raise DataFileError(source, f"unknown observable {observable!r} "
                                 "(amplitude, signal, windows, normalised)")
+
+
+def _load_bes3t(p: Path, *, x: str | None, point: int) -> EchoData:
+    """A Bruker BES3T data set (.DSC/.DTA), see :mod:`echo.bes3t`."""
+    from echo.bes3t import read_bes3t, to_echo_data
+
+    d = to_echo_data(read_bes3t(p), point=point, x=x)
+    if d.n_valid == 0:
+        raise DataFileError(p, "no valid (finite) data points")
+    if d.n_valid < len(d):
+        bad = np.flatnonzero(~d.mask)
+        warnings.warn(f"{p}: {bad.size} of {len(d)} points are NaN/inf and are masked "
+                      f"(points {_short_list(bad.tolist())})", UserWarning, stacklevel=3)
+    return d
 
 
 def _load_result(p: Path, *, observable: str, point: int) -> EchoData:
