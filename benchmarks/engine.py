@@ -9,6 +9,11 @@
 3. Peak memory (ru_maxrss of a fresh subprocess, and tracemalloc's Python peak) for 10^6
    grains × 2000 output points. Target ≤ 1 GiB.
 4. Noise-free Hahn echo, τ = 1 µs vs τ = 1 ms: time ratio (target ≤ 1.5).
+5. A quiet wait before a Hahn echo (issue 9): peak RSS of ``echo.simulate`` (output
+   sampling, engine, demodulation) on ``examples/simple.toml`` with 100 grains, each run
+   in a fresh subprocess: a 1 s wait vs a 1 µs wait without bias noise (target ≤ 1.5×),
+   and with the example's OU bias noise 10 ms vs 1 µs (memory stays flat; the time grows
+   with the wait, since the noise has to be integrated step by step).
 
 Timings are medians of repeated runs after a warm-up (numba JIT/cache load reported
 separately). Wall-clock numbers depend on the machine's load: run on an idle machine.
@@ -178,22 +183,78 @@ def bench_delay():
     return t2 / t1
 
 
+_WAIT_CHILD = r'''
+import json, resource, sys, time
+from dataclasses import replace
+from pathlib import Path
+import sequences
+from echo.modelfile import load_model
+from echo.simulate import simulate
+
+wait, noisy = float(sys.argv[1]), sys.argv[2] == "1"
+model = load_model(sys.argv[3])
+model = replace(model, ensemble=replace(model.ensemble, n_samples=100))
+if not noisy:
+    model = replace(model, environment=model.environment.quiet())
+# the library Hahn echo (real 4 MHz pulses) with delay(wait) before its first pulse
+src = (Path(sequences.__file__).parent / "library" / "hahn.seq").read_text()
+src = src[src.index("sequence hahn"):]
+seq = sequences.parse(src.replace("sequence hahn", "sequence waited_hahn\nparam wait = 1 us")
+                      .replace("receiver [x, -x]\n", "receiver [x, -x]\ndelay(wait)\n"))
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+r = simulate(seq, model, values={"wait": wait}, normalise=False)
+dt = time.perf_counter() - t0
+print(json.dumps({"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "base_kib": base, "seconds": dt, "n_out": int(r.dataset.sizes["time"])}))
+'''
+
+
+def _wait_run(wait: float, noisy: bool) -> dict:
+    model = Path(__file__).resolve().parent.parent / "examples" / "simple.toml"
+    out = subprocess.run([sys.executable, "-c", _WAIT_CHILD, repr(wait), str(int(noisy)),
+                          str(model)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_quiet_wait():
+    """[5] peak RSS of a Hahn echo after a long quiet wait vs a short one."""
+    ratios = {}
+    for noisy, long_wait in ((False, 1.0), (True, 10e-3)):
+        _wait_run(1e-6, noisy)  # numba cache warm
+        short, long_ = _wait_run(1e-6, noisy), _wait_run(long_wait, noisy)
+        ratio = long_["maxrss_kib"] / short["maxrss_kib"]
+        ratios[noisy] = ratio
+        label = "OU bias noise" if noisy else "no bias noise"
+        print(f"[5] quiet wait before a Hahn echo ({label}, 100 grains, simple.toml): "
+              f"peak RSS 1 µs wait {short['maxrss_kib'] / 1024:.0f} MiB "
+              f"({short['seconds']:.2f} s), {long_wait:g} s wait "
+              f"{long_['maxrss_kib'] / 1024:.0f} MiB ({long_['seconds']:.2f} s), ratio "
+              f"{ratio:.2f}  (target <= 1.5)")
+    return ratios
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
     ap.add_argument("--qutip-grains", type=int, default=2)
     ap.add_argument("--skip-qutip", action="store_true")
+    ap.add_argument("--only-wait", action="store_true", help="only benchmark [5]")
     args = ap.parse_args(argv)
     import numba
 
     print(f"fast engine benchmarks; numba threads {numba.get_num_threads()}, "
           f"load average {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}")
+    if args.only_wait:
+        bench_quiet_wait()
+        return 0
     bench_compile()
     if not args.skip_qutip:
         bench_vs_qutip(args.qutip_grains, args.quick)
     bench_throughput(args.quick)
     bench_memory(args.quick)
     bench_delay()
+    bench_quiet_wait()
     return 0
 
 

@@ -18,6 +18,7 @@ import json
 import numpy as np
 
 from echo.detect import output_times, to_signal
+from echo.memory import check_memory
 from echo.model import INITIAL_STATES, Detection, Ensemble, Environment, Model, ModelError
 from echo.parallel import ChunkTask, chunk_seed, map_tasks, reduce_tasks
 from echo.result import EchoResult, build_result
@@ -37,9 +38,11 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
                        detection: Detection, *, engine="fast", frame="lab",
                        initial="thermal", executor=None, progress=None, keep_tau_z=False,
                        params=None, normalise=False, source="", model=None,
-                       **opts) -> EchoResult:
+                       memory_budget=None, **opts) -> EchoResult:
     """Simulate each Schedule of ``schedules`` (one per sweep point); ``params`` gives
-    the swept parameter values per point (dicts, SI floats)."""
+    the swept parameter values per point (dicts, SI floats). Before anything runs, the
+    memory is estimated and a simulation over ``memory_budget`` bytes (default
+    :func:`echo.memory.memory_budget`) is refused with a hint (:mod:`echo.memory`)."""
     from echo.engines import get_engine
 
     if frame not in FRAMES:
@@ -55,6 +58,7 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
     envs = [(0, environment)]
     if normalise:
         envs.append((1, environment.quiet()))
+    check_memory(schedules, ensemble, detection, variants=len(envs), budget=memory_budget)
     out_t, out_w, tasks = [], [], []
     for p, sch in enumerate(schedules):
         t, w = output_times(sch, detection)

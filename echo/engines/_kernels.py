@@ -20,6 +20,9 @@ Operation table (one row per op, in time order):
   Fourth-order Magnus: a_eff = (a1 + a2)/2 + (√3/6) dt (a2 × a1); rotation by 2|a_eff|dt.
   Dissipative grains: the affine Bloch generator G = [2a×] + M (+ offset b) with the same
   Magnus formula, exponentiated (Taylor + scaling and squaring, error < 1e-12).
+  When ``ridx`` > 1 the step is taken ``ridx`` times in a row (from t0 in steps of dt):
+  a quiet stretch cut into equal noise steps is one row, so the table does not grow
+  with the length of a delay.
 * op 1 — ideal rotation by ``angle`` about axis cos φ X' + sin φ Y' (per-grain eigen axes).
 * op 2 — record: ⟨τz⟩ = Oz r_z + Ox (r_x c − r_y s) with (c, s) = (cos ωt, sin ωt) of
   the frame, accumulated as Σ w ⟨τz⟩ into acc[block, index].
@@ -423,166 +426,168 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
         op = ops[i]
         if op == 0:
             h = dt[i]
-            inv_h = 1.0 / h if h > 0 else 0.0
-            ta = t0[i]
-            tb = ta + h
-            du = u2[i] - u1[i]
-            dv = v2[i] - v1[i]
-            mag = dflag[i] != 0
-            uu = u1[i]
-            vv = v1[i]
-            drv = mag or uu != 0.0 or vv != 0.0
-            if quiet_ok and not drv:
-                dh = h - rc_dt
-                if rc_dt < 0.0 or abs(dh) * amax2 > 1e-6:
-                    h2 = 2.0 * h
+            nrep = ridx[i] if ridx[i] > 1 else 1
+            for rep in range(nrep):
+                inv_h = 1.0 / h if h > 0 else 0.0
+                ta = t0[i] + rep * h
+                tb = ta + h
+                du = u2[i] - u1[i]
+                dv = v2[i] - v1[i]
+                mag = dflag[i] != 0
+                uu = u1[i]
+                vv = v1[i]
+                drv = mag or uu != 0.0 or vv != 0.0
+                if quiet_ok and not drv:
+                    dh = h - rc_dt
+                    if rc_dt < 0.0 or abs(dh) * amax2 > 1e-6:
+                        h2 = 2.0 * h
+                        for k in range(m):
+                            _rot_matrix(rc, k, h2 * a0x[k], h2 * a0y[k], h2 * a0z[k])
+                        rc_dt = h
+                        dh = 0.0
                     for k in range(m):
-                        _rot_matrix(rc, k, h2 * a0x[k], h2 * a0y[k], h2 * a0z[k])
-                    rc_dt = h
-                    dh = 0.0
-                for k in range(m):
-                    x = rx[k]
-                    y = ry[k]
-                    z = rz[k]
-                    rx[k] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
-                    ry[k] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
-                    rz[k] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
-                if dh != 0.0:
-                    # steps that differ from the cached one by rounding (|w| ≤ 1e-6 rad):
-                    # rotations about one axis add, so apply the small extra rotation
-                    # w = 2 dh a0 to second order (error O(|w|³) ≤ 1e-18)
-                    for k in range(m):
-                        vx = 2.0 * dh * a0x[k]
-                        vy = 2.0 * dh * a0y[k]
-                        vz = 2.0 * dh * a0z[k]
                         x = rx[k]
                         y = ry[k]
                         z = rz[k]
-                        d = vx * x + vy * y + vz * z
-                        w2 = vx * vx + vy * vy + vz * vz
-                        rx[k] = x + (vy * z - vz * y) + 0.5 * (vx * d - w2 * x)
-                        ry[k] = y + (vz * x - vx * z) + 0.5 * (vy * d - w2 * y)
-                        rz[k] = z + (vx * y - vy * x) + 0.5 * (vz * d - w2 * z)
-                continue
-            # ---- pass 1 (scalar): bias noise, exact update of each process and of its
-            # integral; deb[k] = mean δε over the step (OU columns 2–4 pre-divided by h)
-            if noisy:
-                cf = ou_coef[i]
-                for k in range(m):
-                    de = 0.0
-                    for q in range(n_ou):
-                        xi1, xi2 = _normal2(st, k)
-                        x0 = xou[k, q]
-                        de += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
-                        xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
-                    integ = 0.0
-                    for q in range(n_tel):
-                        tc = ta
-                        sg = tsgn[k, q]
-                        part = 0.0
-                        while tnext[k, q] < tb:
-                            part += sg * (tnext[k, q] - tc)
-                            tc = tnext[k, q]
-                            sg = -sg
-                            tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
-                        part += sg * (tb - tc)
-                        tsgn[k, q] = sg
-                        integ += tel_amp[q] * part
-                    deb[k] = de + integ * inv_h
-            if not diss:
-                # ---- pass 2: rotation vectors w = 2h a_eff (Magnus-4 when the drive varies)
-                h2 = 2.0 * h
-                if mag:
-                    ch = _SQ3_6 * h
+                        rx[k] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
+                        ry[k] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
+                        rz[k] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
+                    if dh != 0.0:
+                        # steps that differ from the cached one by rounding (|w| ≤ 1e-6 rad):
+                        # rotations about one axis add, so apply the small extra rotation
+                        # w = 2 dh a0 to second order (error O(|w|³) ≤ 1e-18)
+                        for k in range(m):
+                            vx = 2.0 * dh * a0x[k]
+                            vy = 2.0 * dh * a0y[k]
+                            vz = 2.0 * dh * a0z[k]
+                            x = rx[k]
+                            y = ry[k]
+                            z = rz[k]
+                            d = vx * x + vy * y + vz * z
+                            w2 = vx * vx + vy * vy + vz * vz
+                            rx[k] = x + (vy * z - vz * y) + 0.5 * (vx * d - w2 * x)
+                            ry[k] = y + (vz * x - vx * z) + 0.5 * (vy * d - w2 * y)
+                            rz[k] = z + (vx * y - vy * x) + 0.5 * (vz * d - w2 * z)
+                    continue
+                # ---- pass 1 (scalar): bias noise, exact update of each process and of its
+                # integral; deb[k] = mean δε over the step (OU columns 2–4 pre-divided by h)
+                if noisy:
+                    cf = ou_coef[i]
                     for k in range(m):
-                        de = deb[k]
-                        a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
-                        a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
-                        a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
-                        dax = du * px[k] + dv * qx[k]
-                        day = du * py[k] + dv * qy[k]
-                        daz = du * pz[k] + dv * qz[k]
-                        # a2 × a1 = (a1 + da) × a1 = da × a1
-                        wx[k] = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
-                        wy[k] = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
-                        wz[k] = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
-                elif drv:
-                    for k in range(m):
-                        de = deb[k]
-                        wx[k] = h2 * (a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k])
-                        wy[k] = h2 * (a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k])
-                        wz[k] = h2 * (a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k])
-                else:
-                    for k in range(m):
-                        de = deb[k]
-                        wx[k] = h2 * (a0x[k] + de * nx[k])
-                        wy[k] = h2 * (a0y[k] + de * ny[k])
-                        wz[k] = h2 * (a0z[k] + de * nz[k])
-                # ---- pass 3: rotate (polynomial branch-free; large angles redone below)
-                n_large = 0
-                for k in range(m):
-                    vx = wx[k]
-                    vy = wy[k]
-                    vz = wz[k]
-                    p2 = vx * vx + vy * vy + vz * vz
-                    small = p2 < 0.0625
-                    n_large += 0 if small else 1
-                    sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
-                        1.0 / 362880 + p2 * (-1.0 / 39916800)))))
-                    cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (
-                        -1.0 / 40320 + p2 * (1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
-                    c = 1.0 - p2 * cp
-                    x = rx[k]
-                    y = ry[k]
-                    z = rz[k]
-                    d = (vx * x + vy * y + vz * z) * cp
-                    nxv = x * c + (vy * z - vz * y) * sp + vx * d
-                    nyv = y * c + (vz * x - vx * z) * sp + vy * d
-                    nzv = z * c + (vx * y - vy * x) * sp + vz * d
-                    rx[k] = nxv if small else x
-                    ry[k] = nyv if small else y
-                    rz[k] = nzv if small else z
-                if n_large > 0:
+                        de = 0.0
+                        for q in range(n_ou):
+                            xi1, xi2 = _normal2(st, k)
+                            x0 = xou[k, q]
+                            de += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
+                            xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
+                        integ = 0.0
+                        for q in range(n_tel):
+                            tc = ta
+                            sg = tsgn[k, q]
+                            part = 0.0
+                            while tnext[k, q] < tb:
+                                part += sg * (tnext[k, q] - tc)
+                                tc = tnext[k, q]
+                                sg = -sg
+                                tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
+                            part += sg * (tb - tc)
+                            tsgn[k, q] = sg
+                            integ += tel_amp[q] * part
+                        deb[k] = de + integ * inv_h
+                if not diss:
+                    # ---- pass 2: rotation vectors w = 2h a_eff (Magnus-4 when the drive varies)
+                    h2 = 2.0 * h
+                    if mag:
+                        ch = _SQ3_6 * h
+                        for k in range(m):
+                            de = deb[k]
+                            a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
+                            a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
+                            a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
+                            dax = du * px[k] + dv * qx[k]
+                            day = du * py[k] + dv * qy[k]
+                            daz = du * pz[k] + dv * qz[k]
+                            # a2 × a1 = (a1 + da) × a1 = da × a1
+                            wx[k] = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
+                            wy[k] = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
+                            wz[k] = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
+                    elif drv:
+                        for k in range(m):
+                            de = deb[k]
+                            wx[k] = h2 * (a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k])
+                            wy[k] = h2 * (a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k])
+                            wz[k] = h2 * (a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k])
+                    else:
+                        for k in range(m):
+                            de = deb[k]
+                            wx[k] = h2 * (a0x[k] + de * nx[k])
+                            wy[k] = h2 * (a0y[k] + de * ny[k])
+                            wz[k] = h2 * (a0z[k] + de * nz[k])
+                    # ---- pass 3: rotate (polynomial branch-free; large angles redone below)
+                    n_large = 0
                     for k in range(m):
                         vx = wx[k]
                         vy = wy[k]
                         vz = wz[k]
                         p2 = vx * vx + vy * vy + vz * vz
-                        if p2 >= 0.0625:
-                            _rotate_vec3(rx, ry, rz, k, vx, vy, vz)
-            else:
-                for k in range(m):
-                    g = lo + k
-                    de = deb[k]
-                    a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
-                    a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
-                    a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
-                    a2x = a1x + du * px[k] + dv * qx[k]
-                    a2y = a1y + du * py[k] + dv * qy[k]
-                    a2z = a1z + du * pz[k] + dv * qz[k]
-                    _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
-                    _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
-                    for ii in range(3):
-                        for jj in range(3):
-                            W1[ii, jj] += M[g, ii, jj]
-                            W2[ii, jj] += M[g, ii, jj]
-                    c3 = _SQ3_12 * h * h
-                    for ii in range(3):
-                        s_aff = 0.0
-                        for jj in range(3):
-                            comm = 0.0
-                            for mm in range(3):
-                                comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
-                            Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
-                            s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
-                        av[ii] = h * bvec[g, ii] + c3 * s_aff
-                    _expm_affine(Am, av, Pm, pv, Tm, tv)
-                    x = rx[k]
-                    y = ry[k]
-                    zz = rz[k]
-                    rx[k] = Pm[0, 0] * x + Pm[0, 1] * y + Pm[0, 2] * zz + pv[0]
-                    ry[k] = Pm[1, 0] * x + Pm[1, 1] * y + Pm[1, 2] * zz + pv[1]
-                    rz[k] = Pm[2, 0] * x + Pm[2, 1] * y + Pm[2, 2] * zz + pv[2]
+                        small = p2 < 0.0625
+                        n_large += 0 if small else 1
+                        sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
+                            1.0 / 362880 + p2 * (-1.0 / 39916800)))))
+                        cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (
+                            -1.0 / 40320 + p2 * (1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
+                        c = 1.0 - p2 * cp
+                        x = rx[k]
+                        y = ry[k]
+                        z = rz[k]
+                        d = (vx * x + vy * y + vz * z) * cp
+                        nxv = x * c + (vy * z - vz * y) * sp + vx * d
+                        nyv = y * c + (vz * x - vx * z) * sp + vy * d
+                        nzv = z * c + (vx * y - vy * x) * sp + vz * d
+                        rx[k] = nxv if small else x
+                        ry[k] = nyv if small else y
+                        rz[k] = nzv if small else z
+                    if n_large > 0:
+                        for k in range(m):
+                            vx = wx[k]
+                            vy = wy[k]
+                            vz = wz[k]
+                            p2 = vx * vx + vy * vy + vz * vz
+                            if p2 >= 0.0625:
+                                _rotate_vec3(rx, ry, rz, k, vx, vy, vz)
+                else:
+                    for k in range(m):
+                        g = lo + k
+                        de = deb[k]
+                        a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
+                        a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
+                        a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
+                        a2x = a1x + du * px[k] + dv * qx[k]
+                        a2y = a1y + du * py[k] + dv * qy[k]
+                        a2z = a1z + du * pz[k] + dv * qz[k]
+                        _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
+                        _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
+                        for ii in range(3):
+                            for jj in range(3):
+                                W1[ii, jj] += M[g, ii, jj]
+                                W2[ii, jj] += M[g, ii, jj]
+                        c3 = _SQ3_12 * h * h
+                        for ii in range(3):
+                            s_aff = 0.0
+                            for jj in range(3):
+                                comm = 0.0
+                                for mm in range(3):
+                                    comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
+                                Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
+                                s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
+                            av[ii] = h * bvec[g, ii] + c3 * s_aff
+                        _expm_affine(Am, av, Pm, pv, Tm, tv)
+                        x = rx[k]
+                        y = ry[k]
+                        zz = rz[k]
+                        rx[k] = Pm[0, 0] * x + Pm[0, 1] * y + Pm[0, 2] * zz + pv[0]
+                        ry[k] = Pm[1, 0] * x + Pm[1, 1] * y + Pm[1, 2] * zz + pv[1]
+                        rz[k] = Pm[2, 0] * x + Pm[2, 1] * y + Pm[2, 2] * zz + pv[2]
         elif op == 1:
             for k in range(m):
                 g = lo + k

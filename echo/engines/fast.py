@@ -242,11 +242,15 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
         s_ia, s_ip = segs.ideal_angle, segs.ideal_phase
     w = angular(np.asarray(s_freq, float))
     pos = s_dur > 0
-    # ---- elementary interval edges
+    # ---- elementary interval edges (a quiet segment adds only its two ends: its noise
+    # substeps become a repeat count below, so no array grows with a delay's length)
     edge_parts = [np.array([0.0, duration])]
     for j in np.flatnonzero(pos):
         dur = s_dur[j]
         n = 1
+        if s_amp[j] == 0:
+            edge_parts.append(np.array([s_start[j], s_start[j] + dur]))
+            continue
         if s_amp[j] != 0:
             if frame == "lab":
                 rate = max(abs(w[j]), 2 * e_max, 2 * gamma_amp * abs(s_amp[j])) \
@@ -298,6 +302,13 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
         pb = (wj - omega_f) * tb + phj
         u1, v1 = amp * np.cos(pa), amp * np.sin(pa)
         u2, v2 = amp * np.cos(pb), amp * np.sin(pb)
+    # a quiet interval longer than the noise step is cut into equal substeps, taken by
+    # the kernel as one row repeated ``rep`` times
+    rep = np.ones(t0.size, dtype=np.int64)
+    if math.isfinite(h_cap):
+        quiet = (amp == 0) & (dt > h_cap)
+        rep[quiet] = np.ceil(dt[quiet] / h_cap).astype(np.int64)
+        dt = dt / rep
     n_ev = t0.size
     # ---- assemble: sort key (time, priority): ideal 0, record 1, evolve 2
     ideal_t = s_start[ideal]
@@ -330,7 +341,7 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
         "ang": col(s_ia[ideal], z(n_t), z(n_ev)),
         "cph": col(np.cos(ph_ideal), c_rec, z(n_ev)),
         "sph": col(np.sin(ph_ideal), s_rec, z(n_ev)),
-        "ridx": col(z(ni, np.int64), np.arange(n_t, dtype=np.int64), z(n_ev, np.int64)),
+        "ridx": col(z(ni, np.int64), np.arange(n_t, dtype=np.int64), rep),
     }
     coef = np.zeros((n_ops, len(ou), 6))
     inv = np.divide(1.0, dtc, out=np.zeros_like(dtc), where=dtc > 0)
@@ -477,4 +488,4 @@ def count_steps(schedule, chunk, environment, times, *, frame="lab", max_error=1
           if isinstance(p, OrnsteinUhlenbeck) and p.sigma > 0]
     ops = _build_ops(segs, np.asarray(times, float), schedule.duration, frame, omega_f,
                      phase_max, h_cap, ou, float(grains.energy.max()), abs(moment))
-    return int(np.sum(ops["ops"] == 0))
+    return int(np.sum(np.where(ops["ops"] == 0, np.maximum(ops["ridx"], 1), 0)))
