@@ -403,6 +403,8 @@ def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py"):
         inst.adapter.connection.timeout = int(cfg.timeout_s * 1000)
     except AttributeError:
         pass
+    if hasattr(inst, "poll_timeout"):  # a polling driver's own wait (Red Pitaya)
+        inst.poll_timeout = float(cfg.timeout_s)
     inst.name = f"{cfg.role} ({inst.name})"
     if isinstance(cfg, AwgConfig):
         max_vpp = min(getattr(cls, "MAX_VPP", math.inf), 2.0 * cfg.full_scale_v)

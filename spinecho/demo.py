@@ -128,7 +128,7 @@ sample_rate = 100e6     # 19 samples per cycle at 5.2 MHz; hold images at 100 ±
 volts_per_tesla = {vpt}
 full_scale_v = 2.5
 digitizer_marker = "acq"
-timeout_s = 10
+timeout_s = 60          # host seconds per reply: survives a cold numba cache on a busy machine
 
 [digitizer]
 driver = "instruments.drivers.digitizer:KeysightDSOX"
@@ -137,7 +137,7 @@ channel = 1
 sample_rate = 1e9
 max_points = 62500
 averages = {averages}
-timeout_s = 20
+timeout_s = 60
 """
 
 

@@ -68,7 +68,7 @@ from echo.model import (
 from sequences.errors import ScheduleError
 from sequences.units import K_B_OVER_HBAR, angular
 
-__all__ = ["simulate_chunk", "noise_step", "default_carrier_phase"]
+__all__ = ["simulate_chunk", "noise_step", "default_carrier_phase", "warm_up"]
 
 _OPTIONS = ("dt", "carrier_phase", "frame_frequency", "channel", "block")
 _SQ3 = math.sqrt(3.0)
@@ -489,3 +489,25 @@ def count_steps(schedule, chunk, environment, times, *, frame="lab", max_error=1
     ops = _build_ops(segs, np.asarray(times, float), schedule.duration, frame, omega_f,
                      phase_max, h_cap, ou, float(grains.energy.max()), abs(moment))
     return int(np.sum(np.where(ops["ops"] == 0, np.maximum(ops["ridx"], 1), 0)))
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) both kernels, the threaded and the serial
+    one, on a two-grain problem: which one a run uses depends on its size, so a
+    server that warms only one still pays the other's JIT (~10 s on a cold cache) in
+    its first real shot. Every branch of a kernel is compiled with it (one signature)."""
+    from echo.engines._kernels import run_ops, run_ops_serial
+
+    env = Environment(noise=(OrnsteinUhlenbeck(1e3, 1e-6),))
+    chunk = GrainChunk(0, np.array([1e6, 2e6]), np.array([0.0, 1e5]), np.ones(2))
+    times = np.array([0.0, 1e-7])
+    ops = _build_ops(None, times, 2e-7, "lab", 0.0, 0.27, 1e-7,
+                     [(angular(1e3), 1e-6)], 3e6, 0.0)
+    grains = _Grains(chunk, env, "lab", "thermal", 0.0, 0.0)
+    w = np.ascontiguousarray(chunk.weight)
+    for kernel in (run_ops_serial, run_ops):
+        kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"], ops["u2"], ops["v2"],
+               ops["dflag"], ops["ang"], ops["cph"], ops["sph"], ops["ridx"], ops["ou_coef"],
+               np.zeros(0), np.zeros(0), grains.A0, grains.P, grains.Q, grains.N, grains.Xp,
+               grains.Yp, grains.Oz, grains.Ox, w, grains.r0, grains.diss, grains.M, grains.b,
+               1, 0, 1, times.size, 1)

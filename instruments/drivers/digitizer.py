@@ -319,8 +319,14 @@ class RedPitaya(ScpiErrorQueueMixin, RedPitayaScpi):
         self.acquisition_start()
         self.acq_trigger_source = getattr(self, "_trigger", "EXT_PE")
 
-    def wait_complete(self, timeout: float = 10.0, poll: float = 0.01) -> bool:
-        """Poll ``ACQ:TRig:STAT?`` until the trigger fired (TD) and the buffer is full."""
+    #: seconds :meth:`wait_complete` polls before giving up (the lab file's ``timeout_s``
+    #: when connected through :func:`instruments.lab.connect`)
+    poll_timeout = 10.0
+
+    def wait_complete(self, timeout: float | None = None, poll: float = 0.01) -> bool:
+        """Poll ``ACQ:TRig:STAT?`` until the trigger fired (TD) and the buffer is full
+        (at most ``timeout`` s, default :attr:`poll_timeout`)."""
+        timeout = self.poll_timeout if timeout is None else timeout
         t0 = time.monotonic()
         while not self.acq_trigger_status:
             if time.monotonic() - t0 > timeout:

@@ -103,6 +103,9 @@ class Keysight33522B(VirtualInstrument):
                  max_sample_rate: float = MAX_SRATE):
         self.max_points = int(max_points)
         self.max_sample_rate = float(max_sample_rate)
+        # input bounds: a float32 block of the whole memory, or an ASCII list of it
+        self.max_block = 4 * self.max_points + 1024
+        self.max_message = 16 * self.max_points + (1 << 20)
         self.listeners: list = []
         super().__init__(name, faults)
 

@@ -15,7 +15,8 @@ Emulated (InfiniiVision Programmer's Guide):
   AWG fires; if the AWG does not fire within ``digitize_timeout`` s it stays armed),
   ``:TER?`` (trigger event register, read-and-clear), ``:OPERegister:CONDition?``
   (bit 3 = 8 while running/armed), ``*OPC?`` waits until the armed acquisition is done
-  (bounded by ``digitize_timeout``).
+  (bounded by ``digitize_timeout`` s of lab time without a trigger,
+  :mod:`instruments.virtual.clock`).
 * Waveform transfer: ``:WAVeform:SOURce CHANnel<n>``, ``:WAVeform:FORMat WORD|BYTE|ASCii``,
   ``:WAVeform:BYTeorder MSBFirst|LSBFirst``, ``:WAVeform:UNSigned``, ``:WAVeform:POINts``,
   ``:WAVeform:POINts:MODE NORMal|MAXimum|RAW``, ``:WAVeform:PREamble?`` (format, type,
@@ -33,7 +34,6 @@ divides the noise by √count (shots are independent).
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 
@@ -124,7 +124,6 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
         with self.lock:
             if not self.armed:
                 return
-            self.shots += 1
             t = shot.trigger_time + self.times()
             self._in_flight += 1
         try:
@@ -133,6 +132,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             with self.lock:
                 self._in_flight -= 1
         with self.lock:
+            self.shots += 1
             if not self.armed:
                 return
             if self.noise_rms > 0:
@@ -155,20 +155,30 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
         self.ter = False
 
     def wait_complete(self) -> None:
-        """Wait (at most ``digitize_timeout`` s) for the armed acquisition. If it does
-        not complete, ``*OPC?`` is not answered (the client times out, as with a real
-        scope that never triggers) and -200 is queued."""
-        deadline = time.monotonic() + self.digitize_timeout
+        """Wait for the armed acquisition. It completes when its last shot has been
+        simulated, however long the host takes (:mod:`instruments.virtual.clock`: lab
+        time stands still while a shot is computed). Only ``digitize_timeout`` s of lab
+        time with no shot arriving (no trigger sent) give up: then ``*OPC?`` is not
+        answered (the client times out, as with a real scope that never triggers) and
+        -200 is queued."""
+        clock = self.clock
+        shots = self.shots
+        deadline = clock.now() + self.digitize_timeout
         self.lock.release()
         try:
-            with self.done:
-                while self.armed and (time.monotonic() < deadline or self._in_flight):
+            with clock.waiting(), self.done:
+                while self.armed:
+                    if self.shots != shots or self._in_flight:
+                        shots = self.shots  # a trigger arrived: wait afresh for the next
+                        deadline = clock.now() + self.digitize_timeout
+                    elif clock.now() >= deadline:
+                        break
                     self.done.wait(0.05)
         finally:
             self.lock.acquire()
         if self.armed:
             raise SCPIError(-200, f"acquisition not complete after {self.digitize_timeout:g} s"
-                                  " (no trigger)")
+                                  " of lab time (no trigger)")
 
     # ------------------------------------------------------------------- acquire
     @command(":ACQuire:TYPE")

@@ -35,6 +35,7 @@ from echo.model import Model, ModelError
 from instruments.virtual.awg import MAX_POINTS as AWG_MAX_POINTS
 from instruments.virtual.awg import MAX_SRATE as AWG_MAX_SRATE
 from instruments.virtual.awg import Keysight33522B
+from instruments.virtual.clock import LabClock
 from instruments.virtual.digitizer import KeysightDSOX
 from instruments.virtual.lockin import SR830
 from instruments.virtual.redpitaya import RedPitayaAcq
@@ -295,11 +296,15 @@ class VirtualLab:
         self.digitizer.volts_per_phi0 = config.model.detection.volts_per_flux
         self.awg.listeners.append(self._on_shot)
         self.instruments = {"awg": self.awg, "digitizer": self.digitizer}
+        #: the lab's own time (instruments.virtual.clock), shared by every instrument
+        self.clock = LabClock()
         if config.lockin:
             self.lockin = SR830("lockin", f.get("lockin"), model=config.model,
                                 volts_per_tesla=config.volts_per_tesla, seed=config.seed + 1,
                                 response=config.lockin_response)
             self.instruments["lockin"] = self.lockin
+        for inst in self.instruments.values():
+            inst.clock = self.clock
         self.servers = {
             role: SCPIServer(inst, self.host, 0 if ephemeral else config.ports[role],
                              lifetime=lifetime)
@@ -317,18 +322,52 @@ class VirtualLab:
         """pyvisa-py resource strings by role."""
         return {role: srv.resource for role, srv in self.servers.items()}
 
-    def start(self) -> VirtualLab:
-        self.sample.warm_up()
-        started = []
+    def bind(self) -> VirtualLab:
+        """Bind every server's port (a clash raises OSError at once, before any warm-up);
+        nothing is served yet."""
+        bound = []
         try:
             for srv in self.servers.values():
-                srv.start()
-                started.append(srv)
+                srv.bind()
+                bound.append(srv)
         except OSError:
-            for srv in started:
+            for srv in bound:
                 srv.stop()
             raise
         return self
+
+    def warm_up(self) -> None:
+        """Compile the engine (both fast kernels, or load them from numba's cache) so
+        that no shot pays for it."""
+        if self.config.engine == "fast":
+            from echo.engines import fast
+
+            fast.warm_up()
+        self.sample.warm_up()
+
+    def start(self) -> VirtualLab:
+        """Bind, warm the engine up, then serve: when this returns the lab is ready."""
+        self.bind()
+        try:
+            self.warm_up()
+            for srv in self.servers.values():
+                srv.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def loopback_only(self) -> bool:
+        """True if the servers are reachable from this machine only."""
+        import ipaddress
+
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
     def stop(self) -> None:
         for srv in self.servers.values():

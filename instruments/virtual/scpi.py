@@ -38,6 +38,7 @@ ERROR_MESSAGES = {
     -224: "Illegal parameter value",
     -230: "Data corrupt or stale",
     -350: "Queue overflow",
+    -363: "Input buffer overrun",
     -410: "Query INTERRUPTED",
 }
 
@@ -185,26 +186,58 @@ class MessageParser:
     """Incremental parser: :meth:`feed` bytes, get complete messages (lists of Units).
 
     ``max_block`` bounds a declared block length (bytes): a larger declaration is a
-    -160 error and the rest of that line is discarded (protects the server's memory).
+    -160 error and the rest of that line is discarded. ``max_message`` (default
+    ``max_block`` + 1 MiB) bounds what is held while a message is incomplete: beyond it
+    the input is dropped up to the next line feed and a -363 "Input buffer overrun" unit
+    is returned, so a client that sends megabytes without a line feed cannot grow the
+    server. A message is only complete at a line feed, so data without one is buffered
+    without being re-parsed.
     """
 
-    def __init__(self, max_block: int = 256 * 1024 * 1024, sr_style: bool = False):
+    def __init__(self, max_block: int = 256 * 1024 * 1024, sr_style: bool = False,
+                 max_message: int | None = None):
         self.buf = bytearray()
         self.max_block = max_block
+        self.max_message = int(max_message if max_message is not None
+                               else max_block + (1 << 20))
+        self._discarding = False
         #: SR830-style headers: the mnemonic is the leading letters and the parameters
         #: may follow without a space (``FREQ1000``, ``OUTP?1``).
         self.sr_style = sr_style
 
     def feed(self, data: bytes) -> list[list[Unit]]:
-        self.buf.extend(data)
         out = []
+        if self._discarding:
+            lf = data.find(b"\n")
+            if lf < 0:
+                return out
+            data = data[lf + 1:]
+            self._discarding = False
+        has_lf = b"\n" in data
+        self.buf.extend(data)
+        if not has_lf:  # nothing can have completed
+            if len(self.buf) > self.max_message:
+                return [self._overrun()]
+            return out
         while True:
             try:
                 units, used = self._parse_message(self.buf)
             except NeedMore:
+                if len(self.buf) > self.max_message:
+                    out.append(self._overrun())
                 return out
             del self.buf[:used]
             out.append(units)
+
+    def _overrun(self) -> list[Unit]:
+        size = len(self.buf)
+        lf = self.buf.rfind(b"\n")
+        self.buf = bytearray()  # a fresh buffer: the old storage is freed
+        self._discarding = lf < 0 or lf < size - 1
+        unit = Unit(header="", query=False)
+        unit.error = SCPIError(-363, f"{size} bytes without a complete message "
+                                     f"(limit {self.max_message})")
+        return [unit]
 
     def _parse_message(self, buf: bytearray) -> tuple[list[Unit], int]:
         units: list[Unit] = []

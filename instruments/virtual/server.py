@@ -25,6 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from instruments.virtual.clock import LabClock
 from instruments.virtual.scpi import (
     HeaderPattern,
     MessageParser,
@@ -113,10 +114,16 @@ class VirtualInstrument:
     sr_style = False
     #: reply terminator (the Red Pitaya ends its replies with CR LF)
     terminator = b"\n"
+    #: input bounds per connection (bytes): the largest binary block accepted and the most
+    #: held while a message is incomplete (-363 beyond; see MessageParser)
+    max_block = 1 << 20
+    max_message = 2 << 20
 
     def __init__(self, name: str = "instrument", faults: Faults | None = None):
         self.name = name
         self.faults = faults or Faults()
+        #: the lab's clock (:mod:`instruments.virtual.clock`); a VirtualLab shares one
+        self.clock = LabClock()
         self.lock = threading.RLock()
         self.errors: deque[SCPIError] = deque()
         self.log: list[LoggedUnit] = []
@@ -284,17 +291,38 @@ class SCPIServer:
 
     @property
     def resource(self) -> str:
-        """The pyvisa-py resource string of this server."""
-        return f"TCPIP::{self.host}::{self.port}::SOCKET"
+        """The pyvisa-py resource string of this server (a wildcard bind is reached on
+        loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "127.0.0.1", "": "127.0.0.1"}.get(self.host,
+                                                                              self.host)
+        return f"TCPIP::{host}::{self.port}::SOCKET"
 
-    def start(self) -> SCPIServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(8)
+    def bind(self) -> SCPIServer:
+        """Bind and listen (a port clash raises OSError here, at once); connections are
+        accepted only after :meth:`start`. ``host`` may be IPv4 or IPv6 (``"::"`` binds
+        every interface, IPv4 included)."""
+        if self._sock is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and self.host == "::":
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((self.host, self.port))
+            sock.listen(8)
+        except OSError:
+            sock.close()
+            raise
         sock.settimeout(0.2)
         self._sock = sock
         self.port = sock.getsockname()[1]
+        return self
+
+    def start(self) -> SCPIServer:
+        self.bind()
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(target=self._serve, name=f"scpi-{self.instrument.name}",
                                         daemon=True)
         self._thread.start()
@@ -331,7 +359,7 @@ class SCPIServer:
             c.close()
 
     def __enter__(self) -> SCPIServer:
-        return self.start() if self._sock is None else self
+        return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
@@ -358,7 +386,9 @@ class SCPIServer:
                              name=f"scpi-{self.instrument.name}-{cid}").start()
 
     def _handle(self, conn: socket.socket, cid: int) -> None:
-        parser = MessageParser(sr_style=self.instrument.sr_style)
+        parser = MessageParser(sr_style=self.instrument.sr_style,
+                               max_block=self.instrument.max_block,
+                               max_message=self.instrument.max_message)
         conn.settimeout(0.2)
         inst = self.instrument
         try:
@@ -376,13 +406,14 @@ class SCPIServer:
                         conn.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
                     except OSError:
                         pass
-                for units in parser.feed(data):
-                    replies = inst.execute(units, cid)
-                    if replies:
-                        out = self._format(replies)
-                        if inst.faults.reply_delay > 0:
-                            time.sleep(inst.faults.reply_delay)
-                        conn.sendall(out)
+                with inst.clock.busy():  # lab time stands still while it works
+                    for units in parser.feed(data):
+                        replies = inst.execute(units, cid)
+                        if replies:
+                            out = self._format(replies)
+                            if inst.faults.reply_delay > 0:
+                                time.sleep(inst.faults.reply_delay)
+                            conn.sendall(out)
         except _Dropped:
             log.info("%s: injected fault, dropping connection %d", inst.name, cid)
         except OSError:

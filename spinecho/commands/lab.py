@@ -3,6 +3,9 @@
 * ``spinecho lab serve [--config VIRTUAL.toml] [--host 127.0.0.1] [--duration S]`` starts
   the SCPI servers of the virtual lab (AWG, digitizer, lock-in) and runs until Ctrl-C
   (or for ``--duration`` seconds). Without ``--config`` it serves the built-in example.
+  The ports are bound first (a clash is reported at once), then the engine is warmed
+  up, then it prints ``ready ...``; a bind address other than loopback (``0.0.0.0``,
+  ``::``, a LAN address) is served with a loud warning.
 * ``spinecho lab check LAB.toml`` connects to every instrument of a lab file, reads
   ``*IDN?``, verifies the safety limits and prints the report
   (:func:`instruments.lab.check_lab`).
@@ -42,15 +45,25 @@ def _serve(args) -> int:
         raise UserError(f"--duration must be > 0, got {args.duration}")
     lab = VirtualLab(cfg, host=args.host)
     try:
-        lab.start()
+        lab.bind()  # a port clash is reported now, not after the engine warm-up
     except OSError as exc:
-        raise UserError(f"cannot start the virtual lab on {lab.host}: {exc} "
-                        "(ports in use? set other ports in the config)") from None
+        raise UserError(f"cannot bind the virtual lab on {lab.host!r}: {exc} "
+                        "(ports in use? set other ports in the config, or check --host)"
+                        ) from None
+    if not lab.loopback_only:
+        print(f"WARNING: serving on {lab.host!r}, not loopback: anyone who can reach this "
+              "machine can drive the virtual lab's instruments (SCPI has no "
+              "authentication). Use --host 127.0.0.1 unless you mean it.",
+              file=sys.stderr, flush=True)
     try:
         for role, res in lab.resources.items():
             inst = lab.instruments[role]
             print(f"{role:10s} {res}   ({' '.join(inst.idn[:2])})")
-        print("serving; Ctrl-C to stop", flush=True)
+        print("warming up the simulation engine (compiling on a first run) ...", flush=True)
+        t0 = time.monotonic()
+        lab.start()
+        print(f"ready after {time.monotonic() - t0:.1f} s: serving; Ctrl-C to stop",
+              flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.1)
