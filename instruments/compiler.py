@@ -41,6 +41,7 @@ import numpy as np
 from instruments.errors import CompileError, LimitViolation
 from instruments.lab import LabConfig
 from instruments.safety import SafetyReport, check_limits, sample_range
+from sequences import shapes
 
 DAC_MAX = 32767
 SEQUENCE_NAME = "spinecho"
@@ -263,8 +264,7 @@ def compile(schedule, lab: LabConfig, *, repetition_time: float | None = None,
             raise LimitViolation("sample_rate", "awg",
                                  f"{name} lasts {p.duration:.3g} s, less than one sample "
                                  f"at {rate:.6g} Sa/s", value=p.duration, limit=1.0 / rate)
-        top = abs(p.frequency) + (abs(p.param("span", 0.0) or 0.0) / 2
-                                  if p.shape == "chirp" else 0.0)
+        top = abs(p.frequency) + shapes.sweep_span(p.shape, dict(p.shape_params)) / 2
         if top > nyquist:
             raise LimitViolation("bandwidth", "awg",
                                  f"{name} reaches {top:.6g} Hz, above {nyquist:.6g} Hz "

@@ -66,7 +66,11 @@ from sequences.schedule import Channel, DetectionWindow, IdealPulse, Marker, Pul
 DEFAULT_MAX_EVENTS = 1_000_000
 IDEAL_PARAM = "ideal"
 
-_SHAPE_OPTS = {"sigma": "gauss", "lobes": "sinc", "span": "chirp"}
+#: shape option → the shapes it applies to
+_SHAPE_OPTS = {"sigma": ("gauss",), "lobes": ("sinc",), "span": ("chirp", "wurst", "hs"),
+               "order": ("wurst",), "beta": ("hs",), "mu": ("hs",)}
+#: upper bounds of dimensionless shape options (beyond them the envelope is all edge)
+_SHAPE_MAX = {"beta": 100.0, "order": 1000.0, "lobes": 1e4}
 
 
 # --------------------------------------------------------------------------- parameters
@@ -408,20 +412,47 @@ def _pulse(el: PulseEl, t: float, ctx: _Ctx, out: list) -> float:
                         el.amp.pos or el.pos, hint="e.g. amp=0.5 or amp=0.5 uT")
     sp = []
     for k, e in el.shape_params:
-        if _SHAPE_OPTS[k] != el.shape:
-            raise error(f"option {k} applies to shape {_SHAPE_OPTS[k]}, not {el.shape}",
-                        e.pos or el.pos)
+        if el.shape not in _SHAPE_OPTS[k]:
+            raise error(f"option {k} applies to shape {' or '.join(_SHAPE_OPTS[k])}, not "
+                        f"{el.shape}", e.pos or el.pos)
         if k == "span":
-            v = expect(evaluate(e, env), FREQUENCY, "chirp span", e)
+            v = expect(evaluate(e, env), FREQUENCY, f"{el.shape} span", e)
         else:
             v = expect(evaluate(e, env), DIMLESS, k, e)
-            if v <= 0:
+            if k != "mu" and v <= 0:
                 raise error(f"{k} must be > 0", e.pos or el.pos)
+        if not math.isfinite(v) or abs(v) > _SHAPE_MAX.get(k, math.inf):
+            raise error(f"{k} = {v!r} is out of range"
+                        + (f" (at most {_SHAPE_MAX[k]:g})" if k in _SHAPE_MAX else ""),
+                        e.pos or el.pos)
         sp.append((k, v))
-    if el.shape == "chirp" and not sp:
-        raise error("a chirp needs span (the frequency sweep), e.g. span=2 MHz", el.pos)
+    sp = _swept_params(el, dict(sp), dur, sp)
     out.append(("P", t, ch, dur, amp, el.shape, freq, tuple(sp), phases, el.label, lp))
     return dur
+
+
+def _swept_params(el, given: dict, dur: float, sp: list) -> tuple:
+    """Check and complete the options of a frequency-swept pulse: ``span`` is required
+    (an ``hs`` pulse may give ``mu`` instead, converted to ``span`` with its duration)."""
+    from sequences.shapes import SHAPE_PARAMS, hs_span_from_mu
+
+    if el.shape not in ("chirp", "wurst", "hs"):
+        return tuple(sp)
+    if el.shape == "hs" and "mu" in given:
+        if "span" in given:
+            raise error("an hs pulse takes span or mu (span = 2 mu beta tanh(beta) / "
+                        "(pi duration)), not both", el.pos)
+        if dur <= 0:
+            raise error("an hs pulse given by mu needs a duration > 0", el.pos)
+        beta = given.get("beta", SHAPE_PARAMS["hs"]["beta"])
+        span = hs_span_from_mu(given["mu"], beta, dur)
+        return tuple([(k, v) for k, v in sp if k != "mu"] + [("span", span)])
+    if "span" not in given:
+        hint = "span=2 MHz" + (" or mu=5" if el.shape == "hs" else "")
+        article = "an" if el.shape == "hs" else "a"
+        raise error(f"{article} {el.shape} pulse needs span (the frequency sweep), e.g. {hint}",
+                    el.pos)
+    return tuple(sp)
 
 
 def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = None,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sequences import shapes
 from sequences.errors import HardwareViolation, SequenceError
 from sequences.expr import DIMLESS, FIELD, FREQUENCY, TIME, closest, format_quantity
 from sequences.schedule import Schedule
@@ -193,8 +194,7 @@ def validate(schedule: Schedule, profile: HardwareProfile) -> list[Violation]:
                                      p.channel, p.label, p.start))
         if pr.max_frequency is not None:
             for i, p in enumerate(pulses):
-                top = p.frequency + (abs(p.param("span", 0.0)) / 2 if p.shape == "chirp"
-                                     else 0.0)
+                top = p.frequency + shapes.sweep_span(p.shape, dict(p.shape_params)) / 2
                 if top > pr.max_frequency * (1 + 1e-12):
                     out.append(Violation("max_frequency", f"pulse {p.label or i} at "
                                          f"{_t(p.start)} reaches "

@@ -55,7 +55,7 @@ RESERVED = {"x", "y", "pi", "sequence", "param", "channel", "receiver", "sweep",
 CHANNEL_KINDS = ("field", "marker", "detector")
 #: the channel an element uses when it names none and the sequence declares none of its kind
 DEFAULT_CHANNELS = {"field": "rf", "detector": "adc", "marker": "trig"}
-SHAPE_PARAM_NAMES = ("sigma", "lobes", "span")
+SHAPE_PARAM_NAMES = ("sigma", "lobes", "span", "order", "beta", "mu")
 
 X = Axis("x")
 
@@ -106,8 +106,8 @@ class PulseEl:
     ``offset`` is added to it. ``phase``: one entry per phase-cycle step (cycled);
     ``loop_phase``: one entry per iteration of the innermost enclosing ``repeat`` (cycled),
     added to the step phase. ``angle`` is the nominal flip angle, used when the sequence is
-    bound with ``ideal = 1``. ``shape_params``: (name, expr) for ``sigma``/``lobes``
-    (dimensionless) and ``span`` (frequency)."""
+    bound with ``ideal = 1``. ``shape_params``: (name, expr) for ``sigma``/``lobes``/
+    ``order``/``beta``/``mu`` (dimensionless) and ``span`` (frequency)."""
 
     duration: Expr
     shape: str = "rect"
@@ -441,16 +441,18 @@ def _single(el, exprs) -> Sequence:
 
 
 def pulse(duration, shape: str = "rect", amp=None, freq=None, offset=None, phase="x",
-          loop_phase=None, angle=None, sigma=None, lobes=None, span=None, channel: str = "",
-          label: str = "") -> Sequence:
+          loop_phase=None, angle=None, sigma=None, lobes=None, span=None, order=None,
+          beta=None, mu=None, channel: str = "", label: str = "") -> Sequence:
     """A finite pulse (see :class:`PulseEl`). Numbers are SI (s, Hz, rad); ``amp`` as a
     number is a fraction of full scale, as a string with a unit a field."""
     from sequences.shapes import SHAPES
 
     if shape not in SHAPES:
         raise SequenceError(f"unknown pulse shape {shape!r} (shapes: {', '.join(SHAPES)})")
-    sp = tuple((k, as_expr(v, "Hz" if k == "span" else ""))
-               for k, v in (("sigma", sigma), ("lobes", lobes), ("span", span)) if v is not None)
+    given = {"sigma": sigma, "lobes": lobes, "span": span, "order": order, "beta": beta,
+             "mu": mu}
+    sp = tuple((k, as_expr(given[k], "Hz" if k == "span" else ""))
+               for k in SHAPE_PARAM_NAMES if given[k] is not None)
     el = PulseEl(as_expr(duration, "s"), shape, _opt(amp, ""), _opt(freq, "Hz"),
                  _opt(offset, "Hz"), phase_tuple(phase),
                  () if loop_phase is None else phase_tuple(loop_phase), _opt(angle, "rad"),

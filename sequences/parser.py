@@ -36,6 +36,7 @@ from sequences.expr import (
 from sequences.model import (
     CHANNEL_KINDS,
     RESERVED,
+    SHAPE_PARAM_NAMES,
     ChannelDecl,
     DelayEl,
     DetectEl,
@@ -317,7 +318,8 @@ _ELEMENTS = {
     "pulse": (["duration"], {"duration": "expr", "shape": "name", "amp": "expr",
                              "freq": "expr", "offset": "expr", "phase": "phase",
                              "loop_phase": "phase", "angle": "expr", "sigma": "expr",
-                             "lobes": "expr", "span": "expr", "channel": "name",
+                             "lobes": "expr", "span": "expr", "order": "expr",
+                             "beta": "expr", "mu": "expr", "channel": "name",
                              "label": "string"}),
     "ideal": (["angle", "phase"], {"angle": "expr", "phase": "phase", "loop_phase": "phase",
                                    "channel": "name", "label": "string"}),
@@ -381,7 +383,7 @@ def _element(kind: str, args, pos: Pos | None):
             if shape not in SHAPES:
                 raise error(f"unknown pulse shape {shape!r}", o["shape"].pos,
                             hint=closest(shape, SHAPES) or f"shapes: {', '.join(SHAPES)}")
-        sp = tuple((k, o[k]) for k in ("sigma", "lobes", "span") if k in o)
+        sp = tuple((k, o[k]) for k in SHAPE_PARAM_NAMES if k in o)
         return PulseEl(o["duration"], shape, o.get("amp"), o.get("freq"), o.get("offset"),
                        o.get("phase", (Axis("x"),)), o.get("loop_phase", ()), o.get("angle"),
                        sp, ch, label, pos=pos)

@@ -13,8 +13,10 @@ at the start of the shot):
   with ``s`` the peak-normalised envelope of :mod:`sequences.shapes`, ``amplitude``
   the peak field in tesla, and the carrier phase referenced to *absolute* time
   (a phase-coherent carrier, as produced by an AWG or a phase-locked RF source):
-  Θ(t) = 2π f t for a fixed carrier ``frequency`` f (Hz); for a linear chirp of
-  ``span`` Δf, Θ(t) = 2π f t + π (Δf/duration) (t − t_c)², t_c the pulse centre, so the
+  Θ(t) = 2π f t for a fixed carrier ``frequency`` f (Hz); for a frequency-swept shape
+  (``chirp``, ``wurst``, ``hs``) Θ(t) = 2π f t + φ(u), φ = 2π ∫ Δf dt from the pulse
+  centre with the sweep law Δf(u) of :mod:`sequences.shapes` — for a linear chirp of
+  ``span`` Δf, φ = π (Δf/duration) (t − t_c)², t_c the pulse centre, so the
   instantaneous frequency sweeps f − Δf/2 → f + Δf/2. ``frequency == 0`` is a baseband
   (video) field pulse, h(t) = amplitude · s · cos φ_k. φ_k = ``phases[k]`` is the phase
   (rad) in phase-cycle step k;
@@ -336,26 +338,27 @@ class Schedule:
         phi = p.phases[step]
         if p.duration == 0:
             return
-        span = p.param("span", 0.0) if p.shape == "chirp" else 0.0
-        if p.shape == "rect" and span == 0.0:
+        params = dict(p.shape_params)
+        # max |dΔf/dt| (Hz/s): a linearised sweep's phase error is π·rate·(dt/2)²
+        rate = shapes.max_sweep_rate(p.shape, params, p.duration)
+        if p.shape == "rect":
             n = 1
         else:
-            slope = shapes.max_slope(p.shape, dict(p.shape_params))  # per unit u
+            slope = shapes.max_slope(p.shape, params)  # per unit u
             n_env = math.ceil(slope / (2.0 * max_error)) if slope > 0 else 1
             n_chirp = 1
-            if span:
-                k = abs(span) / p.duration  # Hz/s
-                dt_max = 2.0 * math.sqrt(max_error / (math.pi * k))
+            if rate:
+                dt_max = 2.0 * math.sqrt(max_error / (math.pi * rate))
                 n_chirp = math.ceil(p.duration / dt_max)
             n = max(1, n_env, n_chirp)
         edges = p.start + p.duration * np.arange(n + 1) / n
         mid = 0.5 * (edges[:-1] + edges[1:])
         u = (mid - p.start) / p.duration
-        env = p.amplitude * shapes.envelope(p.shape, u, dict(p.shape_params))
-        if span:
-            k = span / p.duration
-            theta_mid = TWO_PI * p.frequency * mid + math.pi * k * (mid - p.centre) ** 2 + phi
-            f_seg = p.frequency + k * (mid - p.centre)
+        env = p.amplitude * shapes.envelope(p.shape, u, params)
+        if rate:
+            theta_mid = (TWO_PI * p.frequency * mid
+                         + shapes.sweep_phase(p.shape, u, params, p.duration) + phi)
+            f_seg = p.frequency + shapes.sweep_offset(p.shape, u, params)
             phase = theta_mid - TWO_PI * f_seg * mid
         else:
             f_seg = np.full(n, p.frequency)
@@ -385,12 +388,11 @@ class Schedule:
         u = (t - p.start) / p.duration
         env = p.amplitude * shapes.envelope(p.shape, u, dict(p.shape_params))
         phi = p.phases[step]
-        if p.frequency == 0 and p.shape != "chirp":
+        if p.frequency == 0 and not shapes.is_swept(p.shape):
             return env * math.cos(phi)
         theta = TWO_PI * p.frequency * t + phi
-        if p.shape == "chirp":
-            span = p.param("span", 0.0)
-            theta = theta + math.pi * (span / p.duration) * (t - p.centre) ** 2
+        if shapes.is_swept(p.shape):
+            theta = theta + shapes.sweep_phase(p.shape, u, dict(p.shape_params), p.duration)
         return env * np.cos(theta)
 
     def sample(self, rate: float, channel: str, step: int = 0) -> np.ndarray:
@@ -439,9 +441,6 @@ class Schedule:
         amp = np.array([p.amplitude for p in ps])
         freq = np.array([p.frequency for p in ps])
         phi = np.array([p.phases[step] for p in ps])
-        chirp_k = np.array([(p.param("span", 0.0) / p.duration) if p.shape == "chirp" else 0.0
-                            for p in ps])
-        centre = start + 0.5 * dur
         groups: dict[tuple, list[int]] = {}
         for i, p in enumerate(ps):
             groups.setdefault((p.shape, p.shape_params), []).append(i)
@@ -465,16 +464,14 @@ class Schedule:
                         c1 = min(c0 + self._CHUNK, int(hi[j]))
                         t = np.arange(c0, c1) / rate
                         out[c0:c1] += self._batch_field(
-                            shape, sparams, t, start[j], dur[j], amp[j], freq[j], phi[j],
-                            chirp_k[j], centre[j])
+                            shape, sparams, t, start[j], dur[j], amp[j], freq[j], phi[j])
                     continue
                 which = np.repeat(np.arange(batch.size), lens)
                 first = np.cumsum(lens) - lens
                 idx = np.arange(total) - np.repeat(first, lens) + np.repeat(lo[batch], lens)
                 pulse = batch[which]
                 vals = self._batch_field(shape, sparams, idx / rate, start[pulse], dur[pulse],
-                                         amp[pulse], freq[pulse], phi[pulse], chirp_k[pulse],
-                                         centre[pulse])
+                                         amp[pulse], freq[pulse], phi[pulse])
                 if disjoint:  # pulses do not share samples: plain assignment
                     out[idx] = vals
                 else:
@@ -482,14 +479,14 @@ class Schedule:
         return out
 
     @staticmethod
-    def _batch_field(shape, sparams, t, start, dur, amp, freq, phi, chirp_k, centre):
+    def _batch_field(shape, sparams, t, start, dur, amp, freq, phi):
         # samples were selected by index (edges within 1e-9 of a sample period count as on
         # the grid), so clip u into [0, 1) instead of letting rounding drop an edge sample
         u = np.clip((t - start) / dur, 0.0, np.nextafter(1.0, 0.0))
         env = amp * shapes.envelope(shape, u, dict(sparams))
         theta = TWO_PI * freq * t + phi
-        if shape == "chirp":
-            theta = theta + math.pi * chirp_k * (t - centre) ** 2
+        if shapes.is_swept(shape):
+            theta = theta + shapes.sweep_phase(shape, u, dict(sparams), dur)
         return env * np.cos(theta)
 
     # --------------------------------------------------------------------- JSON
