@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sequences.config import Spec, check_value, setting, validate
+from sequences.errors import SpinechoError
 from sequences.units import MU_B_OVER_HBAR, angular
 
 #: Initial states the engines accept: "thermal" (eigenbasis populations at the
@@ -31,33 +33,16 @@ from sequences.units import MU_B_OVER_HBAR, angular
 INITIAL_STATES = ("thermal", "ground", "up")
 
 
-class ModelError(ValueError):
+class ModelError(SpinechoError, ValueError):
     """Invalid model input; the message names the field and the offending value."""
 
 
 def check_number(name: str, value, *, positive: bool = False, nonneg: bool = False) -> float:
-    """Return ``float(value)`` or raise :class:`ModelError` naming ``name`` and the value."""
-    if isinstance(value, bool):
-        raise ModelError(f"{name}: expected a number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{name}: expected a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ModelError(f"{name}: must be finite, got {value!r}")
-    if positive and v <= 0:
-        raise ModelError(f"{name}: must be > 0, got {value!r}")
-    if nonneg and v < 0:
-        raise ModelError(f"{name}: must be >= 0, got {value!r}")
-    return v
-
-
-def _check(name: str, value, *, positive=False, nonneg=False, allow_none=False):
-    if value is None:
-        if allow_none:
-            return
-        raise ModelError(f"{name}: missing value")
-    check_number(name, value, positive=positive, nonneg=nonneg)
+    """Return ``float(value)`` or raise :class:`ModelError` naming ``name`` and the value
+    (the number rule of :func:`sequences.config.check_value`)."""
+    return check_value(value, float, Spec(gt=0 if positive else None,
+                                          ge=0 if nonneg else None),
+                       where=name, error=ModelError)
 
 
 # --------------------------------------------------------------------------- distributions
@@ -77,11 +62,11 @@ class Distribution:
 
 @dataclass(frozen=True)
 class Fixed(Distribution):
-    value: float
+    value: float = setting()
     kind = "fixed"
 
     def __post_init__(self):
-        _check("fixed.value", self.value)
+        validate(self, "fixed", error=ModelError)
 
     def draw(self, rng, n):
         return np.full(n, float(self.value)), np.ones(n)
@@ -92,13 +77,12 @@ class Fixed(Distribution):
 
 @dataclass(frozen=True)
 class Gaussian(Distribution):
-    mean: float
-    std: float
+    mean: float = setting()
+    std: float = setting(ge=0)
     kind = "gaussian"
 
     def __post_init__(self):
-        _check("gaussian.mean", self.mean)
-        _check("gaussian.std", self.std, nonneg=True)
+        validate(self, "gaussian", error=ModelError)
 
     def draw(self, rng, n):
         return rng.normal(self.mean, self.std, n), np.ones(n)
@@ -111,13 +95,12 @@ class Gaussian(Distribution):
 class LogNormal(Distribution):
     """exp(N(ln median, sigma_ln²)); ``sigma_ln`` is dimensionless."""
 
-    median: float
-    sigma_ln: float
+    median: float = setting(gt=0)
+    sigma_ln: float = setting(ge=0)
     kind = "lognormal"
 
     def __post_init__(self):
-        _check("lognormal.median", self.median, positive=True)
-        _check("lognormal.sigma_ln", self.sigma_ln, nonneg=True)
+        validate(self, "lognormal", error=ModelError)
 
     def draw(self, rng, n):
         return self.median * np.exp(rng.normal(0.0, self.sigma_ln, n)), np.ones(n)
@@ -128,15 +111,14 @@ class LogNormal(Distribution):
 
 @dataclass(frozen=True)
 class Uniform(Distribution):
-    low: float
-    high: float
+    low: float = setting()
+    high: float = setting()
     kind = "uniform"
 
     def __post_init__(self):
-        _check("uniform.low", self.low)
-        _check("uniform.high", self.high)
+        validate(self, "uniform", error=ModelError)
         if self.high < self.low:
-            raise ModelError(f"uniform: high={self.high!r} < low={self.low!r}")
+            raise ModelError(f"high: must be >= low ({self.low!r}), got {self.high!r}")
 
     def draw(self, rng, n):
         return rng.uniform(self.low, self.high, n), np.ones(n)
@@ -151,21 +133,17 @@ class Samples(Distribution):
     with replacement and carries that value's weight (so weighted means follow the
     weighted distribution)."""
 
-    values: tuple[float, ...]
-    weights: tuple[float, ...] | None = None
+    values: tuple[float, ...] = setting()
+    weights: tuple[float, ...] | None = setting(None, ge=0)
     kind = "samples"
 
     def __post_init__(self):
+        validate(self, "samples", error=ModelError)
         if len(self.values) == 0:
-            raise ModelError("samples.values: empty")
-        for i, v in enumerate(self.values):
-            _check(f"samples.values[{i}]", v)
-        if self.weights is not None:
-            if len(self.weights) != len(self.values):
-                raise ModelError(f"samples.weights: {len(self.weights)} weights for "
-                                 f"{len(self.values)} values")
-            for i, w in enumerate(self.weights):
-                _check(f"samples.weights[{i}]", w, nonneg=True)
+            raise ModelError("values: expected a non-empty list of numbers, got []")
+        if self.weights is not None and len(self.weights) != len(self.values):
+            raise ModelError(f"weights: {len(self.weights)} weights for "
+                             f"{len(self.values)} values")
 
     def draw(self, rng, n):
         vals = np.asarray(self.values, float)
@@ -185,19 +163,21 @@ class Tabulated(Distribution):
     """A density p(x) given on a grid (need not be normalised); sampled by inverse CDF
     of the piecewise-linear interpolant. Used for the spin-bath W(ε) of ``echo.theory``."""
 
-    x: tuple[float, ...]
-    pdf: tuple[float, ...]
+    x: tuple[float, ...] = setting()
+    pdf: tuple[float, ...] = setting(ge=0)
     kind = "tabulated"
 
     def __post_init__(self):
+        validate(self, "tabulated", error=ModelError)
         x = np.asarray(self.x, float)
         p = np.asarray(self.pdf, float)
         if x.size < 2 or x.size != p.size:
-            raise ModelError("tabulated: x and pdf need the same length >= 2")
-        if np.any(~np.isfinite(x)) or np.any(np.diff(x) <= 0):
-            raise ModelError("tabulated.x: must be finite and strictly increasing")
-        if np.any(~np.isfinite(p)) or np.any(p < 0) or not np.any(p > 0):
-            raise ModelError("tabulated.pdf: must be finite, >= 0 and not all zero")
+            raise ModelError(f"pdf: need as many pdf values as x values (>= 2), got "
+                             f"{p.size} and {x.size}")
+        if np.any(np.diff(x) <= 0):
+            raise ModelError("x: must be strictly increasing")
+        if not np.any(p > 0):
+            raise ModelError("pdf: all zero")
 
     def draw(self, rng, n):
         x = np.asarray(self.x, float)
@@ -279,23 +259,15 @@ class Ensemble:
 
     delta0: Distribution
     bias: Distribution
-    spin: float = 100.0
-    g: float = 2.0
-    n_grains: float = 1.0
-    n_samples: int = 1000
-    seed: int = 0
-    chunk_size: int = 65536
+    spin: float = setting(100.0, gt=0, doc="S (grain spin)")
+    g: float = setting(2.0, gt=0, doc="g-factor")
+    n_grains: float = setting(1.0, gt=0, doc="physical number of grains (scales the signal)")
+    n_samples: int = setting(1000, ge=1, doc="grains simulated (Monte Carlo)")
+    seed: int = setting(0, ge=0, doc="random seed of the ensemble")
+    chunk_size: int = setting(65536, ge=1, doc="grains per chunk (memory bound)")
 
     def __post_init__(self):
-        _check("ensemble.spin", self.spin, positive=True)
-        _check("ensemble.g", self.g, positive=True)
-        _check("ensemble.n_grains", self.n_grains, positive=True)
-        if not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 1:
-            raise ModelError(f"ensemble.n_samples: must be an integer >= 1, got "
-                             f"{self.n_samples!r}")
-        if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
-            raise ModelError(f"ensemble.chunk_size: must be an integer >= 1, got "
-                             f"{self.chunk_size!r}")
+        validate(self, "ensemble", error=ModelError)
         if not isinstance(self.delta0, Distribution):
             raise ModelError(f"ensemble.delta0: not a distribution: {self.delta0!r}")
         if not isinstance(self.bias, Distribution):
@@ -344,13 +316,12 @@ class OrnsteinUhlenbeck:
     """Gaussian bias noise δε(t): stationary std ``sigma`` (Hz), correlation time
     ``tau_c`` (s), ⟨δε(t)δε(0)⟩ = σ² exp(−|t|/τc)."""
 
-    sigma: float
-    tau_c: float
+    sigma: float = setting(ge=0, unit="Hz")
+    tau_c: float = setting(gt=0, unit="s")
     kind = "ou"
 
     def __post_init__(self):
-        _check("ou.sigma", self.sigma, nonneg=True)
-        _check("ou.tau_c", self.tau_c, positive=True)
+        validate(self, "ou", error=ModelError)
 
     def to_dict(self):
         return {"kind": "ou", "sigma": self.sigma, "tau_c": self.tau_c}
@@ -361,13 +332,12 @@ class Telegraph:
     """Random telegraph bias noise δε(t) = ±``amplitude`` (Hz), flipping at ``rate`` γ (1/s)
     (each state left with rate γ; correlation exp(−2γ|t|))."""
 
-    amplitude: float
-    rate: float
+    amplitude: float = setting(ge=0, unit="Hz")
+    rate: float = setting(ge=0, unit="1/s")
     kind = "telegraph"
 
     def __post_init__(self):
-        _check("telegraph.amplitude", self.amplitude, nonneg=True)
-        _check("telegraph.rate", self.rate, nonneg=True)
+        validate(self, "telegraph", error=ModelError)
 
     def to_dict(self):
         return {"kind": "telegraph", "amplitude": self.amplitude, "rate": self.rate}
@@ -380,9 +350,9 @@ def spin_diffusion(mu: float, omega0: float, t2: float) -> OrnsteinUhlenbeck:
     ε = ω0ΔN; here ε is the τz coefficient (H = Δτx + ετz), half that energy difference, so
     the range is μω0/2 — exactly the width of one polarisation group of
     :class:`echo.theory.BiasDensity` (N^{1/2}δω/2, docs/theory.md §4 item 3)."""
-    _check("spin_diffusion.mu", mu, nonneg=True)
-    _check("spin_diffusion.omega0", omega0, positive=True)
-    _check("spin_diffusion.t2", t2, positive=True)
+    mu = check_number("spin_diffusion.mu", mu, nonneg=True)
+    omega0 = check_number("spin_diffusion.omega0", omega0, positive=True)
+    t2 = check_number("spin_diffusion.t2", t2, positive=True)
     return OrnsteinUhlenbeck(sigma=0.5 * mu * omega0, tau_c=t2)
 
 
@@ -406,22 +376,15 @@ class Environment:
       (Γ↑ = Γ↓, unpolarised).
     """
 
-    t1: float | None = None
-    t_phi: float | None = None
+    t1: float | None = setting(None, gt=0, unit="s")
+    t_phi: float | None = setting(None, gt=0, unit="s")
     noise: tuple = ()
-    drive_coupling: str = "z"
-    measurement_rate: float = 0.0
-    temperature: float | None = None
+    drive_coupling: str = setting("z", choices=("z", "x"))
+    measurement_rate: float = setting(0.0, ge=0, unit="1/s")
+    temperature: float | None = setting(None, gt=0, allow_inf=True, unit="K")
 
     def __post_init__(self):
-        _check("environment.t1", self.t1, positive=True, allow_none=True)
-        _check("environment.t_phi", self.t_phi, positive=True, allow_none=True)
-        _check("environment.measurement_rate", self.measurement_rate, nonneg=True)
-        if self.temperature is not None and self.temperature != math.inf:
-            _check("environment.temperature", self.temperature, positive=True)
-        if self.drive_coupling not in ("z", "x"):
-            raise ModelError(f"environment.drive_coupling: must be 'z' or 'x', got "
-                             f"{self.drive_coupling!r}")
+        validate(self, "environment", error=ModelError)
         for i, n in enumerate(self.noise):
             if not isinstance(n, (OrnsteinUhlenbeck, Telegraph)):
                 raise ModelError(f"environment.noise[{i}]: unknown noise process {n!r}")
@@ -456,26 +419,17 @@ class Detection:
     * ``seed``: noise stream.
     """
 
-    kind: str = "squid"
-    flux_per_moment: float = 1e-3
-    volts_per_flux: float = 1.0
-    noise_rms: float = 0.0
-    sample_rate: float = 100e6
-    reference_frequency: float | None = None
-    demod_bandwidth: float | None = None
-    seed: int = 1
+    kind: str = setting("squid", choices=("squid", "coil"))
+    flux_per_moment: float = setting(1e-3, gt=0)
+    volts_per_flux: float = setting(1.0, gt=0, unit="V/Phi0")
+    noise_rms: float = setting(0.0, ge=0, unit="V")
+    sample_rate: float = setting(100e6, gt=0, unit="samples/s")
+    reference_frequency: float | None = setting(None, ge=0, unit="Hz")
+    demod_bandwidth: float | None = setting(None, gt=0, unit="Hz")
+    seed: int = setting(1, ge=0)
 
     def __post_init__(self):
-        if self.kind not in ("squid", "coil"):
-            raise ModelError(f"detection.kind: must be 'squid' or 'coil', got {self.kind!r}")
-        _check("detection.flux_per_moment", self.flux_per_moment, positive=True)
-        _check("detection.volts_per_flux", self.volts_per_flux, positive=True)
-        _check("detection.noise_rms", self.noise_rms, nonneg=True)
-        _check("detection.sample_rate", self.sample_rate, positive=True)
-        _check("detection.reference_frequency", self.reference_frequency, nonneg=True,
-               allow_none=True)
-        _check("detection.demod_bandwidth", self.demod_bandwidth, positive=True,
-               allow_none=True)
+        validate(self, "detection", error=ModelError)
 
     def volts_per_tau_z(self, ensemble: Ensemble) -> float:
         """Volts per unit ⟨τz⟩ (SQUID) or per unit d⟨τz⟩/dt in s⁻¹ (coil)."""

@@ -74,72 +74,40 @@ from pathlib import Path
 import numpy as np
 
 from echo.model import (
+    DISTRIBUTIONS,
     Detection,
     Ensemble,
     Environment,
     Fixed,
-    Gaussian,
-    LogNormal,
     Model,
     ModelError,
     OrnsteinUhlenbeck,
-    Samples,
     Tabulated,
     Telegraph,
-    Uniform,
     spin_diffusion,
 )
+from sequences.config import Spec, check_value, from_table
 
 __all__ = ["load_model", "parse_model", "model_from_dict", "set_field", "DISTRIBUTION_KINDS"]
 
 DISTRIBUTION_KINDS = ("fixed", "gaussian", "lognormal", "uniform", "samples", "tabulated",
                       "spinbath")
 
-_DIST_FIELDS = {
-    "fixed": ({"value"}, set()),
-    "gaussian": ({"mean", "std"}, set()),
-    "lognormal": ({"median", "sigma_ln"}, set()),
-    "uniform": ({"low", "high"}, set()),
-    "samples": ({"values"}, {"weights"}),
-    "tabulated": ({"x", "pdf"}, set()),
-    "spinbath": ({"n_nuclei", "omega0", "delta_omega"},
-                 {"extra_width", "temperature", "points", "span"}),
-}
-_ENSEMBLE_FIELDS = {"spin", "g", "n_grains", "n_samples", "seed", "chunk_size", "delta0",
-                    "bias"}
-_ENV_FIELDS = {"t1", "t_phi", "temperature", "drive_coupling", "measurement_rate", "noise"}
-_DET_FIELDS = {"kind", "flux_per_moment", "volts_per_flux", "noise_rms", "sample_rate",
-               "reference_frequency", "demod_bandwidth", "seed"}
-_NOISE_FIELDS = {"ou": {"sigma", "tau_c"}, "telegraph": {"amplitude", "rate"},
-                 "spin_diffusion": {"mu", "omega0", "t2"}}
+_SPINBATH_FIELDS = {"n_nuclei", "omega0", "delta_omega", "extra_width", "temperature",
+                    "points", "span"}
+_NOISE_KINDS = {"ou": OrnsteinUhlenbeck, "telegraph": Telegraph, "spin_diffusion": None}
 
 
 def _num(table: dict, key: str, path: str, *, required=False, default=None, positive=False,
          nonneg=False, integer=False):
+    """A number of a table without a dataclass of its own (the spinbath tabulation)."""
     if key not in table:
         if required:
             raise ModelError(f"{path}.{key}: missing field")
         return default
-    v = table[key]
-    where = f"{path}.{key}"
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ModelError(f"{where}: expected a number, got {v!r}")
-    if not math.isfinite(v):
-        raise ModelError(f"{where}: must be finite, got {v!r}")
-    if integer and (float(v) != int(v)):
-        raise ModelError(f"{where}: must be an integer, got {v!r}")
-    if positive and v <= 0:
-        raise ModelError(f"{where}: must be > 0, got {v!r}")
-    if nonneg and v < 0:
-        raise ModelError(f"{where}: must be >= 0, got {v!r}")
-    return int(v) if integer else float(v)
-
-
-def _temperature(env_t: dict) -> float | None:
-    """environment.temperature in K: a positive number, or ``inf`` (unpolarised bath)."""
-    if env_t.get("temperature") == math.inf:
-        return math.inf
-    return _num(env_t, "temperature", "environment", positive=True)
+    return check_value(table[key], int if integer else float,
+                       Spec(gt=0 if positive else None, ge=0 if nonneg else None),
+                       where=f"{path}.{key}", error=ModelError)
 
 
 def _table(d, path: str) -> dict:
@@ -154,66 +122,26 @@ def _known(d: dict, allowed: set, path: str):
             raise ModelError(f"{path}.{k}: unknown field (known: {', '.join(sorted(allowed))})")
 
 
-def _num_list(d: dict, key: str, path: str, *, nonneg=False) -> tuple[float, ...]:
-    v = d[key]
-    if not isinstance(v, list) or not v:
-        raise ModelError(f"{path}.{key}: expected a non-empty list of numbers, got {v!r}")
-    items = {f"{key}[{i}]": x for i, x in enumerate(v)}
-    return tuple(_num(items, k, path, required=True, nonneg=nonneg) for k in items)
+def _kind(d: dict, path: str, kinds, what: str) -> str:
+    kind = d.get("kind")
+    if kind is None:
+        raise ModelError(f"{path}.kind: missing field (one of {', '.join(kinds)})")
+    if kind not in kinds:
+        raise ModelError(f"{path}.kind: unknown {what} {kind!r} (known: {', '.join(kinds)})")
+    return kind
 
 
 def distribution(d, path: str):
-    """A distribution from a model-file value (errors name ``path``)."""
+    """A distribution from a model-file value (errors name ``path``): its fields, types and
+    ranges are those declared on the distribution dataclasses of :mod:`echo.model`."""
     if isinstance(d, (int, float)) and not isinstance(d, bool):
-        return Fixed(_num({"value": d}, "value", path, required=True))
+        return from_table(Fixed, {"value": d}, where=path, error=ModelError)
     d = _table(d, path)
-    kind = d.get("kind")
-    if kind is None:
-        raise ModelError(f"{path}.kind: missing field (one of {', '.join(DISTRIBUTION_KINDS)})")
-    if kind not in _DIST_FIELDS:
-        raise ModelError(f"{path}.kind: unknown distribution {kind!r} "
-                         f"(known: {', '.join(DISTRIBUTION_KINDS)})")
-    req, opt = _DIST_FIELDS[kind]
-    _known(d, req | opt | {"kind"}, path)
-    for k in sorted(req):
-        if k not in d:
-            raise ModelError(f"{path}.{k}: missing field for a {kind} distribution")
-    try:
-        if kind == "fixed":
-            return Fixed(_num(d, "value", path, required=True))
-        if kind == "gaussian":
-            return Gaussian(_num(d, "mean", path, required=True),
-                            _num(d, "std", path, required=True, nonneg=True))
-        if kind == "lognormal":
-            return LogNormal(_num(d, "median", path, required=True, positive=True),
-                             _num(d, "sigma_ln", path, required=True, nonneg=True))
-        if kind == "uniform":
-            lo = _num(d, "low", path, required=True)
-            hi = _num(d, "high", path, required=True)
-            if hi < lo:
-                raise ModelError(f"{path}.high: must be >= low ({lo!r}), got {hi!r}")
-            return Uniform(lo, hi)
-        if kind == "samples":
-            vals = _num_list(d, "values", path)
-            w = _num_list(d, "weights", path, nonneg=True) if "weights" in d else None
-            if w is not None and len(w) != len(vals):
-                raise ModelError(f"{path}.weights: {len(w)} weights for {len(vals)} values")
-            return Samples(vals, w)
-        if kind == "tabulated":
-            x = _num_list(d, "x", path)
-            p = _num_list(d, "pdf", path, nonneg=True)
-            if len(x) != len(p) or len(x) < 2:
-                raise ModelError(f"{path}.pdf: need as many pdf values as x values (>= 2), "
-                                 f"got {len(p)} and {len(x)}")
-            if any(b <= a for a, b in zip(x, x[1:], strict=False)):
-                raise ModelError(f"{path}.x: must be strictly increasing, got {list(x)!r}")
-            if not any(v > 0 for v in p):
-                raise ModelError(f"{path}.pdf: all zero")
-            return Tabulated(x, p)
+    kind = _kind(d, path, DISTRIBUTION_KINDS, "distribution")
+    if kind == "spinbath":
+        _known(d, _SPINBATH_FIELDS | {"kind"}, path)
         return _spinbath(d, path)
-    except ModelError as exc:
-        msg = str(exc)
-        raise ModelError(msg if msg.startswith(path) else f"{path}: {msg}") from None
+    return from_table(DISTRIBUTIONS[kind], d, where=path, error=ModelError, ignore=("kind",))
 
 
 def _spinbath(d: dict, path: str) -> Tabulated:
@@ -246,79 +174,51 @@ def _spinbath(d: dict, path: str) -> Tabulated:
 
 def _noise(item, path: str):
     item = _table(item, path)
-    kind = item.get("kind")
-    if kind not in _NOISE_FIELDS:
-        raise ModelError(f"{path}.kind: unknown noise process {kind!r} "
-                         f"(known: {', '.join(_NOISE_FIELDS)})")
-    _known(item, _NOISE_FIELDS[kind] | {"kind"}, path)
-    if kind == "ou":
-        return OrnsteinUhlenbeck(_num(item, "sigma", path, required=True, nonneg=True),
-                                 _num(item, "tau_c", path, required=True, positive=True))
-    if kind == "telegraph":
-        return Telegraph(_num(item, "amplitude", path, required=True, nonneg=True),
-                         _num(item, "rate", path, required=True, nonneg=True))
-    mu = _num(item, "mu", path, required=True, nonneg=True)
-    omega0 = _num(item, "omega0", path, required=True, positive=True)
-    t2 = _num(item, "t2", path, required=True, positive=True)
-    return spin_diffusion(mu, omega0, t2)
+    kind = _kind(item, path, tuple(_NOISE_KINDS), "noise process")
+    if kind == "spin_diffusion":
+        _known(item, {"mu", "omega0", "t2", "kind"}, path)
+        for k in ("mu", "omega0", "t2"):
+            if k not in item:
+                raise ModelError(f"{path}.{k}: missing field")
+        try:
+            return spin_diffusion(item["mu"], item["omega0"], item["t2"])
+        except ModelError as exc:
+            raise ModelError(f"{path}.{str(exc).split('.', 1)[1]}") from None
+    return from_table(_NOISE_KINDS[kind], item, where=path, error=ModelError,
+                      ignore=("kind",))
 
 
-def model_from_dict(data: dict) -> Model:
-    """A :class:`Model` from the parsed TOML tables (see the module docstring)."""
-    data = _table(data, "model")
-    _known(data, {"ensemble", "environment", "detection", "name", "description"}, "model")
-    if "ensemble" not in data:
-        raise ModelError("ensemble: missing table [ensemble]")
-    e = _table(data["ensemble"], "ensemble")
-    _known(e, _ENSEMBLE_FIELDS, "ensemble")
-    for k in ("delta0", "bias"):
-        if k not in e:
-            raise ModelError(f"ensemble.{k}: missing field (a distribution, Hz)")
-    ens = Ensemble(
-        delta0=distribution(e["delta0"], "ensemble.delta0"),
-        bias=distribution(e["bias"], "ensemble.bias"),
-        spin=_num(e, "spin", "ensemble", default=100.0, positive=True),
-        g=_num(e, "g", "ensemble", default=2.0, positive=True),
-        n_grains=_num(e, "n_grains", "ensemble", default=1.0, positive=True),
-        n_samples=_num(e, "n_samples", "ensemble", default=1000, positive=True, integer=True),
-        seed=_num(e, "seed", "ensemble", default=0, nonneg=True, integer=True),
-        chunk_size=_num(e, "chunk_size", "ensemble", default=65536, positive=True,
-                        integer=True),
-    )
-    env_t = _table(data.get("environment", {}), "environment")
-    _known(env_t, _ENV_FIELDS, "environment")
-    noise_list = env_t.get("noise", [])
-    if not isinstance(noise_list, list):
-        raise ModelError(f"environment.noise: expected an array of tables [[environment.noise]]"
-                         f", got {noise_list!r}")
-    coupling = env_t.get("drive_coupling", "z")
-    if coupling not in ("z", "x"):
-        raise ModelError(f"environment.drive_coupling: must be 'z' or 'x', got {coupling!r}")
-    env = Environment(
-        t1=_num(env_t, "t1", "environment", positive=True),
-        t_phi=_num(env_t, "t_phi", "environment", positive=True),
-        noise=tuple(_noise(n, f"environment.noise[{i}]") for i, n in enumerate(noise_list)),
-        drive_coupling=coupling,
-        measurement_rate=_num(env_t, "measurement_rate", "environment", default=0.0,
-                              nonneg=True),
-        temperature=_temperature(env_t),
-    )
-    det_t = _table(data.get("detection", {}), "detection")
-    _known(det_t, _DET_FIELDS, "detection")
-    kind = det_t.get("kind", "squid")
-    if kind not in ("squid", "coil"):
-        raise ModelError(f"detection.kind: must be 'squid' or 'coil', got {kind!r}")
-    det = Detection(
-        kind=kind,
-        flux_per_moment=_num(det_t, "flux_per_moment", "detection", default=1e-3,
-                             positive=True),
-        volts_per_flux=_num(det_t, "volts_per_flux", "detection", default=1.0, positive=True),
-        noise_rms=_num(det_t, "noise_rms", "detection", default=0.0, nonneg=True),
-        sample_rate=_num(det_t, "sample_rate", "detection", default=100e6, positive=True),
-        reference_frequency=_num(det_t, "reference_frequency", "detection", nonneg=True),
-        demod_bandwidth=_num(det_t, "demod_bandwidth", "detection", positive=True),
-        seed=_num(det_t, "seed", "detection", default=1, nonneg=True, integer=True),
-    )
+def _noise_list(value, path: str) -> tuple:
+    if not isinstance(value, list):
+        raise ModelError(f"{path}: expected an array of tables [[environment.noise]], "
+                         f"got {value!r}")
+    return tuple(_noise(n, f"{path}[{i}]") for i, n in enumerate(value))
+
+
+def model_from_dict(data: dict, where: str = "", filename: str | None = None) -> Model:
+    """A :class:`Model` from the parsed TOML tables (see the module docstring).
+
+    Fields, defaults and ranges are those declared on :class:`echo.model.Ensemble`,
+    :class:`~echo.model.Environment` and :class:`~echo.model.Detection` (read by
+    :func:`sequences.config.from_table`); ``where`` prefixes the table paths (``"model"``
+    for a model inlined in a virtual-lab file), ``filename`` names the file in errors."""
+    pre = f"{where}." if where else ""
+    try:
+        data = _table(data, where or "model")
+        _known(data, {"ensemble", "environment", "detection", "name", "description"},
+               where or "model")
+        if "ensemble" not in data:
+            raise ModelError(f"{pre}ensemble: missing table [{pre}ensemble]")
+        ens = from_table(Ensemble, data["ensemble"], where=f"{pre}ensemble", error=ModelError,
+                         parsers={"delta0": distribution, "bias": distribution})
+        env = from_table(Environment, data.get("environment", {}), where=f"{pre}environment",
+                         error=ModelError, parsers={"noise": _noise_list})
+        det = from_table(Detection, data.get("detection", {}), where=f"{pre}detection",
+                         error=ModelError)
+    except ModelError as exc:
+        if filename and not str(exc).startswith(filename):
+            raise ModelError(f"{filename}: {exc}") from None
+        raise
     return Model(ens, env, det)
 
 
@@ -331,7 +231,7 @@ def parse_model(text: str, filename: str = "<model>") -> Model:
 
         where, detail = toml_error_parts(filename, exc, text)
         raise ModelError(f"{where}: TOML syntax error: {detail}") from None
-    return model_from_dict(data)
+    return model_from_dict(data, filename=None if filename == "<model>" else filename)
 
 
 def load_model(path) -> Model:

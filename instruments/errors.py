@@ -2,14 +2,39 @@
 
 Every error carries the name of the instrument (lab role such as ``"awg"`` or the
 driver's name) so that a message read in a log says *which* box refused *what*.
-All derive from :class:`InstrumentError`, which the command line prints as a one-line
-user error (exit code 2; see ``spinecho.cli._is_user_error``).
+All derive from :class:`InstrumentError`, itself a :class:`sequences.errors.SpinechoError`,
+which the command line prints as a one-line user error (exit status 2).
 """
 
 from __future__ import annotations
 
+from sequences.errors import SpinechoError
 
-class InstrumentError(Exception):
+#: Standard SCPI error texts (IEEE 488.2 / SCPI-99 chapter 21) by error number.
+SCPI_ERROR_MESSAGES = {
+    0: "No error",
+    -100: "Command error",
+    -101: "Invalid character",
+    -102: "Syntax error",
+    -103: "Invalid separator",
+    -104: "Data type error",
+    -108: "Parameter not allowed",
+    -109: "Missing parameter",
+    -113: "Undefined header",
+    -160: "Block data error",
+    -161: "Invalid block data",
+    -200: "Execution error",
+    -221: "Settings conflict",
+    -222: "Data out of range",
+    -224: "Illegal parameter value",
+    -230: "Data corrupt or stale",
+    -350: "Queue overflow",
+    -363: "Input buffer overrun",
+    -410: "Query INTERRUPTED",
+}
+
+
+class InstrumentError(SpinechoError):
     """Any instrument-side failure: configuration, communication, refusal.
 
     ``instrument`` names the instrument (lab role or driver name), ``message`` says
@@ -57,16 +82,40 @@ class LabFileError(InstrumentError):
 
 
 class ScpiError(InstrumentError):
-    """The instrument reported an error in its SCPI error queue (``SYST:ERR?``).
+    """An SCPI error, on either side of the wire (one class for both).
 
-    ``code`` is the SCPI error number (e.g. -113), ``scpi_message`` its text
-    (e.g. ``"Undefined header"``).
+    * An emulated instrument of the virtual lab raises ``ScpiError(code, detail)`` from a
+      command handler; the server puts it on the ``SYST:ERR?`` queue, whose reply is
+      :meth:`reply` (``-113,"Undefined header; FOO"``).
+    * A driver reading that queue raises :meth:`from_queue` ``(code, text, instrument)``.
+
+    ``code`` is the SCPI error number (e.g. -113), ``scpi_message`` the queue text (the
+    standard text for ``code`` followed by ``; detail`` when there is a detail), ``detail``
+    the instrument-specific part.
     """
 
-    def __init__(self, code: int, message: str, instrument: str | None = None):
+    def __init__(self, code: int, detail: str = "", instrument: str | None = None, *,
+                 scpi_message: str | None = None):
         self.code = int(code)
-        self.scpi_message = message
-        super().__init__(f"SCPI error {self.code}, \"{message}\"", instrument)
+        self.detail = detail
+        if scpi_message is None:
+            scpi_message = SCPI_ERROR_MESSAGES.get(self.code, "Error")
+            if detail:
+                scpi_message += f"; {detail}"
+        self.scpi_message = scpi_message
+        super().__init__(f"SCPI error {self.code}, \"{scpi_message}\"", instrument)
+
+    @classmethod
+    def from_queue(cls, code: int, text: str, instrument: str | None = None) -> ScpiError:
+        """The error read back from an instrument's ``SYST:ERR?`` queue: ``text`` as sent."""
+        return cls(code, text, instrument, scpi_message=text)
+
+    def reply(self) -> str:
+        """The ``SYST:ERR?`` reply, printable ASCII of at most 255 characters:
+        ``-113,"Undefined header; FOO"``."""
+        text = self.scpi_message.replace('"', "'").replace("±", "+/-").replace("µ", "u")
+        text = text.encode("ascii", "replace").decode("ascii")[:255]
+        return f'{self.code:+d},"{text}"'
 
 
 class ProtocolError(InstrumentError):

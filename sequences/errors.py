@@ -1,9 +1,28 @@
-"""Errors of the sequence language and of resolved schedules."""
+"""Errors of the sequence language and of resolved schedules, and :class:`SpinechoError`,
+the one root of every error that carries a complete message for the user.
+
+``SpinechoError`` lives here, in the bottom layer, so that ``sequences``, ``echo`` and
+``instruments`` can all derive from it without breaking the import direction
+(``sequences`` imports nothing above it). The face package re-exports it as
+``spinecho.SpinechoError``; the command line prints any ``SpinechoError`` as one line
+``error: <message>`` (exit status 2) and never shows a traceback for it. Raise a subclass
+of it for every error caused by user input (files, parameters, values, instruments).
+
+The roots: :class:`SequenceError` (sequence text, schedules, hardware profiles),
+``echo.model.ModelError`` (model parameters, engine settings), ``echo.fit.FitError`` and
+``echo.fit.DataFileError``, ``instruments.errors.InstrumentError`` (every instrument,
+SCPI and lab-file error), :class:`sequences.config.ConfigError` (configuration files).
+"""
 
 from __future__ import annotations
 
 
-class SequenceError(Exception):
+class SpinechoError(Exception):
+    """Base of every spinecho error whose message is complete for the user (what, where,
+    which value); the CLI prints it without a traceback and exits with status 2."""
+
+
+class SequenceError(SpinechoError):
     """Any error in a sequence: syntax, units, binding, timing or hardware validation.
 
     ``filename``, ``line`` and ``column`` (1-based) locate the offending text when it

@@ -8,11 +8,13 @@ import os
 import pkgutil
 import sys
 
+from sequences.errors import SpinechoError
 from spinecho import __version__
 
 
-class UserError(Exception):
-    """An error caused by user input; printed without a traceback, exit code 2."""
+class UserError(SpinechoError):
+    """An error in the command line itself (an option's value); printed without a
+    traceback, exit status 2, like every :class:`~sequences.errors.SpinechoError`."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,10 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # user-facing errors of the libraries print cleanly
-        if _is_user_error(exc):
-            _eprint(f"error: {exc}")
-            return 2
+    except SpinechoError as exc:  # every library error with a complete user message
+        _eprint(f"error: {exc}")
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _eprint(f"error: {exc}")
+        return 2
+    except Exception as exc:
         if os.environ.get("SPINECHO_TRACEBACK"):
             raise
         _eprint(f"internal error: {type(exc).__name__}: {exc}\n"
@@ -78,16 +83,6 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
-
-
-def _is_user_error(exc: Exception) -> bool:
-    """Errors that carry a complete message for the user (no traceback needed)."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(
-        names
-        & {"UserError", "SequenceError", "ModelError", "InstrumentError", "FitError",
-           "DataFileError", "FileNotFoundError", "IsADirectoryError", "PermissionError"}
-    )
 
 
 if __name__ == "__main__":

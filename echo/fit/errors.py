@@ -1,15 +1,17 @@
-"""Errors raised by :mod:`echo.fit` (their class names are recognised by the CLI, which
-prints the message without a traceback and exits with status 2)."""
+"""Errors raised by :mod:`echo.fit` (both derive from :class:`sequences.errors.SpinechoError`,
+which the CLI prints without a traceback, exit status 2)."""
 
 from __future__ import annotations
 
+from sequences.errors import SpinechoError
 
-class FitError(ValueError):
+
+class FitError(SpinechoError, ValueError):
     """A fit that cannot be set up (unknown parameter, no data, bad bounds...). A fit that
     runs but does not converge is *not* an error: it is reported in ``FitResult.success``."""
 
 
-class DataFileError(ValueError):
+class DataFileError(SpinechoError, ValueError):
     """A data file that cannot be read. The message names the file and, where it applies,
     the line (1-based) and column (1-based, with its header name)."""
 

@@ -108,7 +108,7 @@ class ScpiErrorQueueMixin:
         errors = self.check_errors()
         if errors:
             code, message = errors[0]
-            raise ScpiError(code, message, self.name)
+            raise ScpiError.from_queue(code, message, self.name)
 
     def check_set_errors(self) -> list[tuple[int, str]]:
         """Used by properties declared with ``check_set_errors=True``: raise on error."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from instruments.virtual.scpi import (
-    SCPIError,
+    ScpiError,
     fmt,
     to_bool,
     to_choice,
@@ -122,7 +122,7 @@ class Keysight33522B(VirtualInstrument):
     def _c(self, s) -> _Channel:
         n = s[0]
         if n not in self.ch:
-            raise SCPIError(-113, f"no channel {n}")
+            raise ScpiError(-113, f"no channel {n}")
         return self.ch[n]
 
     def output_on(self) -> bool:
@@ -133,9 +133,9 @@ class Keysight33522B(VirtualInstrument):
     def _check_amplitude(self, c: _Channel, vpp: float, offset: float) -> None:
         limit = 10.0 if c.load != float("inf") else 20.0
         if not 1e-3 <= vpp <= limit:
-            raise SCPIError(-222, f"amplitude {vpp:g} Vpp outside 0.001..{limit:g}")
+            raise ScpiError(-222, f"amplitude {vpp:g} Vpp outside 0.001..{limit:g}")
         if abs(offset) + vpp / 2 > limit / 2 + 1e-12:
-            raise SCPIError(-221, f"offset {offset:g} V + amplitude {vpp:g} Vpp exceed "
+            raise ScpiError(-221, f"offset {offset:g} V + amplitude {vpp:g} Vpp exceed "
                                   f"±{limit / 2:g} V")
 
     # ------------------------------------------------------------- function/volt
@@ -180,7 +180,7 @@ class Keysight33522B(VirtualInstrument):
         if u.query:
             return "VPP"
         if to_choice(u.params[0] if u.params else None, ["VPP", "VRMS", "DBM"]) != "VPP":
-            raise SCPIError(-221, "only VPP is emulated")
+            raise ScpiError(-221, "only VPP is emulated")
 
     @command("OUTPut#[:STATe]")
     def _output(self, u, s):
@@ -211,7 +211,7 @@ class Keysight33522B(VirtualInstrument):
             return f"CH{self.sync_source}"
         p = (u.params[0] if u.params else "").strip().upper()
         if p not in ("CH1", "CH2"):
-            raise SCPIError(-224, f"sync source {p!r}")
+            raise ScpiError(-224, f"sync source {p!r}")
         self.sync_source = int(p[2])
 
     @command("OUTPut#:SYNC:MODE")
@@ -238,76 +238,76 @@ class Keysight33522B(VirtualInstrument):
 
     def _store(self, n: int, name: str, codes: np.ndarray) -> None:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,11}", name):
-            raise SCPIError(-224, f"arb name {name!r} (letter, then up to 11 letters, "
+            raise ScpiError(-224, f"arb name {name!r} (letter, then up to 11 letters, "
                                   "digits or _)")
         if codes.size < MIN_POINTS:
-            raise SCPIError(-222, f"{codes.size} points < minimum {MIN_POINTS}")
+            raise ScpiError(-222, f"{codes.size} points < minimum {MIN_POINTS}")
         if codes.size > self.max_points:
-            raise SCPIError(-222, f"{codes.size} points > memory {self.max_points}")
+            raise ScpiError(-222, f"{codes.size} points > memory {self.max_points}")
         total = sum(a.size for k, a in self.arbs[n].items() if k != name) + codes.size
         if total > self.max_points:
-            raise SCPIError(-222, f"volatile memory full ({total} > {self.max_points} points)")
+            raise ScpiError(-222, f"volatile memory full ({total} > {self.max_points} points)")
         self.arbs[n][name.upper()] = codes.astype(np.int16)
 
     @command("[SOURce#:]DATA:ARBitrary#:DAC", query=False)
     def _data_dac(self, u, s):
         n = s[0] if s[0] != 1 else s[2]
         if len(u.params) < 2:
-            raise SCPIError(-109, "DATA:ARB:DAC needs a name and data")
+            raise ScpiError(-109, "DATA:ARB:DAC needs a name and data")
         name = unquote(u.params[0], "arb name")
         if len(u.params) == 2 and isinstance(u.params[1], bytes):
             raw = u.params[1]
             if len(raw) % 2:
-                raise SCPIError(-161, f"odd block length {len(raw)} for int16 data")
+                raise ScpiError(-161, f"odd block length {len(raw)} for int16 data")
             dt = ">i2" if self.border == "NORMAL" else "<i2"
             codes = np.frombuffer(raw, dtype=dt).astype(np.int32)
         else:
             if any(isinstance(p, bytes) for p in u.params[1:]):
-                raise SCPIError(-104, "mixed block and ASCII data")
+                raise ScpiError(-104, "mixed block and ASCII data")
             codes = np.array([to_int(p, "DAC code") for p in u.params[1:]], dtype=np.int32)
         if codes.size and np.max(np.abs(codes)) > DAC_MAX:
             bad = int(codes[np.argmax(np.abs(codes))])
-            raise SCPIError(-222, f"DAC code {bad} outside ±{DAC_MAX}")
+            raise ScpiError(-222, f"DAC code {bad} outside ±{DAC_MAX}")
         self._store(n, name, codes)
 
     @command("[SOURce#:]DATA:ARBitrary#", query=False)
     def _data_arb(self, u, s):
         n = s[0] if s[0] != 1 else s[2]
         if len(u.params) < 2:
-            raise SCPIError(-109, "DATA:ARB needs a name and data")
+            raise ScpiError(-109, "DATA:ARB needs a name and data")
         name = unquote(u.params[0], "arb name")
         if len(u.params) == 2 and isinstance(u.params[1], bytes):
             raw = u.params[1]
             if len(raw) % 4:
-                raise SCPIError(-161, f"block length {len(raw)} not a multiple of 4 (float32)")
+                raise ScpiError(-161, f"block length {len(raw)} not a multiple of 4 (float32)")
             dt = ">f4" if self.border == "NORMAL" else "<f4"
             vals = np.frombuffer(raw, dtype=dt).astype(float)
         else:
             vals = np.array([to_float(p, "arb value") for p in u.params[1:]])
         if vals.size and (not np.all(np.isfinite(vals)) or np.max(np.abs(vals)) > 1.0):
-            raise SCPIError(-222, "arb values must be within -1..+1")
+            raise ScpiError(-222, "arb values must be within -1..+1")
         self._store(n, name, np.round(vals * DAC_MAX).astype(np.int32))
 
     @command("[SOURce#:]DATA:SEQuence", query=False)
     def _data_seq(self, u, s):
         n = s[0]
         if len(u.params) != 1 or not isinstance(u.params[0], bytes):
-            raise SCPIError(-104, "DATA:SEQuence expects one definite-length block")
+            raise ScpiError(-104, "DATA:SEQuence expects one definite-length block")
         text = u.params[0].decode("latin-1")
         items = [t.strip() for t in text.split(",")]
         if len(items) < 6:
-            raise SCPIError(-161, "sequence block: name then groups of "
+            raise ScpiError(-161, "sequence block: name then groups of "
                                   "arb,repeat,play,marker,point")
         name = items[0].strip("\"'")
         items = items[1:]
         if len(items) % 5:
-            raise SCPIError(-161, "sequence block: entries need 5 fields "
+            raise ScpiError(-161, "sequence block: entries need 5 fields "
                                   "(arb,repeat,play,marker,point)")
         segs = []
         for k in range(0, len(items), 5):
             arb = items[k].strip("\"'").upper()
             if arb not in self.arbs[n]:
-                raise SCPIError(-224, f"sequence {name}: unknown arb {items[k]}")
+                raise ScpiError(-224, f"sequence {name}: unknown arb {items[k]}")
             rep = to_int(items[k + 1], "repeat")
             play = to_choice(items[k + 2], ["once", "onceWaitTrig", "repeat", "repeatInf",
                                             "repeatTilTrig"], "play control")
@@ -316,7 +316,7 @@ class Keysight33522B(VirtualInstrument):
             point = to_int(items[k + 4], "marker point")
             segs.append(_Segment(arb, max(1, rep), play, marker, point))
         if not segs:
-            raise SCPIError(-161, "empty sequence")
+            raise ScpiError(-161, "empty sequence")
         self.sequences[n][name.upper()] = segs
 
     @command("[SOURce#:]FUNCtion:ARBitrary")
@@ -327,7 +327,7 @@ class Keysight33522B(VirtualInstrument):
             return f'"{c.arb}"'
         name = unquote(u.params[0] if u.params else None, "arb name").upper()
         if name not in self.arbs[n] and name not in self.sequences[n]:
-            raise SCPIError(-224, f"no arb or sequence named {name!r} in volatile memory")
+            raise ScpiError(-224, f"no arb or sequence named {name!r} in volatile memory")
         c.arb = name
         c.seq_pos = 0
 
@@ -338,7 +338,7 @@ class Keysight33522B(VirtualInstrument):
             return fmt(c.srate)
         v = to_float(u.params[0] if u.params else None, "sample rate", ("SA/S", "HZ"))
         if not MIN_SRATE <= v <= self.max_sample_rate:
-            raise SCPIError(-222, f"sample rate {v:g} Sa/s outside "
+            raise ScpiError(-222, f"sample rate {v:g} Sa/s outside "
                                   f"{MIN_SRATE:g}..{self.max_sample_rate:g}")
         c.srate = v
 
@@ -393,7 +393,7 @@ class Keysight33522B(VirtualInstrument):
         p = (u.params[0] if u.params else "").strip().upper()
         n = 100_000_000 if p in ("INF", "INFINITY") else to_int(p, "burst count")
         if not 1 <= n <= 100_000_000:
-            raise SCPIError(-222, f"burst count {n}")
+            raise ScpiError(-222, f"burst count {n}")
         c.ncycles = n
 
     @command("TRIGger#:SOURce")
@@ -430,7 +430,7 @@ class Keysight33522B(VirtualInstrument):
                 self._fire(n)
                 fired = True
         if not fired:
-            raise SCPIError(-200, "*TRG ignored: no channel on TRIG:SOUR BUS")
+            raise ScpiError(-200, "*TRG ignored: no channel on TRIG:SOUR BUS")
 
     # ---------------------------------------------------------------- playback
     def _volts(self, c: _Channel, codes: np.ndarray) -> np.ndarray:
@@ -439,7 +439,7 @@ class Keysight33522B(VirtualInstrument):
     def _fire(self, n: int) -> None:
         c = self.ch[n]
         if c.function != "ARB" or not c.arb:
-            raise SCPIError(-221, f"channel {n}: trigger needs FUNC ARB with a selected arb")
+            raise ScpiError(-221, f"channel {n}: trigger needs FUNC ARB with a selected arb")
         if not c.output:
             return  # output off: nothing reaches the coil (or the sync line)
         for shot in self._shots(n, c):

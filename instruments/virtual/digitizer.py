@@ -39,7 +39,7 @@ import numpy as np
 
 from instruments.virtual.sample import FluxJumps
 from instruments.virtual.scpi import (
-    SCPIError,
+    ScpiError,
     block,
     fmt,
     to_bool,
@@ -177,7 +177,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
         finally:
             self.lock.acquire()
         if self.armed:
-            raise SCPIError(-200, f"acquisition not complete after {self.digitize_timeout:g} s"
+            raise ScpiError(-200, f"acquisition not complete after {self.digitize_timeout:g} s"
                                   " of lab time (no trigger)")
 
     # ------------------------------------------------------------------- acquire
@@ -195,7 +195,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return str(self.acq_count)
         n = to_int(u.params[0] if u.params else None, "average count")
         if not 2 <= n <= 65536:
-            raise SCPIError(-222, f"average count {n} outside 2..65536")
+            raise ScpiError(-222, f"average count {n} outside 2..65536")
         self.acq_count = n
 
     @command(":ACQuire:SRATe", query=True)
@@ -212,7 +212,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return fmt(self.tb_range)
         v = to_float(u.params[0] if u.params else None, "time range", ("S",))
         if not 1e-9 <= v <= 500.0:
-            raise SCPIError(-222, f"time base range {v:g} s")
+            raise ScpiError(-222, f"time base range {v:g} s")
         self.tb_range = v
 
     @command(":TIMebase:SCALe")
@@ -221,7 +221,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return fmt(self.tb_range / 10)
         v = to_float(u.params[0] if u.params else None, "time scale", ("S",))
         if not 1e-10 <= v <= 50.0:
-            raise SCPIError(-222, f"time base scale {v:g} s/div")
+            raise ScpiError(-222, f"time base scale {v:g} s/div")
         self.tb_range = 10 * v
 
     @command(":TIMebase:POSition")
@@ -246,7 +246,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
     # ------------------------------------------------------------------ channels
     def _ch(self, s) -> _Chan:
         if s[0] not in self.chan:
-            raise SCPIError(-113, f"no channel {s[0]}")
+            raise ScpiError(-113, f"no channel {s[0]}")
         return self.chan[s[0]]
 
     @command(":CHANnel#:RANGe")
@@ -256,7 +256,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return fmt(c.range)
         v = to_float(u.params[0] if u.params else None, "range", ("V",))
         if not 8e-3 <= v <= 400.0:
-            raise SCPIError(-222, f"vertical range {v:g} V")
+            raise ScpiError(-222, f"vertical range {v:g} V")
         c.range = v
 
     @command(":CHANnel#:SCALe")
@@ -266,7 +266,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return fmt(c.range / 8)
         v = to_float(u.params[0] if u.params else None, "scale", ("V",))
         if not 1e-3 <= v <= 50.0:
-            raise SCPIError(-222, f"vertical scale {v:g} V/div")
+            raise ScpiError(-222, f"vertical scale {v:g} V/div")
         c.range = 8 * v
 
     @command(":CHANnel#:OFFSet")
@@ -331,7 +331,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return "EDGE"
         if to_choice(u.params[0] if u.params else None, ["EDGE", "GLITch", "PATTern"]) \
                 != "EDGE":
-            raise SCPIError(-221, "only EDGE triggering is emulated")
+            raise ScpiError(-221, "only EDGE triggering is emulated")
 
     # --------------------------------------------------------------- run control
     @command(":SINGle", query=False)
@@ -362,7 +362,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             self.pending = False
             try:
                 self.wait_complete()
-            except SCPIError as err:
+            except ScpiError as err:
                 self.push_error(err)
 
     @command(":AER", query=True)
@@ -414,9 +414,9 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
             return str(self.points)
         n = to_int(u.params[0] if u.params else None, "points")
         if not 100 <= n <= self.max_points:
-            raise SCPIError(-222, f"points {n} outside 100..{self.max_points}")
+            raise ScpiError(-222, f"points {n} outside 100..{self.max_points}")
         if n / self.tb_range > self.max_sample_rate * (1 + 1e-9):
-            raise SCPIError(-222, f"{n} points in {self.tb_range:g} s exceed "
+            raise ScpiError(-222, f"{n} points in {self.tb_range:g} s exceed "
                                   f"{self.max_sample_rate:g} Sa/s")
         self.points = n
         self.data = None
@@ -451,7 +451,7 @@ class KeysightDSOX(FluxJumps, VirtualInstrument):
     @command(":WAVeform:DATA", query=True)
     def _data(self, u, s):
         if self.data is None:
-            raise SCPIError(-230, "no acquired data (arm with :SINGle and trigger first)")
+            raise ScpiError(-230, "no acquired data (arm with :SINGle and trigger first)")
         v = self.data
         if self.wav_format == "ASCII":
             return block(",".join(f"{x:+.6E}" for x in v).encode())

@@ -26,12 +26,13 @@ Unknown keys are errors (a typo must not silently change the lab).
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from echo.model import Model, ModelError
+from echo.engines import ENGINES
+from echo.model import INITIAL_STATES, Model, ModelError
+from echo.modelfile import load_model, model_from_dict
 from instruments.virtual.awg import MAX_POINTS as AWG_MAX_POINTS
 from instruments.virtual.awg import MAX_SRATE as AWG_MAX_SRATE
 from instruments.virtual.awg import Keysight33522B
@@ -41,6 +42,7 @@ from instruments.virtual.lockin import SR830
 from instruments.virtual.redpitaya import RedPitayaAcq
 from instruments.virtual.sample import VirtualSample
 from instruments.virtual.server import Faults, SCPIServer
+from sequences.config import from_table, setting
 
 DEFAULT_PORTS = {"awg": 5025, "digitizer": 5026, "lockin": 5027}
 
@@ -49,25 +51,55 @@ class VirtualLabError(ModelError):
     """A malformed virtual-lab configuration (file and key named)."""
 
 
-# ----------------------------------------------------------------------------- model
-def model_from_dict(d: dict, where: str = "model") -> Model:
-    """An :class:`echo.model.Model` from model-file tables (``ensemble``,
-    ``environment``, ``detection``), as in a model TOML file (:mod:`echo.modelfile`)."""
-    from echo.modelfile import model_from_dict as _from_dict
-
-    try:
-        return _from_dict(d)
-    except ModelError as exc:
-        raise ModelError(f"{where}: {exc}") from None
-
-
-def load_model_file(path: str | Path) -> Model:
-    from echo.modelfile import load_model
-
-    return load_model(path)
-
-
 # ---------------------------------------------------------------------------- config
+# One dataclass per table of the file: fields, defaults and ranges are declared once
+# (sequences.config) and read by from_table, which names file, field, value and allowed.
+@dataclass(frozen=True)
+class AwgTable:
+    """``[awg]``: the Keysight 33522B emulation and the coil it drives."""
+
+    port: int = setting(DEFAULT_PORTS["awg"], ge=0, le=65535, doc="TCP port")
+    volts_per_tesla: float = setting(1e6, gt=0, unit="V/T", doc="coil calibration")
+    channel: int = setting(1, choices=(1, 2), doc="the output wired to the drive coil")
+    max_points: int = setting(AWG_MAX_POINTS, ge=1, doc="arbitrary-waveform memory")
+    max_sample_rate: float = setting(AWG_MAX_SRATE, gt=0, unit="samples/s")
+
+
+@dataclass(frozen=True)
+class DigitizerTable:
+    """``[digitizer]``: the DSOX (or Red Pitaya) on the SQUID FLL output."""
+
+    port: int = setting(DEFAULT_PORTS["digitizer"], ge=0, le=65535, doc="TCP port")
+    model: str = setting("dsox", choices=("dsox", "redpitaya"))
+    noise_rms: float | None = setting(None, ge=0, unit="V",
+                                      doc="per shot; default detection.noise_rms")
+    max_points: int = setting(62_500, ge=1)
+    max_sample_rate: float = setting(2e9, gt=0, unit="samples/s")
+    digitize_timeout: float = setting(5.0, gt=0, unit="s")
+    flux_jump_rate: float = setting(0.0, ge=0, le=1, doc="probability per shot of an FLL "
+                                                         "reset by ±1 Φ0")
+
+
+@dataclass(frozen=True)
+class LockinTable:
+    """``[lockin]``: the SR830 emulation (sine out → coil, input ← FLL output)."""
+
+    port: int = setting(DEFAULT_PORTS["lockin"], ge=0, le=65535, doc="TCP port")
+    enabled: bool = setting(True)
+    response: str = setting("ensemble", choices=("ensemble", "eq7"))
+
+
+@dataclass(frozen=True)
+class TopTable:
+    """The top level of a virtual-lab file (tables apart)."""
+
+    host: str = setting("127.0.0.1", doc="bind address (loopback unless told otherwise)")
+    seed: int = setting(0, ge=0, doc="digitizer / lock-in noise streams")
+    engine: str = setting("fast", choices=tuple(ENGINES))
+    frame: str = setting("lab", choices=("lab", "rwa"))
+    initial: str = setting("thermal", choices=INITIAL_STATES)
+
+
 @dataclass
 class VirtualLabConfig:
     """Parsed virtual-lab configuration (see the module docstring)."""
@@ -75,21 +107,21 @@ class VirtualLabConfig:
     model: Model
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    volts_per_tesla: float = 1e6
-    awg_channel: int = 1
+    volts_per_tesla: float = AwgTable.volts_per_tesla
+    awg_channel: int = AwgTable.channel
     awg_max_points: int = AWG_MAX_POINTS
     awg_max_sample_rate: float = AWG_MAX_SRATE
     digitizer_noise_rms: float | None = None
-    digitizer_max_points: int = 62_500
-    digitizer_max_sample_rate: float = 2e9
-    digitize_timeout: float = 5.0
-    digitizer_model: str = "dsox"
+    digitizer_max_points: int = DigitizerTable.max_points
+    digitizer_max_sample_rate: float = DigitizerTable.max_sample_rate
+    digitize_timeout: float = DigitizerTable.digitize_timeout
+    digitizer_model: str = DigitizerTable.model
     flux_jump_rate: float = 0.0
     lockin: bool = True
-    lockin_response: str = "ensemble"
-    engine: str = "fast"
-    frame: str = "lab"
-    initial: str = "thermal"
+    lockin_response: str = LockinTable.response
+    engine: str = TopTable.engine
+    frame: str = TopTable.frame
+    initial: str = TopTable.initial
     seed: int = 0
     faults: dict[str, Faults] = field(default_factory=dict)
 
@@ -99,97 +131,57 @@ class VirtualLabConfig:
                 else self.digitizer_noise_rms)
 
 
-_SECTIONS = {
-    "awg": {"port", "volts_per_tesla", "channel", "max_points", "max_sample_rate"},
-    "digitizer": {"port", "model", "noise_rms", "max_points", "max_sample_rate",
-                  "digitize_timeout", "flux_jump_rate"},
-    "lockin": {"port", "enabled", "response"},
-}
+_TABLES = {"awg": AwgTable, "digitizer": DigitizerTable, "lockin": LockinTable}
 
 
 def config_from_dict(d: dict, where: str = "<virtual lab>", base: Path | None = None
                      ) -> VirtualLabConfig:
-    d = dict(d)
-    known = {"host", "seed", "engine", "frame", "initial", "model", "faults", *_SECTIONS}
-    unknown = set(d) - known
-    if unknown:
-        raise VirtualLabError(f"{where}: unknown keys {sorted(unknown)}")
-    mod = dict(d.get("model") or {})
+    """A :class:`VirtualLabConfig` from the parsed tables of a virtual-lab file named
+    ``where`` (relative model files are found from ``base``). Every bad field is a
+    :class:`VirtualLabError` naming the file, the field, the value and what is allowed."""
+    top = from_table(TopTable, d, filename=where, error=VirtualLabError,
+                     ignore=("model", "faults", *_TABLES))
+    tables = {name: from_table(cls, d.get(name, {}), where=name, filename=where,
+                               error=VirtualLabError) for name, cls in _TABLES.items()}
+    mod = d.get("model")
+    if not isinstance(mod, dict) or not mod:
+        raise VirtualLabError(f"{where}: model: a [model] table (file = ... or inline "
+                              "tables) is required")
+    mod = dict(mod)
     if "file" in mod:
         f = Path(mod.pop("file"))
         if mod:
-            raise VirtualLabError(f"{where}: [model] has both file and inline tables")
-        model = load_model_file(f if f.is_absolute() or base is None else base / f)
-    elif mod:
-        model = model_from_dict(mod, f"{where}: model")
+            raise VirtualLabError(f"{where}: model: has both file and inline tables "
+                                  f"({', '.join(sorted(mod))})")
+        model = load_model(f if f.is_absolute() or base is None else base / f)
     else:
-        raise VirtualLabError(f"{where}: a [model] (file = ... or inline tables) is required")
-    cfg = VirtualLabConfig(model=model)
-    cfg.host = str(d.get("host", cfg.host))
-    cfg.seed = int(d.get("seed", 0))
-    cfg.engine = str(d.get("engine", cfg.engine))
-    cfg.frame = str(d.get("frame", cfg.frame))
-    cfg.initial = str(d.get("initial", cfg.initial))
-    for sec, keys in _SECTIONS.items():
-        t = dict(d.get(sec) or {})
-        bad = set(t) - keys
-        if bad:
-            raise VirtualLabError(f"{where}: [{sec}] unknown keys {sorted(bad)}")
-        if "port" in t:
-            port = t["port"]
-            if not isinstance(port, int) or not 0 <= port <= 65535:
-                raise VirtualLabError(f"{where}: [{sec}] port {port!r}")
-            cfg.ports[sec] = port
-    a = d.get("awg") or {}
-    cfg.volts_per_tesla = _pos(a.get("volts_per_tesla", cfg.volts_per_tesla),
-                               f"{where}: [awg] volts_per_tesla")
-    cfg.awg_channel = int(a.get("channel", 1))
-    if cfg.awg_channel not in (1, 2):
-        raise VirtualLabError(f"{where}: [awg] channel {cfg.awg_channel!r} (1 or 2)")
-    cfg.awg_max_points = int(a.get("max_points", cfg.awg_max_points))
-    cfg.awg_max_sample_rate = _pos(a.get("max_sample_rate", cfg.awg_max_sample_rate),
-                                   f"{where}: [awg] max_sample_rate")
-    g = d.get("digitizer") or {}
-    if "noise_rms" in g:
-        cfg.digitizer_noise_rms = float(g["noise_rms"])
-        if not (cfg.digitizer_noise_rms >= 0 and math.isfinite(cfg.digitizer_noise_rms)):
-            raise VirtualLabError(f"{where}: [digitizer] noise_rms {g['noise_rms']!r}")
-    cfg.flux_jump_rate = float(g.get("flux_jump_rate", 0.0))
-    if not 0.0 <= cfg.flux_jump_rate <= 1.0:
-        raise VirtualLabError(f"{where}: [digitizer] flux_jump_rate {cfg.flux_jump_rate!r} "
-                              "(a probability per shot)")
-    cfg.digitizer_model = str(g.get("model", "dsox"))
-    if cfg.digitizer_model not in ("dsox", "redpitaya"):
-        raise VirtualLabError(f"{where}: [digitizer] model {cfg.digitizer_model!r} "
-                              "(dsox | redpitaya)")
-    cfg.digitizer_max_points = int(g.get("max_points", cfg.digitizer_max_points))
-    cfg.digitizer_max_sample_rate = _pos(g.get("max_sample_rate", cfg.digitizer_max_sample_rate),
-                                         f"{where}: [digitizer] max_sample_rate")
-    cfg.digitize_timeout = _pos(g.get("digitize_timeout", cfg.digitize_timeout),
-                                f"{where}: [digitizer] digitize_timeout")
-    cfg.lockin = bool((d.get("lockin") or {}).get("enabled", True))
-    cfg.lockin_response = str((d.get("lockin") or {}).get("response", "ensemble"))
-    if cfg.lockin_response not in ("ensemble", "eq7"):
-        raise VirtualLabError(f"{where}: [lockin] response {cfg.lockin_response!r} "
-                              "(ensemble | eq7)")
-    for role, fd in (d.get("faults") or {}).items():
+        try:
+            model = model_from_dict(mod, where="model", filename=where)
+        except ModelError as exc:
+            raise VirtualLabError(str(exc)) from None
+    awg, dig, lock = tables["awg"], tables["digitizer"], tables["lockin"]
+    cfg = VirtualLabConfig(
+        model=model, host=top.host, seed=top.seed, engine=top.engine, frame=top.frame,
+        initial=top.initial, ports={name: t.port for name, t in tables.items()},
+        volts_per_tesla=awg.volts_per_tesla, awg_channel=awg.channel,
+        awg_max_points=awg.max_points, awg_max_sample_rate=awg.max_sample_rate,
+        digitizer_noise_rms=dig.noise_rms, digitizer_max_points=dig.max_points,
+        digitizer_max_sample_rate=dig.max_sample_rate,
+        digitize_timeout=dig.digitize_timeout, digitizer_model=dig.model,
+        flux_jump_rate=dig.flux_jump_rate, lockin=lock.enabled,
+        lockin_response=lock.response)
+    faults = d.get("faults") or {}
+    if not isinstance(faults, dict):
+        raise VirtualLabError(f"{where}: faults: expected a table, got {faults!r}")
+    for role, fd in faults.items():
         if role not in DEFAULT_PORTS:
-            raise VirtualLabError(f"{where}: [faults.{role}]: unknown instrument")
+            raise VirtualLabError(f"{where}: faults.{role}: unknown instrument "
+                                  f"(allowed: {', '.join(DEFAULT_PORTS)})")
         try:
             cfg.faults[role] = Faults.from_dict(fd)
         except (TypeError, ValueError) as exc:
             raise VirtualLabError(f"{where}: [faults.{role}] {exc}") from None
     return cfg
-
-
-def _pos(v, where: str) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise VirtualLabError(f"{where}: expected a number, got {v!r}") from None
-    if not (x > 0 and math.isfinite(x)):
-        raise VirtualLabError(f"{where}: must be > 0, got {v!r}")
-    return x
 
 
 #: The built-in configuration served by ``spinecho lab serve`` without ``--config``

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from instruments.virtual.scpi import SCPIError, to_float, to_int
+from instruments.virtual.scpi import ScpiError, to_float, to_int
 from instruments.virtual.server import VirtualInstrument, command
 from sequences.units import K_B_OVER_HBAR, angular
 
@@ -140,7 +140,7 @@ class SR830(VirtualInstrument):
             return 0.0
         if i in (10, 11):
             return z.real if i == 10 else z.imag
-        raise SCPIError(-222, f"output index {i}")
+        raise ScpiError(-222, f"output index {i}")
 
     # ---------------------------------------------------------------- settings
     def _setting(self, u, attr, lo, hi, cast=float, fmt="{:.6g}"):
@@ -149,7 +149,7 @@ class SR830(VirtualInstrument):
         v = to_float(u.params[0] if u.params else None, attr) if cast is float else \
             to_int(u.params[0] if u.params else None, attr)
         if not lo <= v <= hi:
-            raise SCPIError(-222, f"{attr.upper()} {v:g} outside {lo:g}..{hi:g}")
+            raise ScpiError(-222, f"{attr.upper()} {v:g} outside {lo:g}..{hi:g}")
         setattr(self, attr, v)
 
     @command("FREQ")
@@ -201,14 +201,14 @@ class SR830(VirtualInstrument):
     def _outp(self, u, s):
         i = to_int(u.params[0] if u.params else None, "output")
         if not 1 <= i <= 4:
-            raise SCPIError(-222, f"OUTP? {i}: use 1..4")
+            raise ScpiError(-222, f"OUTP? {i}: use 1..4")
         return f"{self._out(i, self.xy()):.6e}"
 
     @command("SNAP", query=True)
     def _snap(self, u, s):
         idx = [to_int(p, "snap index") for p in u.params]
         if not 2 <= len(idx) <= 6:
-            raise SCPIError(-109, "SNAP? takes 2 to 6 parameters")
+            raise ScpiError(-109, "SNAP? takes 2 to 6 parameters")
         z = self.xy()
         return ",".join(f"{self._out(i, z):.6e}" for i in idx)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from instruments.virtual.sample import FluxJumps
-from instruments.virtual.scpi import SCPIError, block, to_choice, to_int
+from instruments.virtual.scpi import ScpiError, block, to_choice, to_int
 from instruments.virtual.server import VirtualInstrument, command
 
 CLOCK = 125e6
@@ -86,7 +86,7 @@ class RedPitayaAcq(FluxJumps, VirtualInstrument):
             return str(self.dec)
         n = to_int(u.params[0] if u.params else None, "decimation")
         if n not in [2 ** k for k in range(17)]:
-            raise SCPIError(-222, f"decimation {n} (1, 2, 4, ..., 65536)")
+            raise ScpiError(-222, f"decimation {n} (1, 2, 4, ..., 65536)")
         self.dec = n
 
     @command("ACQ:TRig:DLY")
@@ -95,7 +95,7 @@ class RedPitayaAcq(FluxJumps, VirtualInstrument):
             return str(self.delay)
         n = to_int(u.params[0] if u.params else None, "trigger delay")
         if not -8192 <= n <= 8192:
-            raise SCPIError(-222, f"trigger delay {n} samples")
+            raise ScpiError(-222, f"trigger delay {n} samples")
         self.delay = n
 
     @command("ACQ:START", query=False)
@@ -148,7 +148,7 @@ class RedPitayaAcq(FluxJumps, VirtualInstrument):
     @command("ACQ:SOUR#:DATA", query=True)
     def _data(self, u, s):
         if s[1] not in (1, 2):
-            raise SCPIError(-113, f"no input {s[1]}")
+            raise ScpiError(-113, f"no input {s[1]}")
         v = self.data if s[1] == 1 else np.zeros(BUFFER)
         if self.fmt == "ASCII":
             return "{" + ",".join(f"{x:.6f}" for x in v) + "}"

@@ -21,43 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-#: SCPI-1999 / IEEE 488.2 error numbers and their standard messages (the subset we raise).
-ERROR_MESSAGES = {
-    0: "No error",
-    -100: "Command error",
-    -102: "Syntax error",
-    -104: "Data type error",
-    -108: "Parameter not allowed",
-    -109: "Missing parameter",
-    -113: "Undefined header",
-    -160: "Block data error",
-    -161: "Invalid block data",
-    -200: "Execution error",
-    -221: "Settings conflict",
-    -222: "Data out of range",
-    -224: "Illegal parameter value",
-    -230: "Data corrupt or stale",
-    -350: "Queue overflow",
-    -363: "Input buffer overrun",
-    -410: "Query INTERRUPTED",
-}
-
-
-class SCPIError(Exception):
-    """An SCPI error: ``code`` (negative standard number), ``message`` and extra detail."""
-
-    def __init__(self, code: int, detail: str = ""):
-        self.code = int(code)
-        self.message = ERROR_MESSAGES.get(self.code, "Error")
-        self.detail = detail
-        super().__init__(f"{self.code},{self.message}" + (f"; {detail}" if detail else ""))
-
-    def reply(self) -> str:
-        """The SYST:ERR? reply: ``-113,"Undefined header; FOO"``."""
-        text = self.message + (f"; {self.detail}" if self.detail else "")
-        text = text.replace('"', "'").replace("±", "+/-").replace("µ", "u")
-        text = text.encode("ascii", "replace").decode("ascii")[:255]
-        return f'{self.code:+d},"{text}"'
+# the virtual instruments raise the one ScpiError of the instrument layer (re-exported here)
+from instruments.errors import SCPI_ERROR_MESSAGES as ERROR_MESSAGES  # noqa: F401
+from instruments.errors import ScpiError
 
 
 # ---------------------------------------------------------------------------- header match
@@ -137,12 +103,12 @@ def header_tokens(header: str) -> list[str]:
 @dataclass
 class Unit:
     """One program unit: ``header`` as received (without ``?``), ``query`` flag,
-    ``params`` (str, or bytes for a block), ``error`` (an SCPIError found while parsing)."""
+    ``params`` (str, or bytes for a block), ``error`` (an ScpiError found while parsing)."""
 
     header: str
     query: bool
     params: list = field(default_factory=list)
-    error: SCPIError | None = None
+    error: ScpiError | None = None
     raw: bytes = b""
 
     def describe(self) -> str:
@@ -156,14 +122,14 @@ class NeedMore(Exception):
     """Raised internally when the buffer ends inside a message."""
 
 
-def _parse_block(buf: bytes, i: int) -> tuple[bytes | None, int, SCPIError | None]:
+def _parse_block(buf: bytes, i: int) -> tuple[bytes | None, int, ScpiError | None]:
     """Parse a block starting at buf[i] == '#'. Returns (data, next index, error).
     Raises NeedMore if the buffer ends inside the block."""
     if i + 1 >= len(buf):
         raise NeedMore
     nd = buf[i + 1:i + 2]
     if not nd.isdigit():
-        return None, i + 1, SCPIError(-160, f"bad block header digit {nd!r}")
+        return None, i + 1, ScpiError(-160, f"bad block header digit {nd!r}")
     n = int(nd)
     if n == 0:
         end = buf.find(b"\n", i + 2)
@@ -174,7 +140,7 @@ def _parse_block(buf: bytes, i: int) -> tuple[bytes | None, int, SCPIError | Non
         raise NeedMore
     digits = buf[i + 2:i + 2 + n]
     if not digits.isdigit():
-        return None, i + 2, SCPIError(-160, f"bad block length {digits!r}")
+        return None, i + 2, ScpiError(-160, f"bad block length {digits!r}")
     length = int(digits)
     start = i + 2 + n
     if start + length > len(buf):
@@ -235,7 +201,7 @@ class MessageParser:
         self.buf = bytearray()  # a fresh buffer: the old storage is freed
         self._discarding = lf < 0 or lf < size - 1
         unit = Unit(header="", query=False)
-        unit.error = SCPIError(-363, f"{size} bytes without a complete message "
+        unit.error = ScpiError(-363, f"{size} bytes without a complete message "
                                      f"(limit {self.max_message})")
         return [unit]
 
@@ -293,7 +259,7 @@ class MessageParser:
                     # unterminated string: need the rest (the LF may be inside quotes)
                     if buf.find(b"\n", i + 1) < 0:
                         raise NeedMore
-                    unit.error = unit.error or SCPIError(-102, "unterminated string")
+                    unit.error = unit.error or ScpiError(-102, "unterminated string")
                     i = buf.find(b"\n", i + 1)
                     continue
                 cur.extend(buf[i:end + 1])
@@ -304,7 +270,7 @@ class MessageParser:
                     nd = buf[i + 1] - ord("0")
                     if i + 2 + nd <= n and buf[i + 2:i + 2 + nd].isdigit():
                         if int(buf[i + 2:i + 2 + nd]) > self.max_block:
-                            unit.error = unit.error or SCPIError(
+                            unit.error = unit.error or ScpiError(
                                 -160, f"block of {int(buf[i + 2:i + 2 + nd])} bytes too large")
                             end = buf.find(b"\n", i)
                             if end < 0:
@@ -330,7 +296,7 @@ class MessageParser:
                     continue
                 if buf[i] in b";\n":
                     return i
-                unit.error = unit.error or SCPIError(-160, "data after block")
+                unit.error = unit.error or ScpiError(-160, "data after block")
                 end = buf.find(b"\n", i)
                 if end < 0:
                     raise NeedMore
@@ -344,7 +310,7 @@ class MessageParser:
                 if cur.strip() or have:
                     unit.params.append(cur.decode("latin-1").strip())
                 elif unit.params:
-                    unit.error = unit.error or SCPIError(-109, "empty parameter")
+                    unit.error = unit.error or ScpiError(-109, "empty parameter")
                 return i
             else:
                 cur.append(c)
@@ -361,12 +327,12 @@ def to_float(param, name: str = "value", units: tuple[str, ...] = ()) -> float:
     """SCPI <NRf> (with an optional unit suffix like ``MHZ``/``NS``/``V``) → float.
     Raises -104 for non-numeric data, -109 when missing."""
     if param is None:
-        raise SCPIError(-109, f"{name} missing")
+        raise ScpiError(-109, f"{name} missing")
     if isinstance(param, bytes):
-        raise SCPIError(-104, f"{name}: block where a number is expected")
+        raise ScpiError(-104, f"{name}: block where a number is expected")
     m = _NUM.fullmatch(param.strip())
     if not m:
-        raise SCPIError(-104, f"{name}: {param!r} is not a number")
+        raise ScpiError(-104, f"{name}: {param!r} is not a number")
     value = float(m.group(1))
     suffix = m.group(2).upper()
     if suffix:
@@ -377,43 +343,43 @@ def to_float(param, name: str = "value", units: tuple[str, ...] = ()) -> float:
                     prefix = "MA"  # MHz: mega
                 if prefix in _SUFFIX_SCALE:
                     return value * _SUFFIX_SCALE[prefix]
-        raise SCPIError(-104, f"{name}: unknown unit suffix {m.group(2)!r}")
+        raise ScpiError(-104, f"{name}: unknown unit suffix {m.group(2)!r}")
     return value
 
 
 def to_int(param, name: str = "value") -> int:
     value = to_float(param, name)
     if value != int(value):
-        raise SCPIError(-104, f"{name}: {param!r} is not an integer")
+        raise ScpiError(-104, f"{name}: {param!r} is not an integer")
     return int(value)
 
 
 def to_bool(param, name: str = "value") -> bool:
     if isinstance(param, bytes) or param is None:
-        raise SCPIError(-104 if param is not None else -109, f"{name}: expected ON/OFF")
+        raise ScpiError(-104 if param is not None else -109, f"{name}: expected ON/OFF")
     p = param.strip().upper()
     if p in ("ON", "1"):
         return True
     if p in ("OFF", "0"):
         return False
-    raise SCPIError(-104, f"{name}: {param!r} is not ON/OFF/1/0")
+    raise ScpiError(-104, f"{name}: {param!r} is not ON/OFF/1/0")
 
 
 def to_choice(param, choices: dict[str, str] | list[str], name: str = "value") -> str:
     """Match a character parameter against mnemonics in manual notation (``NORMal``)."""
     if isinstance(param, bytes) or param is None:
-        raise SCPIError(-104 if param is not None else -109, f"{name}: expected a mnemonic")
+        raise ScpiError(-104 if param is not None else -109, f"{name}: expected a mnemonic")
     token = param.strip().upper()
     for c in choices:
         node = HeaderPattern(c).nodes[0]
         if token in (node.short, node.long) or node.match(token) is not None:
             return node.long
-    raise SCPIError(-224, f"{name}: {param!r} not one of {', '.join(choices)}")
+    raise ScpiError(-224, f"{name}: {param!r} not one of {', '.join(choices)}")
 
 
 def unquote(param, name: str = "value") -> str:
     if isinstance(param, bytes) or param is None:
-        raise SCPIError(-104 if param is not None else -109, f"{name}: expected a string")
+        raise ScpiError(-104 if param is not None else -109, f"{name}: expected a string")
     p = param.strip()
     if len(p) >= 2 and p[0] == p[-1] and p[0] in "\"'":
         return p[1:-1]

@@ -29,7 +29,7 @@ from instruments.virtual.clock import LabClock
 from instruments.virtual.scpi import (
     HeaderPattern,
     MessageParser,
-    SCPIError,
+    ScpiError,
     Unit,
     header_tokens,
 )
@@ -125,7 +125,7 @@ class VirtualInstrument:
         #: the lab's clock (:mod:`instruments.virtual.clock`); a VirtualLab shares one
         self.clock = LabClock()
         self.lock = threading.RLock()
-        self.errors: deque[SCPIError] = deque()
+        self.errors: deque[ScpiError] = deque()
         self.log: list[LoggedUnit] = []
         self.esr = 0
         self._units_since_fault = 0
@@ -144,10 +144,10 @@ class VirtualInstrument:
         """Hook run before each received unit (e.g. a scope finishing :DIGitize)."""
 
     # ------------------------------------------------------------------- errors
-    def push_error(self, err: SCPIError) -> None:
+    def push_error(self, err: ScpiError) -> None:
         self.esr |= 0x20 if -199 <= err.code <= -100 else 0x10 if err.code <= -200 else 0
         if len(self.errors) >= ERROR_QUEUE_SIZE:
-            self.errors[-1] = SCPIError(-350)
+            self.errors[-1] = ScpiError(-350)
             return
         self.errors.append(err)
 
@@ -187,7 +187,7 @@ class VirtualInstrument:
                 try:
                     found = self._lookup(unit, tokens, prev_path)
                     if found is None:
-                        raise SCPIError(-113, unit.header + ("?" if unit.query else ""))
+                        raise ScpiError(-113, unit.header + ("?" if unit.query else ""))
                     pattern, handler, suffixes, used = found
                     if not unit.header.startswith("*"):
                         prev_path = used[:-1]
@@ -198,17 +198,17 @@ class VirtualInstrument:
                                 if self.faults.error_count <= 0:
                                     continue
                                 self.faults.error_count -= 1
-                            raise SCPIError(code, f"injected fault on {fpat}")
+                            raise ScpiError(code, f"injected fault on {fpat}")
                     reply = handler(unit, suffixes)
                     if unit.query:
                         if reply is None:
-                            raise SCPIError(-113, unit.header + "? (no query form)")
+                            raise ScpiError(-113, unit.header + "? (no query form)")
                         replies.append(reply)
-                except SCPIError as err:
+                except ScpiError as err:
                     self.push_error(err)
                 except Exception as exc:  # a bug in an emulation: report, keep serving
                     log.exception("%s: handler failed on %s", self.name, unit.describe())
-                    self.push_error(SCPIError(-200, f"{type(exc).__name__}: {exc}"))
+                    self.push_error(ScpiError(-200, f"{type(exc).__name__}: {exc}"))
         return replies
 
     def _lookup(self, unit: Unit, tokens: list[str], prev_path: list[str]):
@@ -269,7 +269,7 @@ class VirtualInstrument:
 
     def trigger(self) -> None:
         """``*TRG``: a bus trigger. Instruments without one report -200."""
-        raise SCPIError(-200, "no bus trigger on this instrument")
+        raise ScpiError(-200, "no bus trigger on this instrument")
 
 
 class SCPIServer:

@@ -8,7 +8,7 @@ import pytest
 from instruments.virtual.scpi import (
     HeaderPattern,
     MessageParser,
-    SCPIError,
+    ScpiError,
     block,
     header_tokens,
     to_bool,
@@ -91,10 +91,10 @@ def test_conversions_and_their_errors():
     assert to_choice("swap", ["NORMal", "SWAPped"]) == "SWAPPED"
     for fn, arg, code in [(to_float, "abc", -104), (to_float, None, -109), (to_bool, "maybe", -104),
                           (to_float, b"\x00", -104)]:
-        with pytest.raises(SCPIError) as info:
+        with pytest.raises(ScpiError) as info:
             fn(arg)
         assert info.value.code == code
-    with pytest.raises(SCPIError) as info:
+    with pytest.raises(ScpiError) as info:
         to_choice("SIDEWAYS", ["NORMal", "SWAPped"])
     assert info.value.code == -224
-    assert SCPIError(-113, "FOO").reply() == '-113,"Undefined header; FOO"'
+    assert ScpiError(-113, "FOO").reply() == '-113,"Undefined header; FOO"'
