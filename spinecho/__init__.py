@@ -6,3 +6,7 @@ module under :mod:`spinecho.commands` and exposes ``register(subparsers)``.
 """
 
 __version__ = "0.1.0"
+
+from sequences.errors import SpinechoError  # noqa: E402  (the one error root)
+
+__all__ = ["SpinechoError", "__version__"]
