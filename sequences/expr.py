@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -119,11 +120,14 @@ def closest(name: str, known) -> str | None:
 class Quantity:
     """An SI value with a dimension (see module docstring)."""
 
-    __slots__ = ("value", "dim")
+    __slots__ = ("value", "dim", "scale")
 
-    def __init__(self, value: float, dim: Dim = DIMLESS):
+    def __init__(self, value: float, dim: Dim = DIMLESS, scale: float | None = None):
         self.value = float(value)
         self.dim = dim
+        #: the largest magnitude among the terms summed into ``value`` (bounds its
+        #: rounding error: see ``_sum``)
+        self.scale = abs(self.value) if scale is None else scale
 
     def __repr__(self) -> str:
         return f"Quantity({self.value!r}, {self.dim!r})"
@@ -153,10 +157,11 @@ def format_quantity(value: float, dim: Dim, digits: int = 6) -> str:
     if dim in _PREFIXED:
         units = _PREFIXED[dim]
         for sym, scale in units:
-            if abs(value) >= scale:
+            if abs(value) >= scale * (1 - 1e-9):  # 9.99999999e-13 s is "1 ps"
                 return f"{value / scale:.{digits}g} {sym}"
-        sym, scale = units[-1]
-        return f"{value / scale:.{digits}g} {sym}" if value else f"0 {units[0][0]}"
+        if not value:
+            return f"0 {units[0][0]}"
+        return f"{value:.{digits}g} {units[0][0]}"  # below every prefix: plain SI
     unit = SI_UNIT.get(dim) or dim_name(dim)
     return f"{value:.{digits}g}" + (f" {unit}" if dim != DIMLESS else "")
 
@@ -378,13 +383,15 @@ def _eval(e: Expr, env: dict[str, Quantity]) -> Quantity:
                             f"{'to' if op == '+' else 'from'} {dim_name(a.dim)} in "
                             f"{format_expr(e)!r}", e.pos or e.left.pos,
                             hint="check the units of both sides")
-            return Quantity(a.value + b.value if op == "+" else a.value - b.value, a.dim)
+            scale = max(a.scale, b.scale)
+            return Quantity(_sum(a.value, b.value if op == "+" else -b.value, scale), a.dim,
+                            scale)
         if op == "*":
-            return Quantity(a.value * b.value, _add(a.dim, b.dim))
+            return Quantity(a.value * b.value, _add(a.dim, b.dim), a.scale * b.scale)
         if op == "/":
             if b.value == 0:
                 raise error(f"division by zero in {format_expr(e)!r}", e.pos or e.left.pos)
-            return Quantity(a.value / b.value, _sub(a.dim, b.dim))
+            return Quantity(a.value / b.value, _sub(a.dim, b.dim), a.scale / abs(b.value))
         if op == "^":
             if b.dim != DIMLESS:
                 raise error("an exponent must be dimensionless", e.pos or e.right.pos)
@@ -406,12 +413,29 @@ def _eval(e: Expr, env: dict[str, Quantity]) -> Quantity:
         raise AssertionError(op)
     if t is Neg:
         a = _eval(e.operand, env)
-        return Quantity(-a.value, a.dim)
+        return Quantity(-a.value, a.dim, a.scale)
     if t is Call:
         return _call(e, [_eval(a, env) for a in e.args])
     if t is Axis:
         return Quantity(AXES[e.axis], ANGLE)
     raise TypeError(f"not an expression: {e!r}")
+
+
+#: a sum that cancels to within this many units of the operands' last place is exactly 0
+CANCEL_ULPS = 64
+
+
+def _sum(a: float, b: float, scale: float) -> float:
+    """``a + b`` with cancellation to rounding noise made exact: ``0.3 us - 0.1 us -
+    0.2 us`` is 0, not -2.6e-23 s. ``scale`` is the largest magnitude among all the terms
+    that went into ``a`` and ``b`` (their rounding errors are a few ulps of it). A result
+    within CANCEL_ULPS · ε · scale of zero (1.4e-14 relative: 14 fs on a 1 s delay, far
+    below any sample period) comes only from decimal values that binary floating point
+    cannot hold, never from a physical difference."""
+    r = a + b
+    if r != 0.0 and abs(r) <= CANCEL_ULPS * sys.float_info.epsilon * scale:
+        return 0.0
+    return r
 
 
 def _add(a: Dim, b: Dim) -> Dim:
