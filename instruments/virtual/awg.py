@@ -29,6 +29,7 @@ Every played shot (one waveform period) is sent to the ``listeners`` as a :class
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,9 @@ class Keysight33522B(VirtualInstrument):
         self.max_block = 4 * self.max_points + 1024
         self.max_message = 16 * self.max_points + (1 << 20)
         self.listeners: list = []
+        #: (time.monotonic() s, channel) of every shot played with the output on: the
+        #: shot spacing a duty-cycle test measures
+        self.shot_times: list[tuple[float, int]] = []
         super().__init__(name, faults)
 
     def reset(self) -> None:
@@ -442,6 +446,7 @@ class Keysight33522B(VirtualInstrument):
             raise ScpiError(-221, f"channel {n}: trigger needs FUNC ARB with a selected arb")
         if not c.output:
             return  # output off: nothing reaches the coil (or the sync line)
+        self.shot_times.append((time.monotonic(), n))
         for shot in self._shots(n, c):
             c.shots += 1
             for listener in list(self.listeners):

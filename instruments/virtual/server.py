@@ -55,6 +55,9 @@ class Faults:
       is replaced so the block header is unparseable) or ``"truncate"`` (fewer bytes than
       declared; the client times out).
     * ``malformed_replies``: non-block replies are replaced by this text (e.g. ``"garbage"``).
+    * ``slow``: header → seconds; the reply to a matching query is held back that long
+      (after it was computed: a late reply, as from an instrument busy past the client's
+      timeout). ``slow_count`` limits how many replies are delayed (None = every one).
     """
 
     drop_after: int | None = None
@@ -63,12 +66,14 @@ class Faults:
     error_count: int | None = None
     corrupt_blocks: str | None = None
     malformed_replies: str | None = None
+    slow: dict[str, float] = field(default_factory=dict)
+    slow_count: int | None = None
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Faults:
         d = dict(d or {})
         known = {"drop_after", "reply_delay", "errors", "error_count", "corrupt_blocks",
-                 "malformed_replies"}
+                 "malformed_replies", "slow", "slow_count"}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"faults: unknown keys {sorted(unknown)} (known: {sorted(known)})")
@@ -128,7 +133,11 @@ class VirtualInstrument:
         self.errors: deque[ScpiError] = deque()
         self.log: list[LoggedUnit] = []
         self.esr = 0
+        self.ese = 0
         self._units_since_fault = 0
+        #: extra seconds the replies of the message being executed are held back
+        #: (the ``slow`` fault), set by :meth:`execute`
+        self.hold = 0.0
         self._commands: list[tuple[HeaderPattern, bool | None, object]] = []
         for cls in reversed(type(self).__mro__):
             for attr, fn in vars(cls).items():
@@ -170,6 +179,7 @@ class VirtualInstrument:
         """Execute one program message; returns the replies of its queries."""
         replies: list[str | bytes] = []
         prev_path: list[str] = []
+        self.hold = 0.0
         with self.lock:
             for unit in units:
                 self.log.append(LoggedUnit(connection, time.monotonic(), unit.describe(),
@@ -201,6 +211,7 @@ class VirtualInstrument:
                             raise ScpiError(code, f"injected fault on {fpat}")
                     reply = handler(unit, suffixes)
                     if unit.query:
+                        self._slow(used)
                         if reply is None:
                             raise ScpiError(-113, unit.header + "? (no query form)")
                         replies.append(reply)
@@ -210,6 +221,16 @@ class VirtualInstrument:
                     log.exception("%s: handler failed on %s", self.name, unit.describe())
                     self.push_error(ScpiError(-200, f"{type(exc).__name__}: {exc}"))
         return replies
+
+    def _slow(self, used: list[str]) -> None:
+        for fpat, seconds in self.faults.slow.items():
+            fp = HeaderPattern(fpat)
+            if any(fp.match(used[k:]) is not None for k in range(len(used))):
+                if self.faults.slow_count is not None:
+                    if self.faults.slow_count <= 0:
+                        continue
+                    self.faults.slow_count -= 1
+                self.hold = max(self.hold, float(seconds))
 
     def _lookup(self, unit: Unit, tokens: list[str], prev_path: list[str]):
         candidates = [tokens]
@@ -253,6 +274,17 @@ class VirtualInstrument:
     def _esr(self, unit, s):
         value, self.esr = self.esr, 0
         return str(value)
+
+    @command("*ESE")
+    def _ese(self, unit, s):
+        if unit.query:
+            return str(self.ese)
+        from instruments.virtual.scpi import to_int
+
+        value = to_int(unit.params[0] if unit.params else None, "*ESE mask")
+        if not 0 <= value <= 255:
+            raise ScpiError(-222, f"*ESE {value} outside 0..255")
+        self.ese = value
 
     @command("*TRG", query=False)
     def _trg(self, unit, s):
@@ -413,6 +445,8 @@ class SCPIServer:
                             out = self._format(replies)
                             if inst.faults.reply_delay > 0:
                                 time.sleep(inst.faults.reply_delay)
+                            if inst.hold > 0:
+                                time.sleep(inst.hold)
                             conn.sendall(out)
         except _Dropped:
             log.info("%s: injected fault, dropping connection %d", inst.name, cid)
