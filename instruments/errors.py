@@ -95,7 +95,7 @@ class ScpiError(InstrumentError):
     """
 
     def __init__(self, code: int, detail: str = "", instrument: str | None = None, *,
-                 scpi_message: str | None = None):
+                 scpi_message: str | None = None, commands=()):
         self.code = int(code)
         self.detail = detail
         if scpi_message is None:
@@ -103,12 +103,21 @@ class ScpiError(InstrumentError):
             if detail:
                 scpi_message += f"; {detail}"
         self.scpi_message = scpi_message
-        super().__init__(f"SCPI error {self.code}, \"{scpi_message}\"", instrument)
+        #: the command(s) sent since the error queue was last read (the culprit is one)
+        self.commands = list(commands)
+        text = f"SCPI error {self.code}, \"{scpi_message}\""
+        if self.commands:
+            shown = self.commands[-3:]
+            text += (" after " + "; ".join(shown) if len(shown) == 1
+                     else " after one of: " + "; ".join(shown))
+        super().__init__(text, instrument)
 
     @classmethod
-    def from_queue(cls, code: int, text: str, instrument: str | None = None) -> ScpiError:
-        """The error read back from an instrument's ``SYST:ERR?`` queue: ``text`` as sent."""
-        return cls(code, text, instrument, scpi_message=text)
+    def from_queue(cls, code: int, text: str, instrument: str | None = None,
+                   commands=()) -> ScpiError:
+        """The error read back from an instrument's ``SYST:ERR?`` queue: ``text`` as sent;
+        ``commands``: those sent since the queue was last read."""
+        return cls(code, text, instrument, scpi_message=text, commands=commands)
 
     def reply(self) -> str:
         """The ``SYST:ERR?`` reply, printable ASCII of at most 255 characters:

@@ -43,11 +43,14 @@ in the file is ever imported or evaluated.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import inspect
+import logging
 import math
 import re
 import tomllib
+import weakref
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,7 @@ from instruments.errors import InstrumentError, LabFileError
 DRIVER_PACKAGES = ("instruments.drivers", "pymeasure.instruments")
 ROLES = ("awg", "digitizer", "lockin", "rf_source", "squid")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- dataclasses
@@ -330,6 +334,100 @@ def load_lab(path: str | Path) -> LabConfig:
 
 
 # ----------------------------------------------------------------------------- connecting
+#: connected labs not closed yet: :func:`_shutdown_at_exit` makes them safe
+_OPEN_LABS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    """Interpreter exit (``sys.exit``, the end of a script, an uncaught exception): every
+    lab still connected is shut down (outputs off, verified) and closed."""
+    for lab in list(_OPEN_LABS):
+        try:
+            lab.shutdown()
+        except Exception as exc:  # noqa: BLE001 - at exit: say it, never hide it
+            log.error("shutdown at interpreter exit: %s", exc)
+        finally:
+            lab.close()
+
+
+class UnsafeStateError(InstrumentError):
+    """Shutdown could not verify that an instrument's outputs are off."""
+
+
+def _read_back(inst, timeout: float) -> list[str]:
+    """The driver's ``verify_safe()`` problems plus the SCPI error queue, each read with
+    at most ``timeout`` s per reply (an unanswered read-back is itself a problem; the
+    session is resynced before the error queue is read)."""
+    from instruments.link import is_timeout, resync
+
+    conn = getattr(getattr(inst, "adapter", None), "connection", None)
+    old = getattr(conn, "timeout", None)
+    problems: list[str] = []
+    try:
+        if conn is not None and old is not None:
+            conn.timeout = min(old, max(1, int(timeout * 1000)))
+        if hasattr(inst, "verify_safe"):
+            try:
+                problems += list(inst.verify_safe())
+            except Exception as exc:
+                if not is_timeout(exc):
+                    raise
+                sent = list(getattr(inst.adapter, "recent", []))[-1:]
+                waited = (conn.timeout / 1000) if conn is not None else timeout
+                problems.append(f"no answer to {'; '.join(sent) or 'the read-back'} within "
+                                f"{waited:g} s: the output state is unknown")
+                resync(inst, timeout)
+        if hasattr(inst, "check_errors") and hasattr(type(inst), "next_error"):
+            for code, message in inst.check_errors():
+                sent = "; ".join(getattr(inst, "last_commands", [])[-3:])
+                problems.append(f"error queue: {code}, \"{message}\""
+                                + (f" (after {sent})" if sent else ""))
+        return problems
+    finally:
+        if conn is not None and old is not None:
+            conn.timeout = old
+
+
+def _make_safe(inst, driving: bool, timeout: float) -> str:
+    """Shut ``inst`` down and (``driving``) verify it; see :meth:`Lab.shutdown`."""
+    from instruments.link import alive, drain, reconnect
+
+    problems: list[str] = []
+    for attempt in range(2):
+        if attempt:
+            try:
+                reconnect(inst)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"reconnect failed: {exc}")
+                break
+        try:
+            if not alive(inst):
+                problems = ["connection lost"]
+                continue
+            drain(inst)
+            if driving and hasattr(inst, "check_errors") and hasattr(type(inst), "next_error"):
+                inst.check_errors()  # what the run left: the read-back judges shutdown only
+            inst.shutdown()
+            if not driving:
+                return "shut down"
+            problems = _read_back(inst, timeout)
+            if not problems:
+                return "safe state verified" + (" after reconnecting" if attempt else "")
+        except Exception as exc:  # noqa: BLE001 - try again on a new link
+            problems = [f"{type(exc).__name__}: {exc}"]
+    if driving and hasattr(inst, "force_safe"):
+        try:
+            inst.force_safe()
+            again = _read_back(inst, timeout)
+            if not again:
+                return "safe state verified after *RST (" + "; ".join(problems) + ")"
+            problems += [f"after *RST: {p}" for p in again]
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"after *RST: {type(exc).__name__}: {exc}")
+    raise InstrumentError("; ".join(problems) or "could not shut down")
+
+
 class Lab:
     """Connected instruments of a lab file, by role (``lab.awg``, ``lab.digitizer``,
     ...; ``None`` for roles not connected), plus ``lab.squid`` (a
@@ -342,6 +440,12 @@ class Lab:
     def __init__(self, config: LabConfig, instruments: dict[str, Any]):
         self.config = config
         self.instruments = dict(instruments)
+        self.safe_report: list[str] = []
+        _OPEN_LABS.add(self)  # shut down at interpreter exit if nobody else does
+        # atexit runs the last registered first: ours must run before pyvisa's own hook
+        # (registered when the sessions were opened) closes every session
+        atexit.unregister(_shutdown_at_exit)
+        atexit.register(_shutdown_at_exit)
         for role in ("awg", "digitizer", "lockin", "rf_source"):
             setattr(self, role, self.instruments.get(role))
         self.squid = None
@@ -350,23 +454,45 @@ class Lab:
 
             self.squid = SquidReadout(config.squid.volts_per_phi0, config.squid.phi0_per_mu_b)
 
-    def shutdown(self) -> None:
-        """Call every instrument's ``shutdown()`` (outputs off), each attempted even if
-        another fails; raise :class:`InstrumentError` listing the failures."""
-        failures = []
-        for role in ("rf_source", "awg", "lockin", "digitizer"):  # RF first: highest power
+    #: roles whose outputs can drive the sample: their safe state is read back
+    DRIVING = ("rf_source", "awg", "lockin")
+
+    def shutdown(self, verify_timeout: float = 1.0) -> list[str]:
+        """Bring every instrument to its safe state and verify it, on every path.
+
+        Each role in turn (RF first: highest power; each attempted even if another
+        fails): a dropped link is reopened (:func:`instruments.link.reconnect`), stale
+        replies drained, the driver's ``shutdown()`` run (outputs off, lock-in sine to
+        its minimum); for the roles that drive the sample the state is then read back
+        (the driver's ``verify_safe()``: ``OUTP<n>?``, ``SLVL?``) and the error queue
+        (``SYST:ERR?``) emptied. When that fails once the link is reopened and
+        everything repeated; an AWG that still refuses is reset (``*RST``, outputs off)
+        and read back again. Each read-back waits at most ``verify_timeout`` s.
+
+        Returns one line per role saying what was verified. Raises
+        :class:`UnsafeStateError` (listing every role whose safe state could not be
+        verified, and why) otherwise.
+        """
+        report, failures = [], []
+        for role in ("rf_source", "awg", "lockin", "digitizer"):
             inst = self.instruments.get(role)
             if inst is None:
                 continue
             try:
-                inst.shutdown()
+                report.append(f"{role}: " + _make_safe(inst, role in self.DRIVING,
+                                                        verify_timeout))
             except Exception as exc:  # noqa: BLE001 - shut down the others regardless
                 failures.append(f"{role}: {exc}")
+        self.safe_report = report
         if failures:
-            raise InstrumentError("shutdown incomplete: " + "; ".join(failures))
+            raise UnsafeStateError("SAFE STATE NOT VERIFIED: " + "; ".join(failures)
+                                   + " -- check the instrument's front panel and switch its "
+                                   "output off by hand")
+        return report
 
     def close(self) -> None:
         """Close every VISA session."""
+        _OPEN_LABS.discard(self)
         for inst in self.instruments.values():
             try:
                 inst.adapter.close()
@@ -383,9 +509,10 @@ class Lab:
             self.close()
 
 
-def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py"):
+def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py", clear: bool = True):
     """Open one role's driver on its VISA resource (pyvisa-py by default) and apply
-    the lab's guards (AWG amplitude, RF power)."""
+    the lab's guards (AWG amplitude, RF power); discard stale bytes and (``clear``)
+    clear the status and error queue (``*CLS``)."""
     cls = cfg.driver_class()
     kwargs: dict[str, Any] = {"visa_library": visa_library}
     own = inspect.signature(cls.__init__).parameters  # e.g. Red Pitaya sets CR LF itself
@@ -406,6 +533,11 @@ def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py"):
     if hasattr(inst, "poll_timeout"):  # a polling driver's own wait (Red Pitaya)
         inst.poll_timeout = float(cfg.timeout_s)
     inst.name = f"{cfg.role} ({inst.name})"
+    inst.lab_role = cfg.role
+    from instruments.link import attach, drain
+
+    attach(inst)
+    _fresh_session(inst, drain, clear)
     if isinstance(cfg, AwgConfig):
         max_vpp = min(getattr(cls, "MAX_VPP", math.inf), 2.0 * cfg.full_scale_v)
         for ch in getattr(inst, "channels", {}).values():
@@ -415,6 +547,20 @@ def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py"):
                                                                      ()):
         inst.power_values = [-135.0, cfg.max_power_dbm]
     return inst
+
+
+def _fresh_session(inst, drain, clear: bool = True) -> None:
+    """Connection hygiene at connect: discard what a previous session left unread and
+    clear the status/error queue of an SCPI instrument (``*CLS``), so a new run never
+    inherits the errors of a dead one."""
+    try:
+        stale = drain(inst)
+        if stale:
+            log.info("%s: discarded %d stale byte(s) at connect", inst.name, stale)
+        if clear and hasattr(type(inst), "next_error"):
+            inst.write("*CLS")
+    except Exception as exc:  # noqa: BLE001 - the first real command reports for real
+        log.warning("%s: could not clear at connect: %s", inst.name, exc)
 
 
 def connect(config: LabConfig, roles: tuple[str, ...] | None = None,
@@ -539,7 +685,7 @@ def check_lab(config: LabConfig, visa_library: str = "@py") -> LabReport:
         check = RoleCheck(role, cfg.driver, cfg.resource)
         report.roles.append(check)
         try:
-            inst = open_instrument(cfg, visa_library)
+            inst = open_instrument(cfg, visa_library, clear=False)  # report the queue
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             check.problems.append(str(exc))
             continue

@@ -11,13 +11,73 @@ measured).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shlex
+import signal
+import threading
 from pathlib import Path
 
 from instruments.procedure import EchoProcedure, RunDirError, RunStore
 
 log = logging.getLogger(__name__)
+
+
+class RunTerminated(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM from a batch scheduler or ``kill``,
+    SIGHUP from a closed terminal or SSH session). A KeyboardInterrupt, so every
+    ``finally`` and Ctrl-C path runs the same shutdown; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        self.signum = int(signum)
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+#: the signals that stop a run through the same shutdown as Ctrl-C
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """Within the block, SIGTERM and SIGHUP raise :class:`RunTerminated` in the main
+    thread (as SIGINT raises KeyboardInterrupt), so the measurement's shutdown runs.
+    Outside the main thread (pymeasure's Worker) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RunTerminated(signum)
+
+    old = {}
+    try:
+        for sig in STOP_SIGNALS:
+            old[sig] = signal.signal(sig, handler)
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def resume_command(sequence, lab_file, run_dir, *, sets=(), sweeps=(), averages=1,
+                   retries=2, reference_frequency=-1.0, repetition_time=0.0) -> str:
+    """The ``spinecho measure ... --resume`` command line that continues a run."""
+    argv = ["spinecho", "measure", str(sequence), "--lab", str(lab_file)]
+    for a in sets:
+        argv += ["--set", a]
+    for a in sweeps:
+        argv += ["--sweep", a]
+    if int(averages) != 1:
+        argv += ["--averages", str(int(averages))]
+    if int(retries) != 2:
+        argv += ["--retries", str(int(retries))]
+    if float(reference_frequency) >= 0:
+        argv += ["--reference-frequency", repr(float(reference_frequency))]
+    if float(repetition_time) > 0:
+        argv += ["--repetition-time", repr(float(repetition_time))]
+    argv += ["--resume", "-o", str(run_dir)]
+    return shlex.join(argv)
 
 
 class _RowWriter:
@@ -80,8 +140,14 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
     :class:`~instruments.errors.InstrumentError` names the instrument) after
     switching every output off.
     """
-    from pymeasure.experiment import Results
+    from instruments.procedure import check_options
 
+    opts = check_options(averages=averages, retries=retries,
+                         reference_frequency=reference_frequency,
+                         repetition_time=repetition_time)
+    averages, retries = opts["averages"], opts["retries"]
+    reference_frequency, repetition_time = (opts["reference_frequency"],
+                                            opts["repetition_time"])
     proc = EchoProcedure(sequence_file=str(sequence), lab_file=str(lab_file),
                          sets="; ".join(sets), sweeps="; ".join(sweeps),
                          averages=int(averages), retries=int(retries),
@@ -89,7 +155,10 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                          repetition_time=float(repetition_time),
                          run_dir=str(run_dir), resume=bool(resume))
     proc.connect_fn = connect_fn
-    bar = None
+    proc.resume_hint = resume_command(sequence, lab_file, run_dir, sets=sets, sweeps=sweeps,
+                                      averages=averages, retries=retries,
+                                      reference_frequency=reference_frequency,
+                                      repetition_time=repetition_time)
     from instruments.errors import LabFileError
     from instruments.lab import load_lab
 
@@ -102,6 +171,30 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
         raise RunDirError(f"{run_path} exists and is not a directory (-o names the run folder)")
     existed = run_path.exists()
     fresh = not (run_path / "run.json").exists()
+    with stop_signals():
+        _run(proc, run_path, existed, fresh, progress)
+    return proc
+
+
+def stop_message(proc: EchoProcedure, run_path: Path) -> str:
+    """What the user reads after a run stopped early: the points safely on disk and the
+    exact command that continues the run."""
+    total = len(proc.schedules)
+    store = proc.store
+    done = len(store.completed()) if store is not None else 0
+    if not total:
+        return f"nothing measured; {run_path} holds no point"
+    hint = getattr(proc, "resume_hint", "")
+    return (f"{done} of {total} points are on disk in {run_path}; continue with:\n  {hint}"
+            if store is not None and store.meta.exists() else
+            f"no point measured (nothing written to {run_path})")
+
+
+def _run(proc: EchoProcedure, run_path: Path, existed: bool, fresh: bool,
+         progress: bool) -> None:
+    from pymeasure.experiment import Results
+
+    bar = None
     try:
         try:
             proc.startup()
@@ -130,15 +223,37 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
         proc.emit = emit
         proc.should_stop = lambda: False
         proc.execute()
-    except BaseException:
+    except BaseException as exc:
         if bar is not None:
             bar.close()
+        notes = []
         try:
-            proc.shutdown()  # outputs off; never masks the error that stopped the run
-        except Exception as exc:  # noqa: BLE001 - logged, the original error propagates
-            log.error("shutdown after a failed run: %s", exc)
+            with _no_stop_signals():  # a second SIGTERM must not cut the shutdown short
+                proc.shutdown()  # outputs off; never masks the error that stopped the run
+            notes.extend(proc.safe_report)
+        except Exception as err:  # noqa: BLE001 - reported with the original error
+            log.error("shutdown after a failed run: %s", err)
+            notes.append(str(err))
+        if proc.store is not None:
+            notes.append(stop_message(proc, run_path))
+        #: what the command line prints after the error: safe state, points, --resume
+        exc.spinecho_stop = "\n".join(notes)
         raise
     if bar is not None:
         bar.close()
     proc.shutdown()
-    return proc
+
+
+@contextlib.contextmanager
+def _no_stop_signals():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {}
+    try:
+        for sig in (signal.SIGINT, *STOP_SIGNALS):
+            old[sig] = signal.signal(sig, signal.SIG_IGN)
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)

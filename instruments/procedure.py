@@ -63,14 +63,55 @@ from instruments.errors import InstrumentError
 
 log = logging.getLogger(__name__)
 
-VI_ERROR_TMO = -1073807339
-
 COLUMNS = ["point", "sweep value", "amplitude re (V)", "amplitude im (V)",
            "amplitude abs (V)", "phase (rad)", "averages", "params"]
 
 
 class RunDirError(InstrumentError):
     """A run directory that cannot be started or resumed (message says why)."""
+
+
+class OptionError(InstrumentError):
+    """A measurement option out of range (the message names option and value)."""
+
+
+#: the measurement options and their ranges: (flag, low, high, what) — the one home of
+#: these checks (command line, :func:`instruments.measure.run_measurement`, Procedure)
+OPTION_RANGES = {
+    "averages": ("--averages", 1, 1_000_000, "an integer number of repetitions"),
+    "retries": ("--retries", 0, 100, "an integer number of retries"),
+    "reference_frequency": ("--reference-frequency", 0.0, 1e12,
+                            "a frequency in Hz (or -1: the carrier / f_ref per point)"),
+    "repetition_time": ("--repetition-time", 0.0, 3600.0,
+                        "a shot period in s (0: the played waveform's length)"),
+}
+
+
+def check_options(*, averages=1, retries=2, reference_frequency=-1.0,
+                  repetition_time=0.0) -> dict:
+    """Check the measurement options once, before anything is compiled or connected;
+    returns them as numbers. Non-finite values (NaN, inf), values beyond
+    :data:`OPTION_RANGES` and non-integers where an integer is needed raise
+    :class:`OptionError` naming the option and the value."""
+    values = {"averages": averages, "retries": retries,
+              "reference_frequency": reference_frequency, "repetition_time": repetition_time}
+    out = {}
+    for key, value in values.items():
+        flag, lo, hi, what = OPTION_RANGES[key]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"{flag} {value!r}: must be {what}") from None
+        if key == "reference_frequency" and number == -1.0:
+            out[key] = -1.0
+            continue
+        integral = math.isfinite(number) and number == int(number)
+        if isinstance(lo, int) and (isinstance(value, bool) or not integral):
+            raise OptionError(f"{flag} {value!r}: must be {what} in {lo}..{hi}")
+        if not (math.isfinite(number) and lo <= number <= hi):
+            raise OptionError(f"{flag} {value!r}: must be {what} in [{lo:g}, {hi:g}]")
+        out[key] = int(number) if isinstance(lo, int) else number
+    return out
 
 
 # ------------------------------------------------------------------------------ data
@@ -159,9 +200,17 @@ class RunStore:
         self.meta = self.path / "run.json"
         self.result = self.path / "result.nc"
 
-    def prepare(self, config: dict, resume: bool) -> None:
+    def prepare(self, config: dict, resume: bool, snapshot: dict | None = None) -> None:
+        """Start a run directory (``run.json``: ``config``, the lab ``snapshot``, the
+        time) or, with ``resume``, check that ``config`` and the lab's calibration and
+        limits (``snapshot["calibration"]``) are those the run started with, and drop a
+        torn last row of ``results.csv`` (:meth:`repair_csv`)."""
         if self.meta.exists():
-            old = json.loads(self.meta.read_text())
+            try:
+                old = json.loads(self.meta.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise RunDirError(f"{self.meta} is not readable JSON ({exc}); the run "
+                                  "cannot be resumed safely: start a new one") from None
             if not resume:
                 raise RunDirError(f"{self.path} already holds a run; use --resume to "
                                   "continue it or choose another -o directory")
@@ -170,13 +219,79 @@ class RunStore:
                               if old.get("config", {}).get(k) != config.get(k))
                 raise RunDirError(f"{self.path}: cannot resume, the run was started with a "
                                   f"different {', '.join(diff)}")
+            before = (old.get("snapshot") or {}).get("calibration")
+            now = (snapshot or {}).get("calibration")
+            if before is not None and now is not None and before != now:
+                changes = _changes(before, now)
+                raise RunDirError(
+                    f"{self.path}: cannot resume, the lab file's calibration or limits "
+                    f"changed since the run began ({'; '.join(changes[:6])}); points measured "
+                    "with both would not compare: start a new run (or restore the lab file)")
+            self.repair_csv()
             return
         if self.path.exists() and any(self.path.iterdir()) and not resume:
             raise RunDirError(f"{self.path} exists and is not empty")
         self.points.mkdir(parents=True, exist_ok=True)
         tmp = self.meta.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"config": config, "created": _now()}, indent=1))
+        meta = {"config": config, "created": _now()}
+        if snapshot is not None:
+            meta["snapshot"] = snapshot
+        try:
+            text = json.dumps(meta, indent=1, allow_nan=False)
+        except ValueError as exc:  # never write NaN/Infinity: run.json must stay JSON
+            raise RunDirError(f"run configuration holds a non-finite number ({exc})") from None
+        tmp.write_text(text, encoding="utf-8")
+        _fsync(tmp)
         os.replace(tmp, self.meta)
+        _fsync_dir(self.path)
+
+    def repair_csv(self) -> list[str]:
+        """Keep only the complete rows of ``results.csv``: a row counts when it ends in a
+        newline (the last byte a row write puts down), has the header's number of
+        fields, a point index and no NUL byte; the first row of a point wins. Anything
+        else (a row torn by a power cut or a kill mid-write) is dropped, so the point is
+        measured again, and the file is rewritten atomically. Returns the dropped text."""
+        if not self.csv.exists():
+            return []
+        raw = self.csv.read_bytes()
+        lines = raw.split(b"\n")
+        tail = lines.pop()  # after the last newline: b"" unless the last row is torn
+        kept: list[bytes] = []
+        dropped: list[str] = [tail.decode("utf-8", "replace")] if tail else []
+        header = None
+        seen: set[int] = set()
+        for line in lines:
+            text = line.decode("utf-8", "replace")
+            if text.startswith("#") and header is None:
+                kept.append(line)
+                continue
+            if header is None:
+                header = next(csv.reader([text]), [])
+                kept.append(line)
+                continue
+            row = next(csv.reader([text]), [])
+            ok = len(row) == len(header) and b"\0" not in line and "\ufffd" not in text
+            if ok:
+                try:
+                    point = int(float(row[0]))
+                except ValueError:
+                    ok = False
+                else:
+                    ok = point >= 0 and point not in seen
+                    seen.add(point)
+            if ok:
+                kept.append(line)
+            else:
+                dropped.append(text)
+        if dropped:
+            log.warning("%s: dropped %d torn or malformed row(s): %s", self.csv,
+                        len(dropped), "; ".join(d[:60] for d in dropped))
+            tmp = self.csv.with_suffix(".tmp")
+            tmp.write_bytes(b"".join(k + b"\n" for k in kept))
+            _fsync(tmp)
+            os.replace(tmp, self.csv)
+            _fsync_dir(self.path)
+        return dropped
 
     def csv_points(self) -> set[int]:
         """Point indices with a complete row in the CSV."""
@@ -209,9 +324,9 @@ class RunStore:
         np.savez(tmp, index=pd.index, params=json.dumps(pd.params), times=pd.times,
                  window_index=pd.window_index, trace=pd.trace,
                  amplitude=np.complex128(pd.amplitude), averages=pd.averages)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        _fsync(tmp)
         os.replace(tmp, final)
+        _fsync_dir(self.points)
 
     def load_point(self, i: int) -> PointData:
         with np.load(self.point_file(i), allow_pickle=False) as z:
@@ -220,39 +335,120 @@ class RunStore:
                              int(z["averages"]))
 
 
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (POSIX; a no-op where directories cannot be
+    opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _changes(before: dict, now: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf that differs between two snapshots."""
+    out = []
+    for key in sorted(set(before) | set(now)):
+        a, b = before.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def lab_snapshot(config) -> dict:
+    """The lab configuration a run records (like a QCoDeS station snapshot):
+    ``calibration`` — every role's calibration, driver, channels and the limits (what a
+    resumed run must share; connection details excluded) — and ``connection`` (VISA
+    resources, timeouts) and the lab file's path and SHA-256."""
+    import dataclasses
+    import hashlib
+
+    connection_keys = {"resource", "timeout_s", "read_termination", "write_termination"}
+    calibration: dict = {"limits": dataclasses.asdict(config.limits)}
+    connection: dict = {}
+    for role in ("awg", "digitizer", "lockin", "rf_source", "squid"):
+        cfg = getattr(config, role, None)
+        if cfg is None:
+            continue
+        d = dataclasses.asdict(cfg)
+        d.pop("role", None)
+        connection[role] = {k: d.pop(k) for k in list(d) if k in connection_keys}
+        calibration[role] = d
+    snap = {"calibration": calibration, "connection": connection,
+            "lab_file": str(config.path or "")}
+    if config.path and Path(config.path).is_file():
+        snap["lab_file_sha256"] = hashlib.sha256(Path(config.path).read_bytes()).hexdigest()
+    return snap
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 # ---------------------------------------------------------------------------- playing
-def _drain(inst) -> None:
-    """Discard a late reply left in the session after a timeout (best effort)."""
-    conn = getattr(getattr(inst, "adapter", None), "connection", None)
-    if conn is None:
-        return
-    old = conn.timeout
-    try:
-        conn.timeout = 50
-        while True:
-            conn.read_raw()
-    except Exception:  # noqa: BLE001 - nothing (more) to read
-        pass
-    finally:
-        conn.timeout = old
+class TriggerPacer:
+    """Real-time duty-cycle guard: every bus trigger of a run goes through :meth:`fire`,
+    which waits until at least ``period`` s (the repetition period the program's duty
+    cycle was checked against) have passed since the previous trigger — across steps,
+    software averages, on-scope averages, retries and sweep points alike. ``times``
+    keeps the monotonic time of every trigger sent."""
 
+    def __init__(self, clock=time.monotonic, sleep=time.sleep):
+        self.clock = clock
+        self.sleep = sleep
+        self.last: float | None = None
+        self.times: list[float] = []
 
-def _paced_triggers(awg, count: int, period: float) -> None:
-    """Send ``count`` bus triggers at least ``period`` (s) apart: the repetition period the
-    duty-cycle limit was checked against, and no trigger lands while a burst still plays
-    (a 33500B ignores those)."""
-    last = None
-    for _ in range(count):
-        if last is not None:
-            wait = last + period - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        last = time.monotonic()
+    def fire(self, awg, period: float) -> None:
+        if self.last is not None:
+            wait = self.last + period - self.clock()
+            while wait > 0:
+                self.sleep(wait)
+                wait = self.last + period - self.clock()
+        self.last = self.clock()
+        self.times.append(self.last)
         awg.trigger()
+
+
+def _paced_triggers(awg, count: int, period: float, pacer: TriggerPacer | None = None) -> None:
+    """Send ``count`` bus triggers at least ``period`` (s) apart (and that far from the
+    previous trigger of ``pacer``): the repetition period the duty-cycle limit was
+    checked against, and no trigger lands while a burst still plays (a 33500B ignores
+    those)."""
+    pacer = pacer or TriggerPacer()
+    for _ in range(count):
+        pacer.fire(awg, period)
+
+
+def _pacer(lab) -> TriggerPacer:
+    pacer = getattr(lab, "pacer", None)
+    if pacer is None:
+        pacer = TriggerPacer()
+        try:
+            lab.pacer = pacer
+        except AttributeError:
+            pass
+    return pacer
+
+
+def _resync_timeout(inst) -> float:
+    """How long a resync waits for the marker: twice the session timeout, at least 2 s
+    (a late reply can come up to one timeout after the one that expired)."""
+    conn = getattr(getattr(inst, "adapter", None), "connection", None)
+    ms = getattr(conn, "timeout", None) or 10_000
+    return max(2.0, 2.0 * ms / 1000.0)
 
 
 def play_program(lab, program, *, averages: int = 1, retries: int = 2,
@@ -261,14 +457,23 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
     digitizer) and read one record per phase-cycle step.
 
     The program is uploaded with :func:`instruments.compiler.upload_program` (outputs
-    off, binary segments, sequence, ``SYST:ERR?`` checked), the digitizer configured
-    for the program's acquisition (trigger delay, record length, points, on-scope
-    averages), the field output switched on. Each step's segment is then selected
-    explicitly (``FUNC:ARB step<k>``) and triggered (``*TRG``) as many times as the
-    digitizer averages, so a retried step replays exactly that step. ``averages``
-    software repetitions of the whole cycle are co-added; ``arm_settle`` (s) is waited
-    between arming the digitizer and triggering. A timeout is retried
-    ``retries`` times (re-arm, re-trigger), then raises :class:`InstrumentError`.
+    off, binary segments, sequence, ``SYST:ERR?`` checked; an upload refused once is
+    uploaded again, a second refusal raises), the digitizer configured for the
+    program's acquisition (trigger delay, record length, points, on-scope averages),
+    the field output switched on. Each step's segment is then selected explicitly
+    (``FUNC:ARB step<k>``) and triggered (``*TRG``) as many times as the digitizer
+    averages, every trigger paced by the lab's :class:`TriggerPacer` (never closer than
+    the program's repetition period), and the AWG's error queue read at once (a refused
+    trigger is reported as the AWG's, with the command). ``averages`` software
+    repetitions of the whole cycle are co-added; ``arm_settle`` (s) is waited between
+    arming the digitizer and triggering.
+
+    A timeout is followed by a matched resync of that instrument
+    (:func:`instruments.link.resync`; a reconnect if the marker never comes back), so a
+    late reply is never read as data, and by both error queues (an SCPI error found
+    there is raised, naming instrument and command); a dropped link is reopened and the
+    program set up again; a malformed reply is resynced. Each is retried ``retries``
+    times (the same step again), then raised.
 
     With a ``[squid]`` section in the lab file, flux jumps (FLL resets by whole Φ0) are
     removed from every record (:meth:`SquidReadout.correct_flux_jumps`) before
@@ -276,27 +481,60 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
     step), volts (n_steps, n_points) averaged over all repetitions.
     """
     from instruments.compiler import upload_program
+    from instruments.errors import ProtocolError, ScpiError
+    from instruments.link import LinkDropped, is_timeout, reconnect, resync
 
     awg, dig = lab.awg, lab.digitizer
     acq = program.acquisition
     hw_avg = max(1, int(acq.averages))
+    pacer = _pacer(lab)
     role = ["awg"]  # the instrument being talked to, for error messages
+    insts = {"awg": awg, "digitizer": dig}
 
     def on(name: str) -> None:
         role[0] = name
 
-    try:
+    def setup() -> None:
         on("awg")
-        upload_program(awg, program, output=False)
+        for attempt in range(2):
+            try:
+                upload_program(awg, program, output=False)
+                break
+            except ScpiError as exc:
+                if attempt:
+                    raise
+                log.warning("upload refused once (%s); uploading again", exc)
         on("digitizer")
         dig.configure(acq.record_length, trigger_delay=acq.trigger_delay, averages=hw_avg,
                       channel=acq.channel, points=acq.n_points)
         dig.raise_errors()
         on("awg")
-        ch = awg.channels[program.field.channel]
-        ch.output = True
+        awg.channels[program.field.channel].output = True
         if program.gate is not None:
             awg.channels[program.gate.channel].output = True
+
+    def set_up() -> None:
+        """:func:`setup`, again on a reopened link if one drops (uploading is safe to
+        repeat: it starts by clearing the AWG's volatile memory)."""
+        for attempt in range(retries + 1):
+            try:
+                setup()
+                return
+            except LinkDropped as exc:
+                if attempt == retries:
+                    raise
+                log.warning("set-up: %s; reconnecting", exc)
+                reconnect(insts[role[0]])
+
+    def queued_errors() -> None:
+        """Raise the first SCPI error either instrument holds (named, with command)."""
+        for name in ("awg", "digitizer"):
+            on(name)
+            insts[name].raise_errors()
+
+    try:
+        set_up()
+        ch = awg.channels[program.field.channel]
         sums = None
         times = None
         for _ in range(averages):
@@ -309,7 +547,8 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                         dig.arm(acq.channel)
                         time.sleep(arm_settle)  # a scope needs a moment to arm
                         on("awg")
-                        _paced_triggers(awg, hw_avg, program.safety.period)
+                        _paced_triggers(awg, hw_avg, program.safety.period, pacer)
+                        awg.raise_errors()  # a refused trigger: the AWG's error, at once
                         on("digitizer")
                         try:
                             dig.wait_complete()
@@ -319,22 +558,35 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                             raise TimeoutError(str(exc)) from exc
                         t, v = dig.read_trace(acq.channel)
                         break
-                    except Exception as exc:
-                        if not _is_timeout(exc):
-                            raise
-                        log.warning("step %d: timeout (attempt %d of %d)", step.index,
-                                    attempt + 1, retries + 1)
-                        _drain(dig)
-                        _drain(awg)
-                        for inst in (dig, awg):  # what the failed attempt left queued
-                            try:
-                                inst.check_errors()
-                            except Exception:  # noqa: BLE001 - the retry reports for real
-                                pass
+                    except LinkDropped as exc:
+                        failed = role[0]
+                        log.warning("step %d: %s (attempt %d of %d); reconnecting",
+                                    step.index, exc, attempt + 1, retries + 1)
                         if attempt == retries:
+                            raise
+                        reconnect(insts[failed])
+                        set_up()  # the instrument may have lost what it was told
+                    except (ProtocolError, Exception) as exc:
+                        if isinstance(exc, ScpiError) or not (
+                                is_timeout(exc) or isinstance(exc, ProtocolError)):
+                            raise
+                        failed = role[0]
+                        log.warning("step %d: %s: %s (attempt %d of %d)", step.index, failed,
+                                    exc, attempt + 1, retries + 1)
+                        inst = insts[failed]
+                        if not resync(inst, _resync_timeout(inst)):
+                            log.warning("%s: no reply to the resync marker; reconnecting",
+                                        failed)
+                            reconnect(inst)
+                            set_up()
+                        queued_errors()  # an SCPI error behind the timeout is the cause
+                        if attempt == retries:
+                            if isinstance(exc, ProtocolError):
+                                raise
                             raise InstrumentError(
                                 f"no record for phase-cycle step {step.index} after "
-                                f"{retries + 1} attempts (timeouts); aborting", "digitizer"
+                                f"{retries + 1} attempts (timeouts; no SCPI error queued "
+                                "on the AWG or the digitizer); aborting", failed
                             ) from exc
                 squid = getattr(lab, "squid", None)
                 if squid is not None:  # FLL resets by whole flux quanta
@@ -360,10 +612,9 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
 
 # ------------------------------------------------------------------------- procedure
 def _is_timeout(exc: BaseException) -> bool:
-    code = getattr(exc, "error_code", None)
-    if code == VI_ERROR_TMO:
-        return True
-    return isinstance(exc, TimeoutError)
+    from instruments.link import is_timeout
+
+    return is_timeout(exc)
 
 
 class EchoProcedure(Procedure):
@@ -409,6 +660,8 @@ class EchoProcedure(Procedure):
         self.flux_jumps = 0  # FLL resets removed so far (lab files with [squid])
         self.identities: dict[str, str] = {}
         self.connect_fn = None  # override for tests: fn(lab_config) -> Lab
+        self.safe_report: list[str] = []
+        self.pacer = TriggerPacer()
 
     # --------------------------------------------------------------- configuration
     def config_dict(self) -> dict:
@@ -426,8 +679,13 @@ class EchoProcedure(Procedure):
                    if float(self.repetition_time or 0.0) > 0 else {})}
 
     def prepare(self) -> None:
-        """Bind and compile every sweep point (no instrument contact)."""
+        """Check the options, bind and compile every sweep point (no instrument
+        contact)."""
         from instruments.lab import load_lab
+
+        check_options(averages=self.averages, retries=self.retries,
+                      reference_frequency=self.reference_frequency,
+                      repetition_time=self.repetition_time or 0.0)
         from sequences.bind import parse_assignments
         from sequences.parser import load
         from sequences.sweep import with_sweep_options
@@ -460,7 +718,8 @@ class EchoProcedure(Procedure):
     def startup(self) -> None:
         self.prepare()
         self.store = RunStore(self.run_dir)
-        self.store.prepare(self.config_dict(), bool(self.resume))
+        self.store.prepare(self.config_dict(), bool(self.resume),
+                           lab_snapshot(self.lab_config))
         for i in sorted(self.store.completed()):
             if i < len(self.schedules):
                 self.data[i] = self.store.load_point(i)
@@ -468,6 +727,7 @@ class EchoProcedure(Procedure):
 
         connect_fn = self.connect_fn or (lambda cfg: connect(cfg, ("awg", "digitizer")))
         self.lab = connect_fn(self.lab_config)
+        self.lab.pacer = self.pacer  # one real-time trigger guard for the whole run
         self.identities = {}
         for role in ("awg", "digitizer"):
             inst = getattr(self.lab, role, None)
@@ -530,11 +790,13 @@ class EchoProcedure(Procedure):
                          int(self.averages) * hw_avg)
 
     def shutdown(self) -> None:
+        """Every output off and verified (:meth:`instruments.lab.Lab.shutdown`), the
+        sessions closed; ``safe_report`` says what was verified."""
         lab, self.lab = self.lab, None
         if lab is None:
             return
         try:
-            lab.shutdown()
+            self.safe_report = lab.shutdown()
         finally:
             lab.close()
 

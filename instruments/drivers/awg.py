@@ -280,6 +280,21 @@ class Keysight33500B(ScpiErrorQueueMixin, Agilent33500):
             raise InstrumentError("could not switch outputs off: " + "; ".join(failures),
                                   self.name)
 
+    def verify_safe(self) -> list[str]:
+        """Read every output state back (``OUTP<n>?``); returns what is not safe
+        (empty: every output reads off)."""
+        problems = []
+        for ch in self.channels.values():
+            reply = self.ask(f"OUTP{ch.id}?").strip()
+            if reply not in ("0", "+0", "OFF"):
+                problems.append(f"OUTP{ch.id}? answers {reply!r} (output on)")
+        return problems
+
+    def force_safe(self) -> None:
+        """Last resort when an output cannot be switched off by ``OUTP<n> 0``: ``*RST``
+        (the 33500B/33600A reset state has every output off)."""
+        self.write("*RST")
+
 
 class Keysight33600A(Keysight33500B):
     """Keysight 33600A (e.g. 33622A): as the 33500B with 1 GSa/s, 4 MSa standard arb
@@ -327,6 +342,15 @@ class Keysight81160A(_PymeasureKeysight81160A):
         for ch in self.channels.values():
             ch.output = False
         super().shutdown()
+
+    def verify_safe(self) -> list[str]:
+        """Read both output states back (``:OUTP<n>?``)."""
+        problems = []
+        for n in (1, 2):
+            reply = self.ask(f":OUTP{n}?").strip()
+            if reply not in ("0", "+0", "OFF"):
+                problems.append(f":OUTP{n}? answers {reply!r} (output on)")
+        return problems
 
 
 __all__ = ["Keysight33500B", "Keysight33500BChannel", "Keysight33600A", "Keysight81160A",

@@ -372,3 +372,12 @@ class RedPitaya(ScpiErrorQueueMixin, RedPitayaScpi):
         super().shutdown()
         if failures:
             raise InstrumentError("shutdown incomplete: " + "; ".join(failures), self.name)
+
+    def verify_safe(self) -> list[str]:
+        """Read both generator output states back (``OUTPUT<n>:STATE?``)."""
+        problems = []
+        for n in (1, 2):
+            reply = self.ask(f"OUTPUT{n}:STATE?").strip().upper()
+            if reply not in ("OFF", "0"):
+                problems.append(f"OUTPUT{n}:STATE? answers {reply!r} (generator on)")
+        return problems

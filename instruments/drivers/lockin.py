@@ -33,6 +33,10 @@ class SR830(_SR830):
         self.sine_voltage = self.MIN_SINE_V
         super().shutdown()
 
+    def verify_safe(self) -> list[str]:
+        """Read the sine amplitude back (``SLVL?``): at most the minimum?"""
+        return _sine_problems(self)
+
     def snap_xy(self) -> tuple[float, float]:
         """X and Y (V) sampled at one instant (``SNAP? 1,2``)."""
         x, y = self.snap("X", "Y")
@@ -49,10 +53,22 @@ class SR860(_SR860):
         self.sine_voltage = self.MIN_SINE_V
         super().shutdown()
 
+    def verify_safe(self) -> list[str]:
+        """Read the sine amplitude back (``SLVL?``): at most the minimum?"""
+        return _sine_problems(self)
+
     def snap_xy(self) -> tuple[float, float]:
         """X and Y (V) sampled at one instant (``SNAP? X, Y``)."""
         x, y = self.snap("X", "Y")
         return float(x), float(y)
+
+
+def _sine_problems(lockin) -> list[str]:
+    v = float(lockin.ask("SLVL?"))
+    if v > lockin.MIN_SINE_V + 1e-3:
+        return [f"SLVL? answers {v:g} V rms (sine output not at its minimum "
+                f"{lockin.MIN_SINE_V:g} V)"]
+    return []
 
 
 @dataclass(frozen=True)

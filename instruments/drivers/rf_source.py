@@ -56,3 +56,8 @@ class Agilent8257D(ScpiErrorQueueMixin, _Agilent8257D):
         Instrument.shutdown(self)
         if failures:
             raise InstrumentError("shutdown incomplete: " + "; ".join(failures), self.name)
+
+    def verify_safe(self) -> list[str]:
+        """Read the RF output state back (``:OUTP?``)."""
+        reply = self.ask(":OUTP?").strip()
+        return [] if reply in ("0", "+0", "OFF") else [f":OUTP? answers {reply!r} (RF on)"]

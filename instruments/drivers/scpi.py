@@ -55,7 +55,15 @@ def read_ieee_block(instr, terminator: bytes = b"\n") -> bytes:
     if not digits.isdigit():
         raise ProtocolError(f"malformed block length field {digits!r}", name)
     length = int(digits)
-    payload = instr.read_bytes(length) if length else b""
+    try:
+        payload = instr.read_bytes(length) if length else b""
+    except Exception as exc:
+        from instruments.link import is_timeout
+
+        if not is_timeout(exc):
+            raise
+        raise ProtocolError(f"block announced {length} bytes but the reply stopped short "
+                            "(truncated block; timed out waiting for the rest)", name) from exc
     if len(payload) != length:
         raise ProtocolError(f"block announced {length} bytes, got {len(payload)}", name)
     if terminator:
@@ -66,14 +74,15 @@ def read_ieee_block(instr, terminator: bytes = b"\n") -> bytes:
     return payload
 
 
-def parse_scpi_error(reply: str) -> tuple[int, str]:
+def parse_scpi_error(reply: str, instrument: str | None = None) -> tuple[int, str]:
     """``'-113,"Undefined header"'`` → ``(-113, "Undefined header")``."""
     text = reply.strip()
     code_text, _, message = text.partition(",")
     try:
         code = int(float(code_text))
     except ValueError:
-        raise ProtocolError(f"malformed SYST:ERR? reply {reply!r}") from None
+        raise ProtocolError(f"malformed SYST:ERR? reply {reply[:80]!r} (a stale reply or "
+                            "not an SCPI instrument?)", instrument) from None
     return code, message.strip().strip('"')
 
 
@@ -90,25 +99,36 @@ class ScpiErrorQueueMixin:
     @property
     def next_error(self) -> tuple[int, str]:
         """Get the next error of the queue as ``(code, message)`` (``SYST:ERR?``)."""
-        return parse_scpi_error(self.ask("SYST:ERR?"))
+        return parse_scpi_error(self.ask("SYST:ERR?"), self.name)
 
     def check_errors(self) -> list[tuple[int, str]]:
-        """Read every queued error (``SYST:ERR?`` until ``0``); return them, log each."""
+        """Read every queued error (``SYST:ERR?`` until ``0``); return them, log each
+        with the commands sent since the previous check (:attr:`last_commands`)."""
+        from instruments.link import recent_commands
+
+        # the queries of the error check and of a resync cannot have raised an error
+        sent = [c for c in recent_commands(self)
+                if c != "SYST:ERR?" and not c.startswith("*ESE ")]
         errors = []
         for _ in range(self.MAX_ERRORS):
             code, message = self.next_error
             if code == 0:
                 break
-            log.error("%s: %d, %s", self.name, code, message)
+            log.error("%s: %d, %s (after %s)", self.name, code, message, "; ".join(sent))
             errors.append((code, message))
+        recent_commands(self)  # the SYST:ERR? queries themselves
+        #: the commands that can have raised the errors of the last check
+        self.last_commands = sent
         return errors
 
     def raise_errors(self) -> None:
-        """Empty the error queue; raise :class:`ScpiError` for the first error found."""
+        """Empty the error queue; raise :class:`ScpiError` for the first error found,
+        naming the instrument and the command(s) sent since the previous check."""
         errors = self.check_errors()
         if errors:
             code, message = errors[0]
-            raise ScpiError.from_queue(code, message, self.name)
+            raise ScpiError.from_queue(code, message, self.name,
+                                       getattr(self, "last_commands", []))
 
     def check_set_errors(self) -> list[tuple[int, str]]:
         """Used by properties declared with ``check_set_errors=True``: raise on error."""

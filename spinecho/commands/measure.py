@@ -34,21 +34,43 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from spinecho.cli import UserError
 
-    if args.averages < 1:
-        raise UserError(f"--averages must be >= 1, got {args.averages}")
-    if not args.repetition_time >= 0:
-        raise UserError(f"--repetition-time must be >= 0 s, got {args.repetition_time}")
-    if args.retries < 0:
-        raise UserError(f"--retries must be >= 0, got {args.retries}")
-    from instruments.measure import run_measurement
+    from instruments.procedure import check_options
 
-    proc = run_measurement(args.sequence, args.lab, args.output, sets=args.sets,
-                           sweeps=args.sweeps, averages=args.averages, retries=args.retries,
-                           reference_frequency=args.reference_frequency,
-                           repetition_time=args.repetition_time, resume=args.resume,
-                           progress=not args.no_progress)
+    check_options(averages=args.averages, retries=args.retries,  # before anything runs
+                  reference_frequency=args.reference_frequency,
+                  repetition_time=args.repetition_time)
+    import sys
+
+    from instruments.measure import RunTerminated, run_measurement
+
+    try:
+        proc = run_measurement(args.sequence, args.lab, args.output, sets=args.sets,
+                               sweeps=args.sweeps, averages=args.averages,
+                               retries=args.retries,
+                               reference_frequency=args.reference_frequency,
+                               repetition_time=args.repetition_time, resume=args.resume,
+                               progress=not args.no_progress)
+    except BaseException as exc:
+        stop = getattr(exc, "spinecho_stop", "")
+        if not stop:
+            raise
+        from spinecho.cli import _is_user_error
+
+        if isinstance(exc, RunTerminated):
+            print(f"{exc}", file=sys.stderr)
+            code = 128 + exc.signum
+        elif isinstance(exc, KeyboardInterrupt):
+            print("interrupted", file=sys.stderr)
+            code = 130
+        elif isinstance(exc, Exception) and _is_user_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            code = 2
+        else:
+            print(stop, file=sys.stderr)  # then the CLI reports the unexpected error
+            raise
+        print(stop, file=sys.stderr)  # the safe state, the points on disk, --resume
+        return code
     print(f"{len(proc.data)} of {len(proc.schedules)} points in {args.output} "
           f"({proc.n_measured} measured now); result: {proc.store.result}")
     return 0

@@ -14,7 +14,7 @@ import pytest
 from virtual_support import lab_file, small_config, start_lab
 
 from echo.result import EchoResult
-from instruments.errors import InstrumentError, LimitViolation, ProtocolError, ScpiError
+from instruments.errors import LimitViolation, ProtocolError, ScpiError
 from instruments.lab import connect
 from instruments.measure import run_measurement
 from instruments.procedure import RunDirError
@@ -153,19 +153,12 @@ def test_corrupt_block_is_a_clear_protocol_error(vlab, tmp_path):
 
 
 def test_timeout_is_retried_then_succeeds(vlab, tmp_path):
-    vlab.awg.set_faults(Faults(errors={"*TRG": -200}, error_count=1))  # one lost trigger
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.5)
+    """A late ``*OPC?`` reply (the scope busy past the client's timeout): resynced and
+    the step retried (tests/lab/test_lab_safety.py has the other timeout cases)."""
+    vlab.digitizer.set_faults(Faults(slow={"*OPC": 0.8}, slow_count=1))
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=0.4)
     proc = run_measurement("hahn", labfile, tmp_path / "run", sweeps=["tau=2us,3us"],
                            progress=False, retries=2)
     assert proc.n_measured == 2
-    assert vlab.awg.received().count("*TRG") >= 2 * 2 + 1  # the lost one was repeated
+    assert vlab.awg.received().count("*TRG") >= 2 * 2 + 1  # the timed-out one was repeated
     assert vlab.digitizer.shots >= 4
-
-
-def test_persistent_timeouts_abort_naming_the_digitizer(vlab, tmp_path):
-    vlab.awg.set_faults(Faults(errors={"*TRG": -200}))  # the AWG never fires
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.5)
-    with pytest.raises(InstrumentError, match="digitizer.*2 attempts"):
-        run_measurement("hahn", labfile, tmp_path / "run", sweeps=SWEEP, progress=False,
-                        retries=1)
-    assert awg_outputs_off(vlab)

@@ -113,12 +113,14 @@ def test_bad_toml_and_missing_role(tmp_path):
 
 
 class _FakeScpi:
-    """Minimal loopback SCPI instrument: *IDN?, SYST:ERR? (one queued error), logs."""
+    """Minimal loopback SCPI instrument: *IDN?, SYST:ERR? (one queued error), *CLS,
+    OUTP<n> / OUTP<n>? (what a shutdown reads back), logs."""
 
     def __init__(self, idn: str):
         self.idn = idn
         self.errors = ['-113,"Undefined header"']
         self.log: list[str] = []
+        self.outputs: dict[str, str] = {}
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -143,6 +145,12 @@ class _FakeScpi:
                         self.log.append(cmd)
                         if cmd == "*IDN?":
                             conn.sendall(self.idn.encode() + b"\n")
+                        elif cmd == "*CLS":
+                            self.errors.clear()
+                        elif cmd.startswith("OUTP") and cmd.endswith("?"):
+                            conn.sendall(self.outputs.get(cmd[4], "0").encode() + b"\n")
+                        elif cmd.startswith("OUTP") and " " in cmd:
+                            self.outputs[cmd[4]] = cmd.split()[1]
                         elif cmd == "SYST:ERR?":
                             reply = self.errors.pop(0) if self.errors else '+0,"No error"'
                             conn.sendall(reply.encode() + b"\n")
@@ -195,11 +203,12 @@ def test_connect_applies_amplitude_guard_and_closes():
                 lab.awg.ch_1.amplitude = 4.5  # above 2·full_scale_v = 4 Vpp: refused
             lab.awg.ch_1.amplitude = 3.0
             assert lab.digitizer is None
-        fake.wait_for(3)
+        fake.wait_for(8)
     finally:
         fake.close()
     # the refused amplitude never reached the instrument; shutdown on leaving the block
-    assert fake.log == ["SOUR1:VOLT 3", "OUTP1 0", "OUTP2 0"]
+    assert fake.log == ["*CLS", "SOUR1:VOLT 3", "SYST:ERR?", "OUTP1 0", "OUTP2 0", "OUTP1?",
+                        "OUTP2?", "SYST:ERR?"]
 
 
 def test_lab_context_switches_outputs_off_on_error():
@@ -212,7 +221,9 @@ def test_lab_context_switches_outputs_off_on_error():
         fake.wait_for(2)
     finally:
         fake.close()
-    assert fake.log == ["OUTP1 0", "OUTP2 0"]
+    # stale queue cleared at connect; outputs off, then read back with the error queue
+    assert fake.log == ["*CLS", "SYST:ERR?", "OUTP1 0", "OUTP2 0", "OUTP1?", "OUTP2?",
+                        "SYST:ERR?"]
 
 
 def test_virtual_lab_config_bad_toml_is_located(tmp_path):
