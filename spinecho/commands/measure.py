@@ -55,7 +55,7 @@ def run(args) -> int:
         stop = getattr(exc, "spinecho_stop", "")
         if not stop:
             raise
-        from spinecho.cli import _is_user_error
+        from sequences.errors import SpinechoError
 
         if isinstance(exc, RunTerminated):
             print(f"{exc}", file=sys.stderr)
@@ -63,7 +63,7 @@ def run(args) -> int:
         elif isinstance(exc, KeyboardInterrupt):
             print("interrupted", file=sys.stderr)
             code = 130
-        elif isinstance(exc, Exception) and _is_user_error(exc):
+        elif isinstance(exc, SpinechoError | FileNotFoundError | PermissionError):
             print(f"error: {exc}", file=sys.stderr)
             code = 2
         else:
