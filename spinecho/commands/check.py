@@ -21,6 +21,9 @@ def register(subparsers) -> None:
                    "against")
     p.add_argument("--max-events", type=int, default=None, metavar="N",
                    help="refuse to create more than N events (default 10^6)")
+    p.add_argument("--model", metavar="MODEL.toml",
+                   help="sample model: report the angle of pulses labelled 'burn' for the "
+                        "grains resonant at their carrier, warn near a multiple of 2π")
     p.add_argument("--quiet", action="store_true", help="do not print the event list")
     p.set_defaults(func=run)
 
@@ -61,6 +64,21 @@ def format_events(schedule) -> list[str]:
     return [r[1] for r in rows]
 
 
+def _burn_report(schedule, model_path) -> None:
+    """The burn angle of every pulse labelled 'burn' for the model's resonant grains; a
+    WARNING line when it is near a non-zero multiple of 2π (no hole at f_burn)."""
+    from echo.hole import burn_angles
+    from echo.modelfile import load_model
+
+    model = load_model(model_path)
+    for b in burn_angles(schedule, model.ensemble, coupling=model.environment.drive_coupling):
+        print(f"burn '{b['label']}' at {b['f'] / 1e6:.6g} MHz: angle {b['angle']:.4g} rad "
+              f"= {b['angle'] / math.pi:.4g}π for the grains resonant there (10–90 %: "
+              f"{b['angle_lo']:.4g}–{b['angle_hi']:.4g} rad)")
+        if b["warning"]:
+            print(f"WARNING {b['warning']}")
+
+
 def run(args) -> int:
     from sequences.bind import parse_assignments, resolve_params
     from sequences.expr import format_quantity
@@ -96,6 +114,8 @@ def run(args) -> int:
               f"{'amplitude':>10}  {'carrier':>9}")
         for line in format_events(schedule):
             print(line)
+    if args.model:
+        _burn_report(schedule, args.model)
     n_bad = 0
     if profile is not None and not seq.sweeps:
         bad = profile.validate(schedule)

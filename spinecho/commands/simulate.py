@@ -46,6 +46,9 @@ def register(subparsers) -> None:
                    help="skip the quiet reference run (no normalised amplitude)")
     p.add_argument("--keep-tau-z", action="store_true", help="store the raw ⟨τz⟩(t)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    from spinecho.commands.hole import add_burn_options
+
+    add_burn_options(p, f_burn_required=False)
     p.add_argument("-o", "--output", required=True, metavar="RESULT", help="result file (.nc)")
     p.add_argument("--plot", metavar="PNG", help="also plot the result")
     p.add_argument("--json", action="store_true", help="print per-point results as JSON")
@@ -67,6 +70,33 @@ def _model(path: str, sets: dict):
         return model_from_dict(data)
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
+
+
+def _designed_burn(args, seq, values: dict, model) -> dict[str, float]:
+    """``--burn``: the burn length and amplitude designed for the model's grains resonant at
+    the sequence's f_burn (:func:`echo.hole.design_burn`), as parameter values."""
+    from sequences.bind import resolve_params
+    from spinecho.cli import UserError
+    from spinecho.commands.hole import design_from_args
+
+    for name in ("burn", "burn_amp"):
+        if name in values:
+            raise UserError(f"--burn designs {name}: do not also --set it")
+        if name not in seq.param_names:
+            raise UserError(f"--burn: sequence {seq.name!r} has no parameter {name!r} "
+                            "(use holeburn or a sequence with burn, burn_amp, f_burn)")
+    env = resolve_params(seq, values, partial=True)
+    if "f_burn" not in env:
+        raise UserError(f"--burn: sequence {seq.name!r} has no parameter 'f_burn'")
+    sched = seq.bind_values({k: v for k, v in values.items()
+                             if k not in {sw.name for sw in seq.sweeps}})
+    fs = next((c.full_scale for c in sched.channels if c.kind == "field" and c.full_scale),
+              1e-6)
+    d = design_from_args(args, model.ensemble, float(env["f_burn"].value), fs,
+                         model.environment.drive_coupling)
+    if not args.json:
+        print(d.describe())
+    return {"burn": d.duration, "burn_amp": d.amp}
 
 
 def run(args) -> int:
@@ -98,6 +128,8 @@ def run(args) -> int:
     seq = load(args.sequence)
     seq = with_sweep_options(seq, args.sweeps)
     values = parse_assignments(seq_sets)
+    if args.burn or args.burn_time or args.hole_width:
+        values.update(_designed_burn(args, seq, values, model))
     if any(sw.name in values for sw in seq.sweeps):  # --set of a swept parameter fixes it
         seq = replace(seq, sweeps=tuple(sw for sw in seq.sweeps if sw.name not in values))
     schedules, params = [], []
