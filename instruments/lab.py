@@ -491,13 +491,16 @@ class Lab:
         return report
 
     def close(self) -> None:
-        """Close every VISA session."""
+        """Close every VISA session and release the instruments' locks."""
         _OPEN_LABS.discard(self)
         for inst in self.instruments.values():
             try:
                 inst.adapter.close()
             except Exception:  # noqa: BLE001, S110 - closing is best effort
                 pass
+        for lock in getattr(self, "locks", ()):
+            lock.release()
+        self.locks = []
 
     def __enter__(self) -> Lab:
         return self
@@ -564,11 +567,24 @@ def _fresh_session(inst, drain, clear: bool = True) -> None:
 
 
 def connect(config: LabConfig, roles: tuple[str, ...] | None = None,
-            visa_library: str = "@py") -> Lab:
-    """Open the instruments of ``config`` (all roles with a driver, or ``roles``)."""
+            visa_library: str = "@py", owner: str = "") -> Lab:
+    """Open the instruments of ``config`` (all roles with a driver, or ``roles``).
+
+    Each instrument's resource is locked first (:mod:`instruments.lock`: one run per
+    lab; ``owner`` names this run in the refusal another run gets), then opened
+    (:func:`open_instrument`). The locks are released by :meth:`Lab.close`."""
+    from instruments.lock import acquire
+
     wanted = roles if roles is not None else config.roles()
     opened: dict[str, Any] = {}
+    locks = []
     try:
+        for role in wanted:
+            cfg = config.require(role, "connect")
+            if isinstance(cfg, InstrumentConfig):
+                lock = acquire(cfg.resource, owner, role)
+                if lock is not None:
+                    locks.append(lock)
         for role in wanted:
             cfg = config.require(role, "connect")
             if isinstance(cfg, InstrumentConfig):
@@ -579,8 +595,12 @@ def connect(config: LabConfig, roles: tuple[str, ...] | None = None,
                 inst.adapter.close()
             except Exception:  # noqa: BLE001, S110
                 pass
+        for lock in locks:
+            lock.release()
         raise
-    return Lab(config, opened)
+    lab = Lab(config, opened)
+    lab.locks = locks
+    return lab
 
 
 # ----------------------------------------------------------------------------- checking
@@ -684,6 +704,12 @@ def check_lab(config: LabConfig, visa_library: str = "@py") -> LabReport:
             continue
         check = RoleCheck(role, cfg.driver, cfg.resource)
         report.roles.append(check)
+        from instruments.lock import busy_message, holder
+
+        info = holder(cfg.resource)
+        if info is not None:  # not a byte to an instrument a run is using
+            check.problems.append(busy_message(cfg.resource, info))
+            continue
         try:
             inst = open_instrument(cfg, visa_library, clear=False)  # report the queue
         except Exception as exc:  # noqa: BLE001 - reported, not raised

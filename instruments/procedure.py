@@ -725,7 +725,9 @@ class EchoProcedure(Procedure):
                 self.data[i] = self.store.load_point(i)
         from instruments.lab import connect
 
-        connect_fn = self.connect_fn or (lambda cfg: connect(cfg, ("awg", "digitizer")))
+        owner = f"run {Path(self.run_dir).resolve()}"
+        connect_fn = self.connect_fn or (lambda cfg: connect(cfg, ("awg", "digitizer"),
+                                                             owner=owner))
         self.lab = connect_fn(self.lab_config)
         self.lab.pacer = self.pacer  # one real-time trigger guard for the whole run
         self.identities = {}

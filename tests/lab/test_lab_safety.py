@@ -353,3 +353,42 @@ def test_run_json_is_always_strict_json(vlab, tmp_path):
         raise AssertionError(f"{name} in run.json")
 
     json.loads((run / "run.json").read_text(), parse_constant=no_constants)
+
+
+# ----------------------------------------------------------------- 7: one run per lab
+def test_a_second_run_on_the_same_lab_is_refused_naming_the_first(vlab, tmp_path):
+    """Issue case 7: two runs on one lab deleted each other's waveforms."""
+    from instruments.lab import check_lab
+    from instruments.lock import InstrumentBusy
+
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    first = connect(load_lab(labfile), ("awg", "digitizer"), owner="run /data/hahn-1")
+    try:
+        before = len(vlab.awg.received())
+        with pytest.raises(InstrumentBusy, match=r"awg: TCPIP::127.0.0.1::\d+::SOCKET is "
+                           r"in use by run /data/hahn-1 \(pid \d+ on .*\) since 20\d\d-"):
+            run_measurement("exorcycle", labfile, tmp_path / "run", progress=False)
+        assert len(vlab.awg.received()) == before  # not a byte from the second run
+        assert not (tmp_path / "run").exists()
+        report = check_lab(load_lab(labfile))  # lab check does not touch it either
+        assert not report.ok and "in use by run /data/hahn-1" in report.format()
+        assert len(vlab.awg.received()) == before
+    finally:
+        first.close()
+    proc = run_measurement("hahn", labfile, tmp_path / "run2", sweeps=["tau=2us"],
+                           progress=False)  # released: the next run goes ahead
+    assert proc.n_measured == 1
+
+
+def test_a_killed_run_leaves_no_lock_behind(vlab, tmp_path):
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    script = textwrap.dedent(f"""
+        import os, signal
+        from instruments.lab import connect, load_lab
+        lab = connect(load_lab({str(labfile)!r}), ("awg",), owner="doomed")
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert out.returncode == -signal.SIGKILL
+    lab = connect(load_lab(labfile), ("awg",))
+    lab.close()
