@@ -418,6 +418,25 @@ def _verify(program: CompiledProgram) -> None:
                                  value=peak, limit=lim)
 
 
+def _check_lab_limits(awg, program: CompiledProgram) -> None:
+    """A program carries the limits it was compiled for (``program.safety``); an AWG
+    connected under stricter ones (``awg.lab_limits``, set when a lab connects it) refuses
+    it: recompile against this lab."""
+    lab = getattr(awg, "lab_limits", None)
+    if lab is None:
+        return
+    s = program.safety
+    for name, compiled in (("max_amplitude_v", s.max_amplitude_v),
+                           ("max_duty_cycle", s.max_duty_cycle),
+                           ("max_pulse_energy", s.max_pulse_energy_limit)):
+        now = getattr(lab, name)
+        if now is not None and (compiled is None or compiled > now * (1 + 1e-12)):
+            raise LimitViolation(
+                name, program.instrument,
+                f"the program was compiled for {name} = {compiled} but this lab sets {now}: "
+                "recompile it against this lab's file", value=compiled, limit=now)
+
+
 def _load_channel(ch, prog: ChannelProgram, rate: float, trigger_source: str) -> None:
     ch.output = False
     ch.clear_volatile()
@@ -436,6 +455,7 @@ def upload_program(awg, program: CompiledProgram, output: bool = False) -> None:
     triggered burst; then ``SYST:ERR?`` (raises :class:`ScpiError`); outputs on only if
     ``output``. The program is re-verified against its limits first."""
     _verify(program)
+    _check_lab_limits(awg, program)
     field_ch = awg.channels[program.field.channel]
     gate_ch = awg.channels[program.gate.channel] if program.gate is not None else None
     _load_channel(field_ch, program.field, program.sample_rate, program.trigger_source)

@@ -334,6 +334,13 @@ def load_lab(path: str | Path) -> LabConfig:
 
 
 # ----------------------------------------------------------------------------- connecting
+def _scpi_queue(inst) -> bool:
+    """True for drivers that read an SCPI error queue (``SYST:ERR?``, ``*CLS``)."""
+    from instruments.drivers.scpi import ScpiErrorQueueMixin
+
+    return isinstance(inst, ScpiErrorQueueMixin)
+
+
 #: connected labs not closed yet: :func:`_shutdown_at_exit` makes them safe
 _OPEN_LABS: weakref.WeakSet = weakref.WeakSet()
 
@@ -378,7 +385,7 @@ def _read_back(inst, timeout: float) -> list[str]:
                 problems.append(f"no answer to {'; '.join(sent) or 'the read-back'} within "
                                 f"{waited:g} s: the output state is unknown")
                 resync(inst, timeout)
-        if hasattr(inst, "check_errors") and hasattr(type(inst), "next_error"):
+        if _scpi_queue(inst):
             for code, message in inst.check_errors():
                 sent = "; ".join(getattr(inst, "last_commands", [])[-3:])
                 problems.append(f"error queue: {code}, \"{message}\""
@@ -406,7 +413,7 @@ def _make_safe(inst, driving: bool, timeout: float) -> str:
                 problems = ["connection lost"]
                 continue
             drain(inst)
-            if driving and hasattr(inst, "check_errors") and hasattr(type(inst), "next_error"):
+            if driving and _scpi_queue(inst):
                 inst.check_errors()  # what the run left: the read-back judges shutdown only
             inst.shutdown()
             if not driving:
@@ -512,10 +519,15 @@ class Lab:
             self.close()
 
 
-def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py", clear: bool = True):
+def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py", clear: bool = True,
+                    limits: Limits | None = None):
     """Open one role's driver on its VISA resource (pyvisa-py by default) and apply
-    the lab's guards (AWG amplitude, RF power); discard stale bytes and (``clear``)
-    clear the status and error queue (``*CLS``)."""
+    the lab's guards: AWG amplitude within the DAC range and, with ``limits``, every
+    setting that drives the coil (AWG amplitude/offset/waveform: peak ≤
+    ``max_amplitude_v``; lock-in sine ≤ ``max_amplitude_v``/√2 V rms), RF power;
+    ``inst.lab_limits`` keeps ``limits`` (a program compiled for looser ones is refused
+    at upload). Discard stale bytes and (``clear``) clear the status and error queue
+    (``*CLS``)."""
     cls = cfg.driver_class()
     kwargs: dict[str, Any] = {"visa_library": visa_library}
     own = inspect.signature(cls.__init__).parameters  # e.g. Red Pitaya sets CR LF itself
@@ -541,11 +553,19 @@ def open_instrument(cfg: InstrumentConfig, visa_library: str = "@py", clear: boo
 
     attach(inst)
     _fresh_session(inst, drain, clear)
+    inst.lab_limits = limits
+    peak = limits.max_amplitude_v if limits is not None else None
     if isinstance(cfg, AwgConfig):
         max_vpp = min(getattr(cls, "MAX_VPP", math.inf), 2.0 * cfg.full_scale_v)
         for ch in getattr(inst, "channels", {}).values():
             if "amplitude_values" in getattr(ch, "_special_names", ()):
                 ch.amplitude_values = [1e-3, max_vpp]  # dynamic property: write-only
+            if peak is not None and hasattr(type(ch), "peak_limit_v") and ch.id == cfg.channel:
+                ch.peak_limit_v = float(peak)  # the output that drives the coil
+    if (isinstance(cfg, LockinConfig) and peak is not None
+            and "sine_voltage_values" in getattr(inst, "_special_names", ())):
+        lo = getattr(cls, "MIN_SINE_V", 0.0)
+        inst.sine_voltage_values = [lo, max(lo, float(peak) / math.sqrt(2.0))]
     if isinstance(cfg, RfSourceConfig) and "power_values" in getattr(inst, "_special_names",
                                                                      ()):
         inst.power_values = [-135.0, cfg.max_power_dbm]
@@ -560,7 +580,7 @@ def _fresh_session(inst, drain, clear: bool = True) -> None:
         stale = drain(inst)
         if stale:
             log.info("%s: discarded %d stale byte(s) at connect", inst.name, stale)
-        if clear and hasattr(type(inst), "next_error"):
+        if clear and _scpi_queue(inst):
             inst.write("*CLS")
     except Exception as exc:  # noqa: BLE001 - the first real command reports for real
         log.warning("%s: could not clear at connect: %s", inst.name, exc)
@@ -588,7 +608,7 @@ def connect(config: LabConfig, roles: tuple[str, ...] | None = None,
         for role in wanted:
             cfg = config.require(role, "connect")
             if isinstance(cfg, InstrumentConfig):
-                opened[role] = open_instrument(cfg, visa_library)
+                opened[role] = open_instrument(cfg, visa_library, limits=config.limits)
     except BaseException:
         for inst in opened.values():
             try:

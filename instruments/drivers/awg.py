@@ -149,6 +149,64 @@ class Keysight33500BChannel(Agilent33500Channel):
         cast=int,
     )
 
+    # ------------------------------------------------------------- peak guard
+    #: peak |V| this output may reach (the lab's ``max_amplitude_v``); None = only the DAC
+    #: range. Set by :func:`instruments.lab.open_instrument`.
+    peak_limit_v: float | None = None
+
+    def __setattr__(self, name, value):
+        if name in ("amplitude", "offset", "shape") and self.peak_limit_v is not None:
+            self._check_peak(**{name: value})
+        super().__setattr__(name, value)
+
+    def _state(self) -> dict:
+        st = self.__dict__.get("_peak_state")
+        if st is None:
+            st = {"amplitude": None, "offset": None, "shape": None, "arb": None,
+                  "arb_peak": {}, "sequences": {}}
+            object.__setattr__(self, "_peak_state", st)
+        return st
+
+    def _code_fraction(self, st) -> float:
+        """Largest |code|/32767 the selected waveform plays (1 if unknown: worst case)."""
+        if str(st["shape"] or "").upper() != "ARB" or st["arb"] is None:
+            return 1.0
+        name = st["arb"].upper()
+        arbs = st["sequences"].get(name, [name])
+        peaks = [st["arb_peak"].get(a.upper()) for a in arbs]
+        if any(p is None for p in peaks):
+            return 1.0
+        return max(peaks) / 32767.0
+
+    def _check_peak(self, **new) -> None:
+        """Refuse a setting whose output could exceed :attr:`peak_limit_v`:
+        |offset| + (largest |code| of the selected waveform)/32767 · Vpp/2 (a built-in
+        function or an arb not uploaded by this session counts as full scale)."""
+        from instruments.errors import LimitViolation
+
+        st = self._state()
+        for key in ("amplitude", "offset", "shape"):
+            if key in new:
+                continue
+            if st[key] is None:  # not set by this session: read it once
+                reply = self.ask({"amplitude": "SOUR{ch}:VOLT?", "offset": "SOUR{ch}:VOLT:OFFS?",
+                                  "shape": "SOUR{ch}:FUNC?"}[key])
+                st[key] = reply.strip() if key == "shape" else float(reply)
+        vpp = float(new.get("amplitude", st["amplitude"]))
+        offset = float(new.get("offset", st["offset"]))
+        shape = str(new.get("shape", st["shape"]))
+        trial = dict(st, shape=shape)
+        peak = abs(offset) + self._code_fraction(trial) * vpp / 2.0
+        limit = float(self.peak_limit_v)
+        if peak > limit * (1 + 1e-9):
+            what = ", ".join(f"{k} {v!r}" for k, v in new.items())
+            raise LimitViolation(
+                "max_amplitude_v", self.parent.name,
+                f"output {self.id}: {what} would play up to {peak:.6g} V peak "
+                f"(|offset| {abs(offset):g} V + {self._code_fraction(trial):.4g} x "
+                f"{vpp:g} Vpp / 2), above the lab limit {limit:g} V", value=peak, limit=limit)
+        st.update(amplitude=vpp, offset=offset, shape=shape)
+
     # ------------------------------------------------------------- arb memory
     def upload_dac(self, name: str, codes) -> int:
         """Upload int16 DAC ``codes`` (−32767…32767) as arb ``name`` into volatile
@@ -162,29 +220,51 @@ class Keysight33500BChannel(Agilent33500Channel):
         if not parent.MIN_POINTS <= data.size <= parent.MEMORY:
             raise ValueError(f"arb {name}: {data.size} points, the {parent.name} needs "
                              f"{parent.MIN_POINTS}..{parent.MEMORY}")
+        st = self._state()
+        peak_code = int(abs(data.astype(int)).max()) if data.size else 0
+        if (self.peak_limit_v is not None and st["arb"] is not None
+                and st["arb"].upper() == name.upper()):  # replacing what is selected
+            st["arb_peak"][name.upper()] = peak_code
+            self._check_peak()
         parent.byte_order = "SWAP"
         payload = data.astype("<i2").tobytes()
         message = (f"SOUR{self.id}:DATA:ARB:DAC {name},".encode() + ieee_block(payload) + b"\n")
         self.write_bytes(message)
+        st["arb_peak"][name.upper()] = peak_code
         return len(message)
 
     def define_sequence(self, name: str, entries) -> int:
         """Define arb sequence ``name`` from :class:`SequenceEntry` ``entries`` (the arbs
         must be in volatile memory already): ``SOUR<n>:DATA:SEQ #<block>``."""
+        entries = list(entries)
         text = sequence_descriptor(name, entries).encode("ascii")
         message = f"SOUR{self.id}:DATA:SEQ ".encode() + ieee_block(text) + b"\n"
         self.write_bytes(message)
+        self._state()["sequences"][name.upper()] = [e.arb for e in entries]
         return len(message)
 
     def clear_volatile(self) -> None:
         """Erase every arb and sequence of this channel's volatile memory."""
         self.write("SOUR{ch}:DATA:VOL:CLE")
+        st = self._state()
+        st["arb_peak"].clear()
+        st["sequences"].clear()
 
     def select_arb(self, name: str) -> None:
         """Play arb or sequence ``name`` from volatile memory (``FUNC ARB`` + select)."""
         check_name(name)
+        if self.peak_limit_v is not None:
+            st = self._state()
+            previous = st["arb"]
+            st["arb"] = name
+            try:
+                self._check_peak(shape="ARB")
+            except Exception:
+                st["arb"] = previous
+                raise
         self.shape = "ARB"
         self.arb_file = name
+        self._state()["arb"] = name
 
     def configure_arb(self, name: str, sample_rate: float, amplitude_vpp: float,
                       offset: float = 0.0, filter: str = "OFF") -> None:

@@ -13,13 +13,31 @@ Commands (SR830 manual, ch. 5; SR860 manual, ch. 4; sent by pymeasure's properti
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from pymeasure.instruments import Instrument
 from pymeasure.instruments.srs.sr830 import SR830 as _SR830
 from pymeasure.instruments.srs.sr860 import SR860 as _SR860
+
+
+def sine_range(value, values):
+    """Validator of ``sine_voltage``: V rms within ``values``, else a
+    :class:`~instruments.errors.LimitViolation` (never silently truncated)."""
+    from instruments.errors import LimitViolation
+
+    v = float(value)
+    lo, hi = values
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise LimitViolation("max_amplitude_v", "lockin",
+                             f"sine amplitude {value!r} V rms ({v * math.sqrt(2):.4g} V peak) "
+                             f"outside {lo:g} ... {hi:.4g} V rms (the instrument's range, "
+                             "narrowed to the lab's peak-voltage limit / sqrt 2)",
+                             value=v, limit=hi)
+    return v
 
 
 class SR830(_SR830):
@@ -27,6 +45,14 @@ class SR830(_SR830):
     off, so it is set to its minimum, 4 mV rms."""
 
     MIN_SINE_V = 0.004
+
+    sine_voltage = Instrument.control(
+        "SLVL?", "SLVL%0.3f",
+        """Control the sine output amplitude in V rms (float, 0.004 ... 5). Refused, not
+        truncated, beyond ``sine_voltage_values`` (the lab narrows it to its peak-voltage
+        limit / sqrt 2: the sine drives the same coil as the AWG).""",
+        validator=sine_range, values=[0.004, 5.0], dynamic=True,
+    )
 
     def shutdown(self) -> None:
         """Sine output to its minimum amplitude (the SR830 has no output switch)."""
@@ -47,6 +73,14 @@ class SR860(_SR860):
     """SR860 (pymeasure) with :meth:`shutdown` (sine output to 0 V)."""
 
     MIN_SINE_V = 0.0
+
+    sine_voltage = Instrument.control(
+        "SLVL?", "SLVL %0.9e",
+        """Control the sine output amplitude in V rms (float, 0 ... 2). Refused, not
+        truncated, beyond ``sine_voltage_values`` (the lab narrows it to its peak-voltage
+        limit / sqrt 2).""",
+        validator=sine_range, values=[0.0, 2.0], dynamic=True,
+    )
 
     def shutdown(self) -> None:
         """Sine output amplitude to 0 V."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from instruments.errors import InstrumentError, LabFileError
+from instruments.errors import InstrumentError, LabFileError, LimitViolation
 from instruments.lab import (
     AwgConfig,
     check_lab,
@@ -147,6 +147,10 @@ class _FakeScpi:
                             conn.sendall(self.idn.encode() + b"\n")
                         elif cmd == "*CLS":
                             self.errors.clear()
+                        elif cmd == "SOUR1:VOLT:OFFS?":
+                            conn.sendall(b"+0.0\n")
+                        elif cmd == "SOUR1:FUNC?":
+                            conn.sendall(b"SIN\n")
                         elif cmd.startswith("OUTP") and cmd.endswith("?"):
                             conn.sendall(self.outputs.get(cmd[4], "0").encode() + b"\n")
                         elif cmd.startswith("OUTP") and " " in cmd:
@@ -199,16 +203,21 @@ def test_connect_applies_amplitude_guard_and_closes():
     try:
         data = _with("awg", resource=f"TCPIP::127.0.0.1::{fake.port}::SOCKET", timeout_s=2.0)
         with connect(parse_lab(data, "l.toml")) as lab:
-            with pytest.raises(ValueError):
+            with pytest.raises((ValueError, LimitViolation)):
                 lab.awg.ch_1.amplitude = 4.5  # above 2·full_scale_v = 4 Vpp: refused
-            lab.awg.ch_1.amplitude = 3.0
+            with pytest.raises(LimitViolation, match="1.5 V peak.*limit 1 V"):
+                lab.awg.ch_1.amplitude = 3.0  # a sine of 1.5 V peak > max_amplitude_v 1 V
+            lab.awg.ch_1.amplitude = 2.0
+            with pytest.raises(LimitViolation, match="max_amplitude_v"):
+                lab.awg.ch_1.offset = 0.5  # 0.5 V + 1 V peak
             assert lab.digitizer is None
-        fake.wait_for(8)
+        fake.wait_for(10)
     finally:
         fake.close()
-    # the refused amplitude never reached the instrument; shutdown on leaving the block
-    assert fake.log == ["*CLS", "SOUR1:VOLT 3", "SYST:ERR?", "OUTP1 0", "OUTP2 0", "OUTP1?",
-                        "OUTP2?", "SYST:ERR?"]
+    # the refused settings never reached the instrument (the guard read the offset and the
+    # function once); shutdown on leaving the block
+    assert fake.log == ["*CLS", "SOUR1:VOLT:OFFS?", "SOUR1:FUNC?", "SOUR1:VOLT 2", "SYST:ERR?",
+                        "OUTP1 0", "OUTP2 0", "OUTP1?", "OUTP2?", "SYST:ERR?"]
 
 
 def test_lab_context_switches_outputs_off_on_error():

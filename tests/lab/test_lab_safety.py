@@ -392,3 +392,60 @@ def test_a_killed_run_leaves_no_lock_behind(vlab, tmp_path):
     assert out.returncode == -signal.SIGKILL
     lab = connect(load_lab(labfile), ("awg",))
     lab.close()
+
+
+# ------------------------------------------------- 10: Python-API guards from the limits
+def test_python_api_cannot_pass_the_lab_peak_voltage_limit(vlab, tmp_path):
+    """Issue case 10: ``ch.amplitude = 5`` Vpp played 2.5 V peak with max_amplitude_v = 2;
+    the lock-in's ``sine_voltage = 5`` V rms was accepted."""
+    from instruments.errors import LimitViolation
+
+    labfile = lab_file(vlab, tmp_path / "lab.toml")  # max_amplitude_v = 2.0 V
+    lab = connect(load_lab(labfile), ("awg", "lockin"))
+    try:
+        ch = lab.awg.ch_1
+        ch.shape = "SIN"
+        with pytest.raises(LimitViolation, match="2.5 V peak.*limit 2 V"):
+            ch.amplitude = 5
+        ch.amplitude = 4  # 2 V peak: allowed
+        with pytest.raises(LimitViolation):
+            ch.offset = 0.5
+        # an arb: the guard knows the codes it uploaded
+        ch.upload_dac("full", np.full(64, 32767))
+        ch.upload_dac("half", np.full(64, 16000))
+        ch.select_arb("half")
+        ch.amplitude = 5  # 16000/32767 x 2.5 V = 1.22 V peak
+        with pytest.raises(LimitViolation):
+            ch.select_arb("full")  # would play 2.5 V
+        with pytest.raises(LimitViolation):
+            lab.lockin.sine_voltage = 5  # 7.07 V peak into the same coil
+        lab.lockin.sine_voltage = 1.4  # 1.98 V peak
+        log = vlab.awg.received()
+        assert "SOUR1:VOLT 5" in log and log.index("SOUR1:VOLT 5") > log.index("SOUR1:FUNC ARB")
+        assert "SOUR1:VOLT:OFFS 0.5" not in log
+        assert "SLVL5.000" not in vlab.lockin.received()
+        assert lab.shutdown() == ["awg: safe state verified", "lockin: safe state verified"]
+    finally:
+        lab.close()
+
+
+def test_a_program_compiled_for_a_looser_lab_is_refused_by_a_stricter_one(vlab, tmp_path):
+    from instruments.compiler import compile as compile_schedule
+    from instruments.compiler import upload_program
+    from instruments.errors import LimitViolation
+    from sequences.parser import load as load_library
+
+    loose = load_lab(lab_file(vlab, tmp_path / "loose.toml"))
+    strict = load_lab(lab_file(vlab, tmp_path / "strict.toml", max_amplitude_v=1.5))
+    program = compile_schedule(load_library("hahn").bind(), loose)  # peak ~0.9 V
+    lab = connect(strict, ("awg",))
+    try:
+        lab.awg.ask("*IDN?")  # every earlier command has been executed
+        before = len(vlab.awg.received())
+        with pytest.raises(LimitViolation, match="compiled for max_amplitude_v = 2.0 but "
+                                                 "this lab sets 1.5"):
+            upload_program(lab.awg, program)
+        assert len(vlab.awg.received()) == before
+        upload_program(lab.awg, compile_schedule(load_library("hahn").bind(), strict))
+    finally:
+        lab.close()
