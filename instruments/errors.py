@@ -75,6 +75,9 @@ class LabFileError(InstrumentError):
     def __init__(self, message: str, filename: str | None = None, field: str | None = None):
         self.filename = filename
         self.field = field
+        if filename is None and field is None:  # a complete message (sequences.config)
+            super().__init__(message)
+            return
         where = filename or "<lab>"
         if field:
             where = f"{where}: [{field}]" if "." not in field else f"{where}: {field}"

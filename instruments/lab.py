@@ -51,11 +51,12 @@ import math
 import re
 import tomllib
 import weakref
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instruments.errors import InstrumentError, LabFileError
+from sequences.config import from_table, setting, validate
 
 #: Packages a lab file may name driver classes from.
 DRIVER_PACKAGES = ("instruments.drivers", "pymeasure.instruments")
@@ -65,13 +66,32 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- dataclasses
+# Every key, default and range is declared once, with sequences.config.setting; the same
+# declarations check a file (from_table) and a config built in Python (__post_init__).
+def _check(obj, where: str) -> None:
+    validate(obj, where, error=LabFileError)
+
+
+def _magnitude(obj, where: str, name: str, lo: float, hi: float, unit: str) -> None:
+    v = getattr(obj, name)
+    if v is not None and not lo <= abs(v) <= hi:
+        raise LabFileError(f"{where}.{name}: |value| must be in [{lo:g}, {hi:g}] {unit}, "
+                           f"got {v!r}")
+
+
 @dataclass(frozen=True)
 class Limits:
     """Safety limits (see module docstring for units). ``None`` = not limited."""
 
-    max_amplitude_v: float | None = None
-    max_duty_cycle: float | None = None
-    max_pulse_energy: float | None = None
+    max_amplitude_v: float | None = setting(None, gt=0, le=100, unit="V",
+                                            doc="peak |V| at the AWG output")
+    max_duty_cycle: float | None = setting(None, gt=0, le=1,
+                                           doc="drive-on time / repetition period")
+    max_pulse_energy: float | None = setting(None, gt=0, le=1e3, unit="V^2 s",
+                                             doc="integral of V(t)^2 over one pulse")
+
+    def __post_init__(self):
+        _check(self, "limits")
 
 
 @dataclass(frozen=True)
@@ -79,11 +99,18 @@ class InstrumentConfig:
     """Common part of a connected role: driver class path and VISA resource."""
 
     role: str
-    driver: str
-    resource: str
-    timeout_s: float = 10.0
-    read_termination: str | None = None
-    write_termination: str | None = None
+    driver: str = setting(doc="'package.module:Class' (from instruments.drivers or pymeasure)")
+    resource: str = setting(doc="VISA resource string")
+    timeout_s: float = setting(10.0, ge=1e-3, le=3600, unit="s",
+                               doc="reply timeout of the session")
+    read_termination: str | None = setting(None)
+    write_termination: str | None = setting(None)
+
+    def __post_init__(self):
+        _check(self, self.role)
+        if not self.resource.strip():
+            raise LabFileError(f"{self.role}.resource: must be a VISA resource string, "
+                               f"got {self.resource!r}")
 
     def driver_class(self) -> type:
         return resolve_driver(self.driver, field=f"{self.role}.driver")
@@ -102,20 +129,27 @@ class AwgConfig(InstrumentConfig):
     digitizer and the RF source. ``gate_level_v`` is the high level of the RF gate.
     """
 
-    channel: int = 1
-    sample_rate: float = 250e6
-    volts_per_tesla: float = 1.0
-    full_scale_v: float = 1.0
-    memory: int | None = None
-    min_points: int | None = None
-    granularity: int | None = None
-    dac_bits: int | None = None
-    gate_channel: int | None = None
-    gate_level_v: float = 2.5
-    field_channel: str | None = None
-    digitizer_marker: str = "acq"
-    rf_marker: str = "rf"
-    nyquist_fraction: float = 0.5
+    channel: int = setting(1, choices=(1, 2, 3, 4), doc="the output that drives the coil")
+    sample_rate: float = setting(250e6, ge=1e3, le=1e11, unit="Sa/s")
+    volts_per_tesla: float = setting(1.0, unit="V/T", doc="coil calibration (non-zero)")
+    full_scale_v: float = setting(1.0, gt=0, le=10, unit="V", doc="V of DAC code +32767")
+    memory: int | None = setting(None, gt=0, le=2**31, unit="samples")
+    min_points: int | None = setting(None, gt=0, le=2**31, unit="samples")
+    granularity: int | None = setting(None, gt=0, le=2**20, unit="samples")
+    dac_bits: int | None = setting(None, ge=2, le=16)
+    gate_channel: int | None = setting(None, choices=(1, 2, 3, 4))
+    gate_level_v: float = setting(2.5, gt=0, le=5, unit="V", doc="RF gate high level (TTL)")
+    field_channel: str | None = setting(None)
+    digitizer_marker: str = setting("acq")
+    rf_marker: str = setting("rf")
+    nyquist_fraction: float = setting(0.5, gt=0, le=0.5)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _magnitude(self, "awg", "volts_per_tesla", 1e-9, 1e12, "V/T")
+        if self.gate_channel is not None and self.gate_channel == self.channel:
+            raise LabFileError(f"awg.gate_channel: must differ from channel, got "
+                               f"{self.gate_channel!r}")
 
 
 @dataclass(frozen=True)
@@ -123,11 +157,11 @@ class DigitizerConfig(InstrumentConfig):
     """The digitizer: input ``channel``, sample ``sample_rate`` (Sa/s), at most
     ``max_points`` per record, ``averages`` on-instrument averages per read."""
 
-    channel: int = 1
-    sample_rate: float = 1e9
-    max_points: int = 62500
-    averages: int = 1
-    trigger_level_v: float = 1.0
+    channel: int = setting(1, choices=(1, 2, 3, 4), doc="input of the SQUID signal")
+    sample_rate: float = setting(1e9, ge=1e3, le=1e11, unit="Sa/s")
+    max_points: int = setting(62500, ge=8, le=2**31, doc="points of one record")
+    averages: int = setting(1, ge=1, le=65536, doc="on-instrument averages per read")
+    trigger_level_v: float = setting(1.0, ge=-50, le=50, unit="V")
 
 
 @dataclass(frozen=True)
@@ -139,17 +173,22 @@ class LockinConfig(InstrumentConfig):
 class RfSourceConfig(InstrumentConfig):
     """The RF source: carrier ``frequency`` (Hz), ``power_dbm``, guard ``max_power_dbm``."""
 
-    frequency: float | None = None
-    power_dbm: float | None = None
-    max_power_dbm: float = 0.0
+    frequency: float | None = setting(None, gt=0, le=1e12, unit="Hz")
+    power_dbm: float | None = setting(None, ge=-200, le=30, unit="dBm")
+    max_power_dbm: float = setting(0.0, ge=-200, le=30, unit="dBm")
 
 
 @dataclass(frozen=True)
 class SquidConfig:
     """SQUID read-out calibration: FLL V per Φ0 and Φ0 per μB of sample moment."""
 
-    volts_per_phi0: float
-    phi0_per_mu_b: float = 1.0
+    volts_per_phi0: float = setting(unit="V/Phi0", doc="FLL transfer coefficient (non-zero)")
+    phi0_per_mu_b: float = setting(1.0, unit="Phi0/muB", doc="coupling (non-zero)")
+
+    def __post_init__(self):
+        _check(self, "squid")
+        _magnitude(self, "squid", "volts_per_phi0", 1e-9, 1e3, "V/Phi0")
+        _magnitude(self, "squid", "phi0_per_mu_b", 1e-40, 1e3, "Phi0/muB")
 
 
 @dataclass(frozen=True)
@@ -210,79 +249,48 @@ def resolve_driver(path: str, field: str = "driver", filename: str | None = None
 
 
 # ----------------------------------------------------------------------------- parsing
-def _positive(v):
-    return v > 0 and math.isfinite(v)
+#: what a driver class must offer for each role (a digitizer class as the AWG is refused)
+ROLE_NEEDS = {"awg": ("trigger",), "digitizer": ("configure", "arm", "read_trace"),
+              "lockin": ("sine_voltage",), "rf_source": ("power",)}
 
 
-def _fraction(v):
-    return 0 < v <= 1
-
-
-_CHECKS = {
-    # key: (types, predicate or None, description)
-    "max_amplitude_v": ((int, float), _positive, "a positive number of volts"),
-    "max_duty_cycle": ((int, float), _fraction, "a fraction in (0, 1]"),
-    "max_pulse_energy": ((int, float), _positive, "a positive number (V² s)"),
-    "driver": ((str,), None, "a 'package.module:Class' string"),
-    "resource": ((str,), lambda s: bool(s.strip()), "a VISA resource string"),
-    "timeout_s": ((int, float), _positive, "a positive number of seconds"),
-    "read_termination": ((str,), None, "a string"),
-    "write_termination": ((str,), None, "a string"),
-    "channel": ((int,), lambda v: 1 <= v <= 4, "an output/input number 1..4"),
-    "gate_channel": ((int,), lambda v: 1 <= v <= 4, "an output number 1..4"),
-    "sample_rate": ((int, float), _positive, "a positive number of Sa/s"),
-    "volts_per_tesla": ((int, float), lambda v: v != 0 and math.isfinite(v),
-                        "a finite non-zero number of V/T"),
-    "full_scale_v": ((int, float), _positive, "a positive number of volts"),
-    "gate_level_v": ((int, float), _positive, "a positive number of volts"),
-    "memory": ((int,), lambda v: v > 0, "a positive number of samples"),
-    "min_points": ((int,), lambda v: v > 0, "a positive number of samples"),
-    "granularity": ((int,), lambda v: v > 0, "a positive number of samples"),
-    "dac_bits": ((int,), lambda v: 2 <= v <= 16, "an integer 2..16"),
-    "field_channel": ((str,), None, "a channel name"),
-    "digitizer_marker": ((str,), None, "a marker channel name"),
-    "rf_marker": ((str,), None, "a marker channel name"),
-    "nyquist_fraction": ((int, float), lambda v: 0 < v <= 0.5, "a fraction in (0, 0.5]"),
-    "max_points": ((int,), lambda v: v > 0, "a positive number of points"),
-    "averages": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "trigger_level_v": ((int, float), math.isfinite, "a number of volts"),
-    "frequency": ((int, float), _positive, "a positive number of Hz"),
-    "power_dbm": ((int, float), math.isfinite, "a number of dBm"),
-    "max_power_dbm": ((int, float), math.isfinite, "a number of dBm"),
-    "volts_per_phi0": ((int, float), lambda v: v != 0 and math.isfinite(v),
-                       "a finite non-zero number of V/Φ0"),
-    "phi0_per_mu_b": ((int, float), lambda v: v != 0 and math.isfinite(v),
-                      "a finite non-zero number of Φ0/μB"),
-    "name": ((str,), None, "a string"),
-}
-
-
-def _section(cls, table: Any, section: str, filename: str | None, **fixed):
-    if not isinstance(table, dict):
-        raise LabFileError("must be a table", filename, section)
-    allowed = {f.name for f in fields(cls)} - set(fixed)
-    required = {f.name for f in fields(cls) if f.name not in fixed
-                and f.default is MISSING and f.default_factory is MISSING}
-    values = dict(fixed)
-    for key, value in table.items():
-        where = f"{section}.{key}"
-        if key not in allowed:
-            raise LabFileError(f"unknown key (allowed: {', '.join(sorted(allowed))})",
-                               filename, where)
-        types, check, desc = _CHECKS[key]
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise LabFileError(f"must be {desc}, got {value!r}", filename, where)
-        if check is not None and not check(value):
-            raise LabFileError(f"must be {desc}, got {value!r}", filename, where)
-        values[key] = float(value) if float in types and int in types else value
-    missing = sorted(required - set(values))
+def _driver_checks(cfg, cls, filename: str | None) -> None:
+    """Checks of a role's settings against its driver class (model constants)."""
+    role = cfg.role
+    missing = [m for m in ROLE_NEEDS.get(role, ()) if not hasattr(cls, m)]
     if missing:
-        raise LabFileError(f"missing required key(s): {', '.join(missing)}", filename, section)
-    return cls(**values)
+        raise LabFileError(f"{cls.__name__} is not a {role} driver (it has no "
+                           f"{', '.join(missing)})", filename, f"{role}.driver")
+    n = getattr(cls, "N_CHANNELS", None)
+    for key in ("channel", "gate_channel"):
+        value = getattr(cfg, key, None)
+        if n is not None and value is not None and value > n:
+            raise LabFileError(f"must be 1..{n} (the {cls.__name__} has {n}), got {value!r}",
+                               filename, f"{role}.{key}")
+    if isinstance(cfg, AwgConfig):
+        max_vpp = getattr(cls, "MAX_VPP", None)
+        if max_vpp is not None and 2 * cfg.full_scale_v > max_vpp:
+            raise LabFileError(f"{cfg.full_scale_v!r} V needs {2 * cfg.full_scale_v:g} Vpp, "
+                               f"more than the {max_vpp:g} Vpp of the {cls.__name__}",
+                               filename, "awg.full_scale_v")
+        max_rate = getattr(cls, "MAX_SAMPLE_RATE", None)
+        if max_rate is not None and cfg.sample_rate > max_rate:
+            raise LabFileError(f"{cfg.sample_rate:.6g} Sa/s exceeds the {cls.__name__} "
+                               f"maximum {max_rate:.6g} Sa/s", filename, "awg.sample_rate")
+        max_memory = getattr(cls, "MAX_MEMORY", None)
+        if max_memory is not None and cfg.memory is not None and cfg.memory > max_memory:
+            raise LabFileError(f"{cfg.memory} samples: no {cls.__name__} memory option holds "
+                               f"more than {max_memory}", filename, "awg.memory")
+    if isinstance(cfg, DigitizerConfig):
+        max_avg = getattr(cls, "MAX_AVERAGES", None)
+        if max_avg is not None and cfg.averages > max_avg:
+            raise LabFileError(f"the {cls.__name__} averages at most {max_avg} triggers, "
+                               f"got {cfg.averages!r}", filename, "digitizer.averages")
 
 
 def parse_lab(data: dict, filename: str | None = None) -> LabConfig:
-    """Build a :class:`LabConfig` from a parsed TOML document."""
+    """Build a :class:`LabConfig` from a parsed TOML document (every key checked by the
+    declarations above, then against the driver classes)."""
     known = {"lab", "limits", *ROLES}
     for key in data:
         if key not in known:
@@ -294,21 +302,21 @@ def parse_lab(data: dict, filename: str | None = None) -> LabConfig:
     name = lab.get("name", "")
     if not isinstance(name, str):
         raise LabFileError("must be a string", filename, "lab.name")
-    limits = _section(Limits, data.get("limits", {}), "limits", filename)
+    limits = from_table(Limits, data.get("limits", {}), where="limits", filename=filename,
+                        error=LabFileError)
     kinds = {"awg": AwgConfig, "digitizer": DigitizerConfig, "lockin": LockinConfig,
              "rf_source": RfSourceConfig}
     roles: dict[str, Any] = {}
     for role, cls in kinds.items():
         if role in data:
-            cfg = _section(cls, data[role], role, filename, role=role)
-            resolve_driver(cfg.driver, f"{role}.driver", filename)
+            cfg = from_table(cls, data[role], where=role, filename=filename,
+                             error=LabFileError, extra={"role": role})
+            driver = resolve_driver(cfg.driver, f"{role}.driver", filename)
+            _driver_checks(cfg, driver, filename)
             roles[role] = cfg
     if "squid" in data:
-        roles["squid"] = _section(SquidConfig, data["squid"], "squid", filename)
-    awg = roles.get("awg")
-    if awg is not None and awg.gate_channel is not None and awg.gate_channel == awg.channel:
-        raise LabFileError("gate_channel must differ from channel", filename,
-                           "awg.gate_channel")
+        roles["squid"] = from_table(SquidConfig, data["squid"], where="squid",
+                                    filename=filename, error=LabFileError)
     return LabConfig(name=name, path=filename, limits=limits, **roles)
 
 
@@ -316,7 +324,7 @@ def load_lab(path: str | Path) -> LabConfig:
     """Read and validate a lab file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not TOML's
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -679,25 +687,14 @@ def verify_limits(config: LabConfig) -> tuple[list[str], list[str]]:
             notes.append(f"limits.{key} not set: not limited")
     awg = config.awg
     if awg is not None:
-        cls = awg.driver_class()
-        max_rate = getattr(cls, "MAX_SAMPLE_RATE", None)
-        if max_rate is not None and awg.sample_rate > max_rate:
-            problems.append(f"awg.sample_rate {awg.sample_rate:.6g} Sa/s exceeds the "
-                            f"{cls.__name__} maximum {max_rate:.6g} Sa/s")
+        cls = awg.driver_class()  # (ranges and driver fits were checked by parse_lab)
         memory = getattr(cls, "MEMORY", None)
         if memory is not None and awg.memory is not None and awg.memory > memory:
             notes.append(f"awg.memory {awg.memory} exceeds the {cls.__name__} standard "
                          f"{memory} samples (needs the memory option)")
-        max_vpp = getattr(cls, "MAX_VPP", None)
-        if max_vpp is not None and 2 * awg.full_scale_v > max_vpp:
-            problems.append(f"awg.full_scale_v {awg.full_scale_v} V needs "
-                            f"{2 * awg.full_scale_v} Vpp > {max_vpp} Vpp of the "
-                            f"{cls.__name__}")
         if lim.max_amplitude_v is not None and lim.max_amplitude_v > awg.full_scale_v:
             notes.append(f"limits.max_amplitude_v {lim.max_amplitude_v} V is above the DAC "
                          f"full scale {awg.full_scale_v} V: the DAC range binds first")
-        if awg.gate_channel is not None and awg.gate_level_v > 5.0:
-            problems.append(f"awg.gate_level_v {awg.gate_level_v} V above 5 V TTL")
     rf = config.rf_source
     if rf is not None:
         if rf.max_power_dbm > 25:
@@ -707,6 +704,18 @@ def verify_limits(config: LabConfig) -> tuple[list[str], list[str]]:
             problems.append(f"rf_source.power_dbm {rf.power_dbm} dBm above "
                             f"rf_source.max_power_dbm {rf.max_power_dbm} dBm")
     return problems, notes
+
+
+def idn_problem(cls: type, idn: str) -> str | None:
+    """Why ``*IDN?`` reply ``idn`` does not fit the driver class ``cls`` (its
+    ``IDN_PATTERN``), or None (a fit, or a driver that declares no pattern)."""
+    pattern = getattr(cls, "IDN_PATTERN", None)
+    if not pattern or re.search(pattern, idn or ""):
+        return None
+    parts = [p.strip() for p in (idn or "").split(",")]
+    model = " ".join(parts[:2]) if len(parts) > 1 else (idn or "(empty)")
+    return (f"*IDN? answers {model!r}, not an instrument the configured driver "
+            f"{cls.__name__} drives (wrong resource, or the wrong driver in the lab file?)")
 
 
 def check_lab(config: LabConfig, visa_library: str = "@py") -> LabReport:
@@ -739,6 +748,10 @@ def check_lab(config: LabConfig, visa_library: str = "@py") -> LabReport:
             check.idn = str(inst.id).strip()
             if not check.idn:
                 check.problems.append("empty *IDN? reply")
+            else:
+                problem = idn_problem(type(inst), check.idn)
+                if problem:
+                    check.problems.append(problem)
             if isinstance(inst, SCPIMixin):
                 for code, message in inst.check_errors():
                     check.problems.append(f"error queue: {code}, \"{message}\"")

@@ -731,10 +731,15 @@ class EchoProcedure(Procedure):
         self.lab = connect_fn(self.lab_config)
         self.lab.pacer = self.pacer  # one real-time trigger guard for the whole run
         self.identities = {}
+        from instruments.lab import idn_problem
+
         for role in ("awg", "digitizer"):
             inst = getattr(self.lab, role, None)
             if inst is not None:
                 self.identities[role] = str(inst.id).strip()  # *IDN?, for the provenance
+                problem = idn_problem(type(inst), self.identities[role])
+                if problem:  # before a byte of a program is sent (as lab check says)
+                    raise InstrumentError(problem, role)
 
     # --------------------------------------------------------------------- running
     def todo(self) -> list[int]:

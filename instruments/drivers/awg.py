@@ -321,6 +321,9 @@ class Keysight33500B(ScpiErrorQueueMixin, Agilent33500):
     DAC_BITS = 16
     MAX_VPP = 10.0  # into 50 Ω
     N_CHANNELS = 2
+    MAX_MEMORY = 16_777_216  # with the largest memory option (MEM: 16 MSa per channel)
+    #: what ``*IDN?`` of an instrument this driver fits says (the model field)
+    IDN_PATTERN = r",\s*335\d\d[AB]\s*,"
 
     ch_1 = Instrument.ChannelCreator(Keysight33500BChannel, 1)
     ch_2 = Instrument.ChannelCreator(Keysight33500BChannel, 2)
@@ -383,8 +386,10 @@ class Keysight33600A(Keysight33500B):
 
     MAX_SAMPLE_RATE = 1e9
     MEMORY = 4_194_304
+    MAX_MEMORY = 67_108_864  # with the largest memory option (64 MSa per channel)
     MIN_POINTS = 32
     DAC_BITS = 14
+    IDN_PATTERN = r",\s*336\d\dA\s*,"
 
     def __init__(self, adapter, name="Keysight 33600A", **kwargs):
         super().__init__(adapter, name, **kwargs)
@@ -403,6 +408,7 @@ class Keysight81160A(_PymeasureKeysight81160A):
 
     MAX_SAMPLE_RATE = 2.5e9
     DAC_MAX = 8191
+    IDN_PATTERN = r",\s*81160A\s*,"
 
     def __init__(self, adapter, name="Keysight 81160A", **kwargs):
         kwargs.setdefault("includeSCPI", False)

@@ -52,6 +52,8 @@ class KeysightDSOX(ScpiErrorQueueMixin, KeysightDSOX1102G):
 
     MAX_POINTS = 62500
     MAX_AVERAGES = 65536
+    N_CHANNELS = 2  # what configure() drives (DSOX1102G: 2 analog inputs)
+    IDN_PATTERN = r",\s*[DM]SO-?X?\s*\d"
 
     def __init__(self, adapter, name="Keysight DSOX", **kwargs):
         with warnings.catch_warnings():  # pymeasure warns it does not know about SCPI
@@ -272,6 +274,8 @@ class RedPitaya(ScpiErrorQueueMixin, RedPitayaScpi):
 
     BUFFER = 16384
     MAX_AVERAGES = 1
+    N_CHANNELS = 2
+    IDN_PATTERN = r"(?i)^\s*RED\s*PITAYA|STEMLAB"
 
     gen = Instrument.MultiChannelCreator(RedPitayaGeneratorChannel, (1, 2), prefix="gen_")
 

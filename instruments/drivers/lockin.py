@@ -45,6 +45,7 @@ class SR830(_SR830):
     off, so it is set to its minimum, 4 mV rms."""
 
     MIN_SINE_V = 0.004
+    IDN_PATTERN = r",\s*SR830\s*,"
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL%0.3f",
@@ -73,6 +74,7 @@ class SR860(_SR860):
     """SR860 (pymeasure) with :meth:`shutdown` (sine output to 0 V)."""
 
     MIN_SINE_V = 0.0
+    IDN_PATTERN = r",\s*SR86[05]\s*,"
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL %0.9e",

@@ -24,6 +24,8 @@ from instruments.errors import InstrumentError
 class Agilent8257D(ScpiErrorQueueMixin, _Agilent8257D):
     """8257D with external pulse modulation, a power guard and a safe shutdown."""
 
+    IDN_PATTERN = r",\s*E82[56]7D\s*,"
+
     power = Instrument.control(
         ":POW?;", ":POW %g dBm;",
         """Control the output power in dBm (float); limited by ``power_values``.""",

@@ -113,7 +113,6 @@ def test_ideal_pulses_rejected():
     (Pulse("coil", 0, 1e-6, 1e-8), {}, "dac_resolution"),              # 10 µV < 1 LSB
     (Pulse("coil", 0, 5e-9, 1e-3), {}, "sample_rate"),                 # half a sample
     (Pulse("coil", 0, 1e-6, 1e-3, "rect", 60e6), {}, "bandwidth"),     # above 50 MHz
-    (Pulse("coil", 0, 1e-6, 1e-3), {"sample_rate": 500e6}, "sample_rate"),  # model max
 ])
 def test_hardware_constraints_named(pulse, lab_kw, constraint):
     with pytest.raises(LimitViolation) as info:

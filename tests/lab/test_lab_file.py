@@ -190,12 +190,15 @@ def test_check_lab_over_pyvisa_py_sockets():
 
 
 def test_check_lab_reports_limit_problems():
-    data = _with("awg", sample_rate=500e6, full_scale_v=6.0)
+    data = _with("awg")
     data["limits"] = {}
     report = check_lab(parse_lab(data, "l.toml"), visa_library="@sim-not-installed")
     text = " ".join(report.limit_problems)
     assert "max_amplitude_v is not set" in text
-    assert "sample_rate" in text and "Vpp" in text
+    for changes, field in (({"sample_rate": 500e6}, "awg.sample_rate"),
+                           ({"full_scale_v": 6.0}, "awg.full_scale_v")):
+        with pytest.raises(LabFileError, match=field):  # the same refusal as measure's
+            parse_lab(_with("awg", **changes), "l.toml")
 
 
 def test_connect_applies_amplitude_guard_and_closes():

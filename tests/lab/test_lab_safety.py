@@ -404,6 +404,7 @@ def test_python_api_cannot_pass_the_lab_peak_voltage_limit(vlab, tmp_path):
     lab = connect(load_lab(labfile), ("awg", "lockin"))
     try:
         ch = lab.awg.ch_1
+        ch.amplitude = 1.0  # (whatever an earlier run left) 0.5 V peak at most
         ch.shape = "SIN"
         with pytest.raises(LimitViolation, match="2.5 V peak.*limit 2 V"):
             ch.amplitude = 5
@@ -417,6 +418,8 @@ def test_python_api_cannot_pass_the_lab_peak_voltage_limit(vlab, tmp_path):
         ch.amplitude = 5  # 16000/32767 x 2.5 V = 1.22 V peak
         with pytest.raises(LimitViolation):
             ch.select_arb("full")  # would play 2.5 V
+        with pytest.raises(LimitViolation):
+            ch.shape = "SQU"  # a full-scale square at 5 Vpp
         with pytest.raises(LimitViolation):
             lab.lockin.sine_voltage = 5  # 7.07 V peak into the same coil
         lab.lockin.sine_voltage = 1.4  # 1.98 V peak
