@@ -303,12 +303,14 @@ def simulate_series(model: Model, f_burn: float, waits, burn="pi", **kw) -> Seri
     return _series(model, waits, holes)
 
 
-def _series(model, waits, holes) -> SeriesReport:
+def _series(model, waits, holes, *, truth: bool = True) -> SeriesReport:
+    """The diffusion fit of ``holes`` (one per wait); ``truth``: report the model's OU
+    noise as the truth (simulated holes), not for measured ones."""
     d = holes[0].design
     c = diffusion_coefficient(model.ensemble, d.f_burn)
     fit = fit_spectral_diffusion(waits, [h.spectrum for h in holes], duration=d.duration,
                                  rabi_hz=d.rabi_hz, c=c)
-    return SeriesReport(list(waits), holes, fit, ou_truth(model))
+    return SeriesReport(list(waits), holes, fit, ou_truth(model) if truth else {})
 
 
 def analyse_hole(burn_result, reference_result, model: Model, *, f_burn: float,

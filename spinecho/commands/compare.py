@@ -34,11 +34,16 @@ def register(subparsers) -> None:
     p.add_argument("--fit", metavar="NAMES",
                    help="comma-separated parameters to fit, e.g. sigma,tau_c,amplitude,phase "
                         "(--kind chi: of fraction_a,delta0,lam,lam_prime,gain,baseline)")
-    p.add_argument("--kind", choices=("model", "echo-decay", "t1", "chi"), default="model",
+    p.add_argument("--kind", choices=("model", "echo-decay", "t1", "chi", "hole-series"),
+                   default="model",
                    help="model: the simulator in the loop (needs --sequence, --model, --fit); "
                         "echo-decay: A·exp(-(2τ/T_M)^n)+c; t1: exponential recovery; chi: "
                         "χ''(f) against the spin-bath theory (empirical fits need neither "
-                        "sequence nor model)")
+                        "sequence nor model); hole-series: σ, τc of OU bias noise from "
+                        "burned holes (RUNs: the reference without burn first, then one "
+                        "run per --waits; --model, --set f_burn=, burn=, burn_amp=)")
+    p.add_argument("--waits", metavar="T1,T2,...",
+                   help="--kind hole-series: the burn→probe wait of each burned run")
     p.add_argument("--grains", metavar="N[:SIGMA]",
                    help="number of grains (and its 1σ): report the moment per grain "
                         "amplitude/N (needs amplitude in --fit)")
@@ -81,6 +86,8 @@ def run(args) -> int:
     if Path(args.output).exists() and not Path(args.output).is_dir():  # before fitting
         raise UserError(f"-o {args.output}: exists and is not a directory (the report is a "
                         "folder)")
+    if args.kind == "hole-series":
+        return _run_hole_series(args)
     if args.kind != "model":
         return _run_empirical(args)
     missing = [o for o, v in (("--sequence", args.sequence), ("--model", args.model),
@@ -179,3 +186,23 @@ def _run_empirical(args) -> int:
         print(fit.table())
         print(f"report: {args.output}")
     return 0 if fit.success else 1
+
+
+def _run_hole_series(args) -> int:
+    """Spectral diffusion from measured holes: the analysis of ``spinecho hole analyse``."""
+    from sequences.bind import parse_assignments
+    from spinecho.cli import UserError
+    from spinecho.commands.hole import analyse_files
+
+    if not args.model or not args.waits or len(args.runs) < 5:
+        raise UserError("--kind hole-series: needs --model, --waits and the reference run "
+                        "followed by >= 4 burned runs")
+    sets = parse_assignments(args.sets)
+    missing = [k for k in ("f_burn", "burn", "burn_amp") if k not in sets]
+    if missing:
+        raise UserError("--kind hole-series: give the burn with --set " +
+                        ", ".join(f"{k}=..." for k in missing))
+    fit = analyse_files(args.runs[1:], args.runs[0], args.model, f_burn=sets["f_burn"],
+                        burn_time=sets["burn"], burn_amp=sets["burn_amp"],
+                        waits=args.waits, out=Path(args.output), as_json=args.json)
+    return 0 if fit is None or fit.success else 1

@@ -231,32 +231,49 @@ def _load(path):
     return EchoResult.load(p)
 
 
-def run_analyse(args) -> int:
+def analyse_files(runs, reference, model_path, *, f_burn, burn_time, burn_amp,
+                  full_scale="1uT", f_ref=None, waits=None, apodisation="hann", span=None,
+                  out: Path, as_json=False):
+    """Analyse burned runs against a reference run (``hole analyse`` and ``compare --kind
+    hole-series``): one hole, or with ``waits`` a refilling series fitted for σ, τc.
+    Returns the DiffusionFit of a series, else None."""
     from echo.hole.experiment import _series, analyse_hole, plot_hole, plot_series
-    from sequences.expr import FIELD
+    from sequences.expr import DIMLESS, FIELD
     from spinecho.cli import UserError
 
-    out = _outdir(args.output)
-    model = _model(args.model)
-    ref = _load(args.reference)
-    kw = dict(f_burn=_freq(args.f_burn, "--f-burn"),
-              duration=_time(args.burn_time, "--burn-time"), amp=args.burn_amp,
-              full_scale=_quantity(args.full_scale, FIELD, "--full-scale"),
-              f_ref=_freq(args.f_ref, "--f-ref") if args.f_ref else None,
-              apodisation=args.apodisation,
-              span=_freq(args.span, "--span") if args.span else None)
-    reports = [analyse_hole(_load(r), ref, model, **kw) for r in args.runs]
-    if args.waits:
-        waits = _times(args.waits, "--waits")
-        if len(waits) != len(reports):
-            raise UserError(f"--waits: {len(waits)} waits for {len(reports)} runs")
-        series = _series(model, waits, reports)
+    out = _outdir(out)
+    model = _model(model_path)
+    ref = _load(reference)
+    kw = dict(f_burn=_freq(f_burn, "f_burn"), duration=_time(burn_time, "burn time"),
+              amp=_quantity(burn_amp, DIMLESS, "burn amplitude"),
+              full_scale=_quantity(full_scale, FIELD, "full scale"),
+              f_ref=_freq(f_ref, "f_ref") if f_ref else None, apodisation=apodisation,
+              span=_freq(span, "span") if span else None)
+    reports = [analyse_hole(_load(r), ref, model, **kw) for r in runs]
+
+    class _Args:
+        json = as_json
+
+    if waits:
+        ws = _times(waits, "--waits")
+        if len(ws) != len(reports):
+            raise UserError(f"--waits: {len(ws)} waits for {len(reports)} burned runs")
+        series = _series(model, ws, reports, truth=False)
         plot_series(series, out / "series.png")
-        _emit(args, series.to_dict(), series.lines(), out, "series")
-        return 0
+        _emit(_Args, series.to_dict(), series.lines(), out, "series")
+        return series.fit
     if len(reports) != 1:
-        raise UserError("several BURN runs need --waits (a refilling series)")
+        raise UserError("several burned runs need --waits (a refilling series)")
     plot_hole(reports[0], out / "hole.png")
-    _emit(args, {**_summary(reports[0]), "spectrum": reports[0].spectrum.to_dict()},
+    _emit(_Args, {**_summary(reports[0]), "spectrum": reports[0].spectrum.to_dict()},
           reports[0].lines(), out, "hole")
-    return 0
+    return None
+
+
+def run_analyse(args) -> int:
+    fit = analyse_files(args.runs, args.reference, args.model, f_burn=args.f_burn,
+                        burn_time=args.burn_time, burn_amp=str(args.burn_amp),
+                        full_scale=args.full_scale, f_ref=args.f_ref, waits=args.waits,
+                        apodisation=args.apodisation, span=args.span, out=args.output,
+                        as_json=args.json)
+    return 0 if fit is None or fit.success else 1
