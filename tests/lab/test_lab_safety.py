@@ -423,6 +423,8 @@ def test_python_api_cannot_pass_the_lab_peak_voltage_limit(vlab, tmp_path):
         with pytest.raises(LimitViolation):
             lab.lockin.sine_voltage = 5  # 7.07 V peak into the same coil
         lab.lockin.sine_voltage = 1.4  # 1.98 V peak
+        lab.awg.ask("*OPC?")  # the AWG has executed every write before its log is read
+        lab.lockin.ask("*IDN?")
         log = vlab.awg.received()
         assert "SOUR1:VOLT 5" in log and log.index("SOUR1:VOLT 5") > log.index("SOUR1:FUNC ARB")
         assert "SOUR1:VOLT:OFFS 0.5" not in log
