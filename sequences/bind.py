@@ -46,6 +46,7 @@ from sequences.expr import (
     format_expr,
     format_quantity,
     parse_quantity,
+    real,
     walk_names,
 )
 from sequences.model import (
@@ -64,6 +65,9 @@ from sequences.schedule import Channel, DetectionWindow, IdealPulse, Marker, Pul
 
 #: default limit on the number of events one bind may create
 DEFAULT_MAX_EVENTS = 1_000_000
+#: default cap on the length of one shot (s): an hour, far beyond any T1 or inversion-
+#: recovery wait, and short enough that times keep sub-picosecond resolution in a float
+MAX_SHOT_DURATION = 3600.0
 IDEAL_PARAM = "ideal"
 
 #: shape option → the shapes it applies to
@@ -79,13 +83,8 @@ def _coerce(value, dim: Dim, name: str) -> Quantity:
         q = value
     elif isinstance(value, str):
         q = parse_quantity(value, None, name)
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            q = Quantity(float(value), dim)  # numpy scalars
-        except (TypeError, ValueError):
-            raise SequenceError(f"parameter {name}: cannot use {value!r}") from None
-    else:
-        q = Quantity(float(value), dim)
+    else:  # int of any size, float, numpy scalars
+        q = Quantity(real(value, f"parameter {name}"), dim)
     if not math.isfinite(q.value):
         raise SequenceError(f"parameter {name}: value {value!r} is not finite")
     if q.dim != dim:
@@ -196,9 +195,11 @@ def parse_assignments(items) -> dict[str, str]:
 # --------------------------------------------------------------------------- binding
 class _Ctx:
     __slots__ = ("env", "channels", "kinds", "defaults", "freqs", "full_scale", "n",
-                 "ideal", "used")
+                 "ideal", "used", "max_duration")
 
-    def __init__(self, seq: Sequence, env: dict[str, Quantity], n: int, ideal: bool):
+    def __init__(self, seq: Sequence, env: dict[str, Quantity], n: int, ideal: bool,
+                 max_duration: float = MAX_SHOT_DURATION):
+        self.max_duration = max_duration
         self.env = env
         self.n = n
         self.ideal = ideal
@@ -330,6 +331,12 @@ def _emit(body, t0: float, ctx: _Ctx, out: list) -> float:
             t += longest
         else:  # pragma: no cover
             raise TypeError(f"unknown element {el!r}")
+        if not t <= ctx.max_duration:  # also catches inf and NaN
+            raise error(f"the shot reaches {format_quantity(t, TIME)} here, longer than the "
+                        f"cap of {format_quantity(ctx.max_duration, TIME)} on one shot",
+                        getattr(el, "pos", None),
+                        hint="a parameter or repeat count is far too large (the cap is "
+                        "bind(max_duration=...))")
     return t - t0
 
 
@@ -364,6 +371,8 @@ def _carrier(el: PulseEl, ch: str, ctx: _Ctx) -> float:
     if freq < 0:
         raise error(f"pulse carrier frequency {format_quantity(freq, FREQUENCY)} is negative",
                     el.pos)
+    if not math.isfinite(freq):
+        raise error("pulse carrier frequency (freq + offset) is not finite", el.pos)
     return freq
 
 
@@ -373,7 +382,11 @@ def _ideal_phases(phases: tuple[float, ...], freq: float, time: float) -> tuple[
     carrier, as in :class:`~sequences.schedule.Pulse`), in [0, 2π)."""
     if freq == 0.0:
         return phases
-    carrier = math.fmod(TWO_PI * freq * time, TWO_PI)
+    cycles = freq * time
+    if not math.isfinite(cycles):
+        raise SequenceError(f"the carrier phase of an ideal pulse at {time:g} s and "
+                            f"{freq:g} Hz is not finite")
+    carrier = TWO_PI * math.fmod(cycles, 1.0)
     return tuple(math.fmod(p + carrier + TWO_PI, TWO_PI) for p in phases)
 
 
@@ -426,6 +439,9 @@ def _pulse(el: PulseEl, t: float, ctx: _Ctx, out: list) -> float:
                         + (f" (at most {_SHAPE_MAX[k]:g})" if k in _SHAPE_MAX else ""),
                         e.pos or el.pos)
         sp.append((k, v))
+    if not math.isfinite(amp):
+        raise error(f"pulse amplitude {format_expr(el.amp) if el.amp is not None else 'amp'!r}"
+                    f" gives a field that is not finite ({amp})", el.pos)
     sp = _swept_params(el, dict(sp), dur, sp)
     out.append(("P", t, ch, dur, amp, el.shape, freq, tuple(sp), phases, el.label, lp))
     return dur
@@ -456,9 +472,12 @@ def _swept_params(el, given: dict, dur: float, sp: list) -> tuple:
 
 
 def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = None,
-         check: bool = True) -> Schedule:
+         check: bool = True, max_duration: float | None = None) -> Schedule:
     """Resolve ``seq`` with parameter ``values`` (SI floats or strings with units) into a
-    :class:`Schedule`. See the module docstring for guards and the ``ideal`` parameter."""
+    :class:`Schedule`. See the module docstring for guards and the ``ideal`` parameter;
+    a shot longer than ``max_duration`` s (default :data:`MAX_SHOT_DURATION`, 1 h) is
+    refused at the element that takes it past the cap."""
+    cap = MAX_SHOT_DURATION if max_duration is None else real(max_duration, "max_duration")
     values = dict(values or {})
     limit = DEFAULT_MAX_EVENTS if max_events is None else int(max_events)
     ideal_override = None
@@ -476,7 +495,7 @@ def bind(seq: Sequence, values: dict | None = None, *, max_events: int | None = 
         ideal = IDEAL_PARAM in env and env[IDEAL_PARAM].value != 0
         if ideal_override is not None:
             ideal = ideal_override
-        ctx = _Ctx(seq, env, n, ideal)
+        ctx = _Ctx(seq, env, n, ideal, cap)
         receiver = receiver_weights(seq, env, n)
         out: list = []
         duration = _emit(seq.body, 0.0, ctx, out)

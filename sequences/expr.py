@@ -269,10 +269,30 @@ def as_expr(value, unit: str = "") -> Expr:
         return parse_expr(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SequenceError(f"cannot use {value!r} ({type(value).__name__}) as an expression")
-    v = float(value)
+    v = real(value, "value")
     if v < 0:
         return Neg(Num(-v, unit))
     return Num(v, unit)
+
+
+def real(value, what: str) -> float:
+    """``float(value)`` for a Python number (int of any size, float, numpy scalar), as a
+    :class:`SequenceError` naming ``what`` when it has no finite float value (``10**400``,
+    inf, NaN) or is not a number."""
+    try:
+        v = float(value)
+    except OverflowError:
+        raise SequenceError(f"{what}: {_short(value)} is too large (beyond ±1.8e308)") from None
+    except (TypeError, ValueError):
+        raise SequenceError(f"{what}: cannot use {_short(value)} as a number") from None
+    if not math.isfinite(v):
+        raise SequenceError(f"{what}: {value!r} is not finite")
+    return v
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:18]}...{text[-8:]} ({len(text)} digits)"
 
 
 def _collect_names(e: Expr, out: set[str]) -> None:
@@ -402,7 +422,11 @@ def _eval(e: Expr, env: dict[str, Quantity]) -> Quantity:
                 n = int(b.value)
                 if abs(n) > 16:
                     raise error("exponent too large for a quantity with units", e.pos)
-                return Quantity(a.value ** n, tuple(d * n for d in a.dim))
+                try:
+                    v = a.value ** n
+                except (OverflowError, ZeroDivisionError):
+                    raise error(f"{format_expr(e)!r} overflows", e.pos or e.left.pos) from None
+                return Quantity(v, tuple(d * n for d in a.dim))
             try:
                 v = a.value ** b.value
             except (OverflowError, ZeroDivisionError):

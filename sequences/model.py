@@ -258,11 +258,11 @@ class Sequence:
 
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             from sequences.bind import param_dim
-            from sequences.expr import SI_UNIT
+            from sequences.expr import SI_UNIT, real
 
             unit = SI_UNIT.get(param_dim(self, name))
             if unit is not None:
-                return as_expr(float(value), unit)
+                return as_expr(real(value, f"sweep {name}"), unit)
         return as_expr(value)
 
     def without_sweeps(self) -> Sequence:
