@@ -245,6 +245,10 @@ class Sequence:
             if len(args) != 3:
                 raise SequenceError(f"with_sweep: {kind}= needs (start, stop, n)")
             start, stop, n = args
+            if isinstance(n, int | float) and not isinstance(n, bool):
+                from sequences.expr import real
+
+                n = real(n, f"sweep {name}: number of points")
             sw = Sweep(name, kind, (self._sweep_value(name, start),
                                     self._sweep_value(name, stop), as_expr(n)))
         if name in {s.name for s in self.sweeps}:

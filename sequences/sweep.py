@@ -62,8 +62,11 @@ def sweep_values(sw: Sweep, env, dim) -> list[float]:
         return [float(v) for v in np.linspace(start, stop, n)]
     if start <= 0 or stop <= 0:
         raise error(f"{what}: log sweeps need start and stop > 0", sw.pos)
-    vals = np.geomspace(start, stop, n)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        vals = np.geomspace(start, stop, n)
     vals[0], vals[-1] = start, stop
+    if not np.all(np.isfinite(vals)):
+        raise error(f"{what}: a log sweep from {start:g} to {stop:g} overflows", sw.pos)
     return [float(v) for v in vals]
 
 
