@@ -80,10 +80,11 @@ def output_sample_count(schedule, detection: Detection) -> int:
     return total
 
 
-def _pulse_rows(schedule) -> float:
+def _pulse_rows(schedule, gamma: float = 0.0) -> float:
     rows = 0.0
     for p in schedule.pulses:
         w = 2 * math.pi * abs(float(getattr(p, "frequency", 0.0) or 0.0))
+        w = max(w, 2 * abs(gamma * float(p.amplitude))) if w else 0.0
         rows += 2 + w * float(p.duration) / _PHASE_PER_SUBSTEP
     return rows + 2 * len(getattr(schedule, "ideal_pulses", ()))
 
@@ -94,17 +95,21 @@ def estimate_bytes(schedules, ensemble: Ensemble, detection: Detection, *,
     outputs = 0.0
     table = 0.0
     samples = 0
+    pulse_rows = 0.0
     for sch in schedules:
         n = output_sample_count(sch, detection)
         samples += n
         steps = max(1, int(sch.n_steps))
         outputs += 2 * n * (16 + 16 * steps + 8 * steps * variants)
-        table = max(table, _ROW_BYTES * (n + _pulse_rows(sch)))
+        rows = _pulse_rows(sch, ensemble.moment_rad_per_tesla)
+        pulse_rows = max(pulse_rows, rows)
+        table = max(table, _ROW_BYTES * (n + rows))
     grains = min(ensemble.chunk_size, ensemble.n_samples, _SUB_CHUNK) * _GRAIN_BYTES
     buffer = min(_WAVE_BYTES, 8.0 * max(1, max(output_sample_count(s, detection)
                                                for s in schedules)) * 128)
     return {"outputs": outputs, "op_table": table, "grains": grains, "buffer": buffer,
-            "samples": samples, "total": outputs + table + grains + buffer}
+            "samples": samples, "pulse_rows": pulse_rows,
+            "total": outputs + table + grains + buffer}
 
 
 def _fmt(b: float) -> str:
@@ -123,7 +128,10 @@ def check_memory(schedules, ensemble: Ensemble, detection: Detection, *, variant
     limit = memory_budget() if budget is None else float(budget)
     if est["total"] > limit:
         windowless = [s for s in schedules if not s.windows]
-        if windowless:
+        if _ROW_BYTES * est["pulse_rows"] > est["outputs"]:
+            hint = (f"the pulses need ~{est['pulse_rows']:.3g} engine substeps (is a carrier "
+                    "frequency or field amplitude far too large for its pulse length?), ")
+        elif windowless:
             hint = ("the sequence has no detect(...) window, so the whole shot of "
                     f"{windowless[0].duration:.6g} s is sampled: add a detection window, ")
         else:

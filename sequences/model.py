@@ -299,10 +299,11 @@ class Sequence:
         return bind(self, values)
 
     def bind_values(self, values: dict, *, max_events: int | None = None,
-                    check: bool = True) -> Any:
+                    check: bool = True, max_duration: float | None = None) -> Any:
         from sequences.bind import bind
 
-        return bind(self, values, max_events=max_events, check=check)
+        return bind(self, values, max_events=max_events, check=check,
+                    max_duration=max_duration)
 
     def sweep(self, **fixed):
         """Iterate ``(point, schedule)`` over the declared sweeps: the first declared sweep

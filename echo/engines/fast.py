@@ -229,6 +229,21 @@ def _frame_frequency(schedule, opts) -> float:
     return 0.0
 
 
+#: most substeps one pulse segment may take (each is a row of ~200 bytes)
+MAX_PULSE_SUBSTEPS = 50_000_000
+
+
+def _substeps(x: float, start: float, dur: float) -> int:
+    """ceil(x) substeps for a pulse segment, refused (ModelError) when not finite or more
+    than MAX_PULSE_SUBSTEPS (a carrier or drive far too fast for the pulse's length)."""
+    if not x <= MAX_PULSE_SUBSTEPS:
+        raise ModelError(f"the pulse segment at {start:.6g} s ({dur:.6g} s long) would need "
+                         f"{x:.3g} engine substeps (more than {MAX_PULSE_SUBSTEPS:.0e}): its "
+                         "carrier frequency or field amplitude is far too large for its "
+                         "length")
+    return max(1, math.ceil(x))
+
+
 def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_max, gamma_amp):
     """The op table (numpy arrays) for one phase step."""
     n_t = times.size
@@ -258,9 +273,9 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
             else:
                 rate = abs(w[j] - omega_f)
             if rate > 0:
-                n = max(n, math.ceil(rate * dur / phase_max))
+                n = max(n, _substeps(rate * dur / phase_max, s_start[j], dur))
         if math.isfinite(h_cap):
-            n = max(n, math.ceil(dur / h_cap))
+            n = max(n, _substeps(dur / h_cap, s_start[j], dur))
         edge_parts.append(s_start[j] + dur * np.arange(n + 1) / n)
     edge_parts.append(times)
     ideal = np.flatnonzero((s_dur == 0) & (s_ia != 0))

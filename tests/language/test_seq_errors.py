@@ -102,8 +102,13 @@ def test_guard_runs_before_allocation():
     seq = parse("repeat 1000000 { repeat 1000000 { detect(1 ns) } }")
     with pytest.raises(SequenceError, match="more than the limit"):
         seq.bind()
-    # an empty body may repeat any number of times (no events): only time passes
-    assert parse("repeat 1000000000 { delay(1 s) }").bind().duration == 1e9
+    # an empty body may repeat any number of times (no events): only time passes, up to
+    # the cap on one shot (1 h by default, bind(max_duration=...))
+    assert parse("repeat 1000000000 { delay(1 us) }").bind().duration == pytest.approx(1e3)
+    with pytest.raises(SequenceError, match="longer than the cap of 3600 s"):
+        parse("repeat 1000000000 { delay(1 s) }").bind()
+    seq = parse("repeat 1000000000 { delay(1 s) }")
+    assert seq.bind_values({}, max_duration=2e9).duration == 1e9
 
 
 def test_recursive_include(tmp_path):
