@@ -268,7 +268,7 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
             continue
         if s_amp[j] != 0:
             if frame == "lab":
-                rate = max(abs(w[j]), 2 * e_max, 2 * gamma_amp * abs(s_amp[j])) \
+                rate = max(abs(float(w[j])), 2 * e_max, 2 * gamma_amp * abs(float(s_amp[j]))) \
                     if w[j] != 0 else 0.0
             else:
                 rate = abs(w[j] - omega_f)

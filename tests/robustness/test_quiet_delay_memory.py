@@ -141,3 +141,17 @@ def test_noisy_wait_keeps_the_echo_statistics():
     r1 = simulate(seq, model, values=v, normalise=False).amplitude
     r2 = simulate(seq, model, values=v, normalise=False).amplitude
     assert np.all(np.isfinite(r1)) and np.array_equal(r1, r2)
+
+
+@pytest.mark.parametrize("values", [{"amp": 1e30}, {"f": 1e300}, {"amp": 1e308}])
+def test_absurd_drive_is_refused_before_it_runs(values):
+    """A field amplitude or carrier far too large for the pulse length: the estimate
+    names the pulses; the engine itself refuses the substep count too."""
+    seq = sequences.load("hahn")
+    model = Model(ENS, Environment(), DET)
+    with pytest.raises(ModelError, match="engine substeps"):
+        simulate(seq, model, values=values)
+    sch = seq.bind(**values)
+    with pytest.raises(ModelError, match="engine substeps"):
+        fast.simulate_chunk(sch, ENS.chunk(0), Environment(), np.array([0.0]), seed=1,
+                            moment=ENS.moment_rad_per_tesla)
