@@ -314,6 +314,16 @@ def parse_lab(data: dict, filename: str | None = None) -> LabConfig:
             driver = resolve_driver(cfg.driver, f"{role}.driver", filename)
             _driver_checks(cfg, driver, filename)
             roles[role] = cfg
+    from instruments.lock import normalise
+
+    seen: dict[str, str] = {}
+    for role, cfg in roles.items():
+        key = normalise(cfg.resource)
+        if key in seen:
+            raise LabFileError(f"{cfg.resource!r} is also {seen[key]}.resource: one "
+                               "instrument cannot play two roles", filename,
+                               f"{role}.resource")
+        seen[key] = role
     if "squid" in data:
         roles["squid"] = from_table(SquidConfig, data["squid"], where="squid",
                                     filename=filename, error=LabFileError)

@@ -454,3 +454,89 @@ def test_a_program_compiled_for_a_looser_lab_is_refused_by_a_stricter_one(vlab, 
         upload_program(lab.awg, compile_schedule(load_library("hahn").bind(), strict))
     finally:
         lab.close()
+
+
+# ------------------------------------------------ 8, 9: one validation, lab check = measure
+LAB_FILE_CASES = [  # (section, key = value as written in the file, the field named)
+    ("awg", "timeout_s = 1e308", "awg.timeout_s"),
+    ("awg", "timeout_s = 9223372036854775807", "awg.timeout_s"),
+    ("awg", "timeout_s = 1e-308", "awg.timeout_s"),
+    ("digitizer", "averages = 100000", "digitizer.averages"),
+    ("squid", "volts_per_phi0 = 1e-308", "squid.volts_per_phi0"),
+    ("digitizer", "channel = 3", "digitizer.channel"),
+    ("digitizer", 'driver = "instruments.drivers.awg:Keysight33500B"', "digitizer.driver"),
+    ("awg", "full_scale_v = 6.0", "awg.full_scale_v"),
+    ("limits", "max_amplitude_v = 1e308", "limits.max_amplitude_v"),
+    ("digitizer", "sample_rate = 1e-308", "digitizer.sample_rate"),
+    ("awg", "sample_rate = 1e-308", "awg.sample_rate"),
+    ("awg", "memory = 1000000000000", "awg.memory"),
+    ("lockin", 'resource = "TCPIP::localhost::5025::SOCKET"', "lockin.resource"),
+]
+
+
+def _patched(text: str, section: str, line: str) -> str:
+    key = line.split("=")[0].strip()
+    head = f"[{section}]\n"
+    start = text.index(head) + len(head)
+    end = text.find("\n[", start)
+    body = text[start:end]
+    body = "\n".join(b for b in body.split("\n") if not b.startswith(f"{key} ")) + "\n"
+    return text[:start] + line + "\n" + body + text[end:]
+
+
+@pytest.mark.parametrize("section, line, field", LAB_FILE_CASES)
+def test_lab_file_refused_the_same_way_by_lab_check_and_measure(tmp_path, capsys, section,
+                                                                line, field):
+    """Issue case 8: each ended in a traceback in measure (or was accepted) while lab
+    check said OK or something else. Now one refusal, the same words from both."""
+    from virtual_support import EXAMPLE_LAB
+
+    from spinecho.cli import main
+
+    bad = tmp_path / "lab.toml"
+    bad.write_text(_patched(EXAMPLE_LAB.read_text(), section, line))
+    messages = []
+    for argv in (["lab", "check", str(bad)],
+                 ["measure", "hahn", "--lab", str(bad), "-o", str(tmp_path / "run"),
+                  "--no-progress"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {bad}: {field}") and "Traceback" not in err, err
+        messages.append(err)
+    assert messages[0] == messages[1]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    from virtual_support import EXAMPLE_LAB
+
+    p = tmp_path / "notepad.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + EXAMPLE_LAB.read_bytes())
+    assert load_lab(p).awg.full_scale_v == 2.5
+
+
+def test_lab_check_and_measure_compare_idn_with_the_driver(vlab, tmp_path, capsys):
+    """Issue cases 8 (a 33600A driver on a 33522B) and 9 (the AWG resource points at
+    another instrument): lab check said OK; measure failed later with -113."""
+    from spinecho.cli import main
+
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    text = labfile.read_text()
+    wrong_model = tmp_path / "a33600.toml"
+    wrong_model.write_text(text.replace("awg:Keysight33500B", "awg:Keysight33600A"))
+    lockin_port = vlab.servers["lockin"].port
+    wrong_port = tmp_path / "swapped.toml"
+    body = text[:text.index("[lockin]")] + text[text.index("[squid]"):]
+    wrong_port.write_text(body.replace(f"::{vlab.servers['awg'].port}::",
+                                       f"::{lockin_port}::"))
+    for path, said in ((wrong_model, "33522B"), (wrong_port, "SR830")):
+        assert main(["lab", "check", str(path)]) == 1
+        out = capsys.readouterr().out
+        assert said in out
+        assert "not an instrument the configured driver" in out and "NOT OK" in out
+        vlab.awg.clear_log()
+        assert main(["measure", "hahn", "--lab", str(path), "-o", str(tmp_path / path.stem),
+                     "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "error: awg: *IDN? answers" in err and said in err
+        assert not any(u.startswith("SOUR") for u in vlab.awg.received())
