@@ -17,13 +17,15 @@
    ``summary.json``, ``README.md``; the run directories under ``runs/``.
 
 The hole-burning spectrum (see ``sequences/library/holeburn.seq``): the sample's line of
-splittings 2E/2π is inhomogeneous (Δ0 spread: 4Δ0 = 4.4 ± 0.4 MHz; bias spread 0.4 MHz),
-a 20 µs burn of 10 nT at 4.4 MHz (Rabi frequency ≈ 55 kHz ≈ 1/t_burn) saturates the
-grains within ~0.1 MHz of it, and a *selective* Hahn probe (π/2 in 2 µs: excitation band
-≈ 0.25 MHz, narrower than the ≈ 1 MHz line) swept across the line reads the line shape
-with a hole at the burn frequency. It is measured twice on the virtual lab — with the
-burn and with the burn amplitude set to 0 (the reference) — and the hole is their
-difference. The measurement procedure demodulates every point at its own probe carrier
+splittings 2E/2π is inhomogeneous (Δ0 spread: 4Δ0 = 4.4 ± 0.4 MHz; bias spread 0.4 MHz);
+a π burn at 4.4 MHz designed from the sample (:func:`echo.hole.design_burn`: the Rabi
+frequency of the resonant grains, hole FWHM 200 kHz) turns them over, and a *selective*
+Hahn probe (π/2 in 2 µs: excitation band ≈ 0.25 MHz, narrower than the ≈ 1 MHz line)
+swept across the line reads the line shape with a hole at the burn frequency. It is
+measured twice on the virtual lab — with the burn and with the burn amplitude set to 0
+(the reference) — and the hole is their difference (its depth and FWHM are reported
+beside the burn's closed form seen through the probe's band). The measurement procedure
+demodulates every point at its own probe carrier
 (``f_ref = f_probe`` in holeburn.seq; see :func:`instruments.procedure.reference_frequency`);
 the simulation is demodulated at the burn carrier and re-demodulated per point
 (``Dataset.meta["redemodulate"]``), which is the same operation.
@@ -56,10 +58,9 @@ SIGMA = 1.5e5       # Hz, OU bias-noise std
 TAU_C = 2.0e-6      # s, OU correlation time (the paper's T2)
 CARRIER = 4.4e6     # Hz, the Hahn carrier: the mean zero-bias splitting 4Δ0
 AMP = 0.445         # hahn π/2 amplitude (fraction of 1 µT) for S = 200 (hahn.seq: 0.89 at S = 100)
-# hole burning (holeburn.seq): a long weak burn, a wait, a selective Hahn probe
+# hole burning (holeburn.seq): a designed π burn, a wait, a selective Hahn probe
 F_BURN = 4.4e6      # Hz
-BURN_AMP = 0.01     # 10 nT: Rabi frequency γ h0 (Δ/E) / 2π ≈ 55 kHz ≈ 1/T_BURN
-T_BURN = 20e-6      # s
+HOLE_WIDTH = 200e3  # Hz, FWHM of the designed π burn's Rabi profile (~ the probe's band)
 WAIT = 5e-6         # s, burn trailing edge → probe leading edge
 PROBE_T90 = 2e-6    # s, probe π/2 length (π: twice as long, same amplitude)
 PROBE_AMP = AMP * 100e-9 / PROBE_T90  # π/2 in PROBE_T90: Rabi frequency 1/(4 t90) = 125 kHz
@@ -175,6 +176,9 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     runs = out / "runs"
     tables = truth_tables(sizes.lab_samples, seed=1 + seed)
     truth_model = model_from_dict(tables)
+    from echo.hole import design_burn
+
+    burn = design_burn(truth_model.ensemble, F_BURN, "pi", width=HOLE_WIDTH)
 
     # ------------------------------------------------------------------ 1. virtual lab
     cfg = default_config()
@@ -203,12 +207,13 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
         hb_sweep = [f"f_probe=lin({PROBE_RANGE[0] / 1e6:g}MHz, {PROBE_RANGE[1] / 1e6:g}MHz, "
                     f"{sizes.n_probe})"]
         procs_b = {}
-        for name, burn_amp in (("holeburn", BURN_AMP), ("holeburn_reference", 0.0)):
+        for name, burn_amp in (("holeburn", burn.amp), ("holeburn_reference", 0.0)):
             what = "with the burn" if burn_amp else "without the burn (the reference)"
             _say(progress, f"      measuring an echo-detected hole-burning spectrum {what} "
                            f"({sizes.n_probe} probe frequencies) ...")
             procs_b[name] = run_measurement("holeburn", labfile, runs / name,
-                                            sets=holeburn_sets(burn_amp), sweeps=hb_sweep,
+                                            sets=holeburn_sets(burn_amp, burn.duration),
+                                            sweeps=hb_sweep,
                                             progress=progress)
     finally:
         lab.stop()
@@ -279,7 +284,8 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     simulated_spec = hole_fit.curves[0].model
     reference_spec = hole_fit.curves[1].model
     hole_stats = {"measured": hole_metrics(f_probe, measured_spec, measured_ref),
-                  "simulated": hole_metrics(f_probe, simulated_spec, reference_spec)}
+                  "simulated": hole_metrics(f_probe, simulated_spec, reference_spec),
+                  "designed": designed_hole(hole, hole_ref, truth_model, burn)}
 
     # ---------------------------------------------------------------- 5. report
     _say(progress, "[5/5] writing the report ...")
@@ -297,7 +303,8 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     plot_schedule(seq_h.bind(amp=AMP, tau=3e-6), out / "timing_hahn.png")
     files["timing_hahn"] = out / "timing_hahn.png"
     plot_schedule(Sequence.load("holeburn").bind(
-        **{k: v for k, v in (a.split("=", 1) for a in holeburn_sets(BURN_AMP))},
+        **{k: v for k, v in (a.split("=", 1) for a in holeburn_sets(burn.amp,
+                                                                    burn.duration))},
         f_probe=F_BURN), out / "timing_holeburn.png")
     files["timing_holeburn"] = out / "timing_holeburn.png"
     files["hole_spectrum"] = _plot_hole(out / "hole_spectrum.png", f_probe, measured_spec,
@@ -376,12 +383,28 @@ def model_toml(tables: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def holeburn_sets(burn_amp: float) -> list[str]:
-    """``--set`` assignments of the demo's hole-burning measurement (holeburn.seq)."""
-    return [f"f_burn={F_BURN / 1e6:g} MHz", f"burn_amp={burn_amp:g}",
-            f"burn={T_BURN * 1e6:g} us", f"wait={WAIT * 1e6:g} us",
+def holeburn_sets(burn_amp: float, burn: float) -> list[str]:
+    """``--set`` assignments of the demo's hole-burning measurement (holeburn.seq): burn
+    amplitude (fraction of 1 µT) and length (s)."""
+    return [f"f_burn={F_BURN / 1e6:g} MHz", f"burn_amp={burn_amp!r}",
+            f"burn={burn!r} s", f"wait={WAIT * 1e6:g} us",
             f"t90={PROBE_T90 * 1e6:g} us", f"amp={PROBE_AMP:.6g}",
             f"tau={PROBE_TAU * 1e6:g} us"]
+
+
+def designed_hole(hole, hole_ref, model, burn) -> dict:
+    """The measured hole 1 − S_b/S_r of the swept probe (echo.hole) beside the closed form
+    of the designed burn seen through the probe's kernel: depth and FWHM ± 1σ."""
+    from echo.hole.experiment import analyse_hole
+
+    probe = {"rabi_hz": 1 / (4 * PROBE_T90), "t90": PROBE_T90, "tau": PROBE_TAU,
+             "window": 1e-6}
+    rep = analyse_hole(hole, hole_ref, model, f_burn=F_BURN, duration=burn.duration,
+                       amp=burn.amp, readout="swept", probe=probe)
+    f, e = rep.figures, rep.expected_figures
+    return {"burn": burn.describe(), "depth": f.depth, "depth_err": f.depth_err,
+            "fwhm_hz": f.fwhm, "fwhm_err_hz": f.fwhm_err, "expected_depth": e[0],
+            "expected_fwhm_hz": e[1], "resolution_hz": rep.spectrum.resolution}
 
 
 def hole_metrics(f, burn, reference, f_burn: float = F_BURN) -> dict:
@@ -523,16 +546,26 @@ def _write_readme(out: Path, fit, truth, moment, seconds, sizes, hole=None) -> P
         "```", "",
     ]
     if hole:
+        d = hole.get("designed") or {}
         text += ["## hole-burning spectrum", "",
-                 f"Burn {T_BURN * 1e6:g} µs at {F_BURN / 1e6:g} MHz ({BURN_AMP * 1e3:g} nT); "
+                 f"Designed burn (echo.hole.design_burn): {d.get('burn', '')}; "
                  f"selective Hahn probe (π/2 in {PROBE_T90 * 1e6:g} µs) swept "
                  f"{PROBE_RANGE[0] / 1e6:g}–{PROBE_RANGE[1] / 1e6:g} MHz, measured with and "
                  "without the burn; the hole is |reference| − |burn|.", "",
                  "| | depth at the burn frequency | hole peak (MHz) | hole FWHM (kHz) |",
                  "|---|---|---|---|"]
         for kind, h in hole.items():
-            text.append(f"| {kind} | {h['depth']:.0%} | {h['peak_hz'] / 1e6:.3f} | "
-                        f"{h['fwhm_hz'] / 1e3:.0f} |")
+            if kind != "designed":
+                text.append(f"| {kind} | {h['depth']:.0%} | {h['peak_hz'] / 1e6:.3f} | "
+                            f"{h['fwhm_hz'] / 1e3:.0f} |")
+        if d:
+            text += ["", f"Hole 1 − S_burn/S_ref of the measured spectra: depth {d['depth']:.3g}"
+                     f" ± {d['depth_err']:.2g}, FWHM {d['fwhm_hz'] / 1e3:.4g} ± "
+                     f"{d['fwhm_err_hz'] / 1e3:.2g} kHz; expected (the burn's Rabi profile "
+                     f"through the probe's {d['resolution_hz'] / 1e3:.3g} kHz band): depth "
+                     f"{d['expected_depth']:.3g}, FWHM {d['expected_fwhm_hz'] / 1e3:.4g} kHz "
+                     "(a few probe frequencies resolve the width poorly: NaN when the half "
+                     "maximum is not crossed)."]
         text.append("")
     if moment is not None:
         text += ["## moment per grain (the paper's proposal)", "", moment.text(),

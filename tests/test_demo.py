@@ -46,16 +46,21 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert s["demo"]["moment"]["verdict"] in ("consistent", "tension", "inconsistent")
     hs = s["demo"]["hole_spectrum"]
     assert len(hs["measured_abs_v"]) == len(hs["measured_no_burn_abs_v"]) == 5
-    # A hole at the burn frequency, measured and simulated: the burn saturates the grains
-    # within ~0.1 MHz of 4.4 MHz; seen through the probe's 0.25 MHz band the echo there
-    # drops by ~55 % (full demo: 55–60 %; tests/test_holeburn_physics.py pins the closed
+    # A hole at the burn frequency, measured and simulated: a π burn designed for the
+    # sample (hole FWHM 200 kHz) turns the resonant grains over; seen through the probe's
+    # 0.25 MHz band the echo there drops (tests/test_holeburn_physics.py pins the closed
     # form). Bound 25 %: the quick run's 400 lab grains give a Monte-Carlo spread of
-    # ~0.1 on the depth (seeds 0–4: measured 0.36–0.66, simulated 0.49–0.66). The
-    # neighbours 0.4 MHz away are outside the hole, so the hole peaks at 4.4 MHz.
+    # ~0.1 on the depth. The neighbours 0.4 MHz away are outside the hole, so the hole
+    # peaks at 4.4 MHz.
     for kind in ("measured", "simulated"):
         hole = hs["hole"][kind]
         assert hole["peak_hz"] == 4.4e6, (kind, hole)
         assert hole["depth"] > 0.25, (kind, hole)
+    # the designed burn's hole (1 − S_b/S_r) beside its closed form through the probe
+    d = hs["hole"]["designed"]
+    assert "pi burn at 4.4 MHz" in d["burn"]
+    assert d["expected_depth"] > 0.5 and d["depth_err"] > 0
+    assert abs(d["depth"] - d["expected_depth"]) < 4 * d["depth_err"] + 0.3, d
 
 
 def test_demo_refuses_a_non_empty_folder(tmp_path, capsys):
