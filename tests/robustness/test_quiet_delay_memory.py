@@ -43,10 +43,10 @@ NOISY = Environment(noise=(OrnsteinUhlenbeck(2e4, 2e-6),))
 DET = Detection(sample_rate=100e6, reference_frequency=4e6)
 
 
-def _table(schedule, env=NOISY):
+def _table(schedule, env=NOISY, det=DET):
     from echo.detect import output_times
 
-    times, _ = output_times(schedule, DET)
+    times, _ = output_times(schedule, det)
     segs = schedule.segments()
     chunk = ENS.chunk(0)
     ou = [(2 * math.pi * p.sigma, p.tau_c) for p in env.noise]
@@ -155,3 +155,23 @@ def test_absurd_drive_is_refused_before_it_runs(values):
     with pytest.raises(ModelError, match="engine substeps"):
         fast.simulate_chunk(sch, ENS.chunk(0), Environment(), np.array([0.0]), seed=1,
                             moment=ENS.moment_rad_per_tesla)
+
+
+def test_output_samples_stay_distinct_after_a_long_wait():
+    """After a 3000 s wait (near the 1 h shot cap) a 1 GSa/s echo record is the record
+    after a 1 µs wait: edges are merged only within rounding noise of the shot length,
+    never across neighbouring samples."""
+    det = Detection(sample_rate=1e9, reference_frequency=4e6)
+    model = Model(replace(ENS, n_samples=16), Environment(), det)
+    seq = sequences.parse(WAITED)
+
+    def record(wait):
+        r = simulate(seq, model, values={"wait": wait, "ideal": 1, "window": 50e-9},
+                     normalise=False, keep_tau_z=True)
+        return r.dataset["tau_z"].values.ravel()
+
+    short, long_ = record(1e-6), record(3000.0)
+    # 2 phase steps × 50 samples; the echo oscillates in the window
+    assert short.size == 100 and np.ptp(short) > 1e-3
+    # times at 3000 s are resolved to 4.5e-13 s (one ulp): a phase error 2E·δt ~ 1e-5
+    np.testing.assert_allclose(long_, short, atol=1e-4)
