@@ -401,18 +401,25 @@ def _now() -> str:
 class TriggerPacer:
     """Real-time duty-cycle guard: every bus trigger of a run goes through :meth:`fire`,
     which waits until at least ``period`` s (the repetition period the program's duty
-    cycle was checked against) have passed since the previous trigger — across steps,
-    software averages, on-scope averages, retries and sweep points alike. ``times``
-    keeps the monotonic time of every trigger sent."""
+    cycle was checked against) plus a margin have passed since the previous trigger —
+    across steps, software averages, on-scope averages, retries and sweep points alike.
+    The margin (``margin_s`` + ``margin_fraction`` · period, default 2 ms + 2 %) covers
+    the variation of the delay between sending ``*TRG`` and the instrument acting on it
+    (network and host scheduling), so the shots the instrument plays keep the period too.
+    ``times`` keeps the monotonic time of every trigger sent."""
 
-    def __init__(self, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, clock=time.monotonic, sleep=time.sleep, margin_s: float = 0.002,
+                 margin_fraction: float = 0.02):
         self.clock = clock
         self.sleep = sleep
+        self.margin_s = margin_s
+        self.margin_fraction = margin_fraction
         self.last: float | None = None
         self.times: list[float] = []
 
     def fire(self, awg, period: float) -> None:
         if self.last is not None:
+            period = period * (1.0 + self.margin_fraction) + self.margin_s
             wait = self.last + period - self.clock()
             while wait > 0:
                 self.sleep(wait)

@@ -263,10 +263,10 @@ def test_shots_are_never_closer_than_the_checked_repetition_time(vlab, tmp_path,
     shots = [t for t, ch in vlab.awg.shot_times if ch == 1]
     assert len(shots) == n
     played = np.diff(shots)
-    # the AWG's clock sees each *TRG one loopback latency later; on a loaded machine that
-    # latency varies by a few ms (thread scheduling), so the played spacing is checked
-    # to 10 ms
-    assert played.min() >= period - 0.010, played.min()
+    # the AWG acts on each *TRG one loopback latency later; on a loaded machine that latency
+    # varies by a few ms (thread scheduling), which the pacer's margin (2 ms + 2 %) covers;
+    # the played spacing is checked to 5 ms below the period
+    assert played.min() >= period - 0.005, played.min()
     print(f"shot spacing: sent min {sent.min() * 1e3:.2f} ms, played min "
           f"{played.min() * 1e3:.2f} ms, median {np.median(played) * 1e3:.2f} ms")
     assert proc.programs[0].safety.period == period
