@@ -232,6 +232,9 @@ def _frame_frequency(schedule, opts) -> float:
 
 #: most substeps one pulse segment may take (each is a row of ~200 bytes)
 MAX_PULSE_SUBSTEPS = 50_000_000
+#: most noise steps the quiet stretches of one shot may take (repeated rows: no memory,
+#: but ~1e8 grain-steps per second)
+MAX_NOISE_STEPS = 1e11
 
 
 def _substeps(x: float, start: float, dur: float) -> int:
@@ -325,7 +328,15 @@ def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_ma
     rep = np.ones(t0.size, dtype=np.int64)
     if math.isfinite(h_cap):
         quiet = (amp == 0) & (dt > h_cap)
-        rep[quiet] = np.ceil(dt[quiet] / h_cap).astype(np.int64)
+        with np.errstate(over="ignore"):
+            steps = np.ceil(dt[quiet] / h_cap)
+        if steps.sum() > MAX_NOISE_STEPS:
+            raise ModelError(
+                f"the quiet stretches of this {duration:.6g} s shot would take "
+                f"{steps.sum():.3g} bias-noise steps of {h_cap:.3g} s (more than "
+                f"{MAX_NOISE_STEPS:.0e}: days of computing); shorten the waits or simulate "
+                "them without bias noise")
+        rep[quiet] = steps.astype(np.int64)
         dt = dt / rep
     n_ev = t0.size
     # ---- assemble: sort key (time, priority): ideal 0, record 1, evolve 2

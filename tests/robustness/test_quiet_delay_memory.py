@@ -175,3 +175,15 @@ def test_output_samples_stay_distinct_after_a_long_wait():
     assert short.size == 100 and np.ptp(short) > 1e-3
     # times at 3000 s are resolved to 4.5e-13 s (one ulp): a phase error 2E·δt ~ 1e-5
     np.testing.assert_allclose(long_, short, atol=1e-4)
+
+
+def test_a_hand_built_endless_noisy_schedule_is_refused():
+    """A Schedule built by hand (no bind cap) with a 1e300 s quiet stretch and bias noise:
+    a clear ModelError, not an int64 overflow or a run that never ends."""
+    from sequences.schedule import Channel, DetectionWindow, Schedule
+
+    sch = Schedule(channels=(Channel("rf", "field"), Channel("adc", "detector")),
+                   windows=(DetectionWindow("adc", 1e300, 1e-6),), duration=1e300 + 1e-6)
+    with pytest.raises(ModelError, match="bias-noise steps"):
+        fast.simulate_chunk(sch, ENS.chunk(0), NOISY, np.array([0.0]), seed=1,
+                            moment=ENS.moment_rad_per_tesla)
