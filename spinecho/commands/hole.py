@@ -115,6 +115,9 @@ def register(subparsers) -> None:
     a.add_argument("--full-scale", default="1uT", metavar="B")
     a.add_argument("--f-ref", metavar="F", help="demodulation reference (default f_burn)")
     a.add_argument("--waits", metavar="T1,T2,...", help="waits of the BURN runs: fit σ, τc")
+    a.add_argument("--probe", metavar="T90,TAU,WINDOW",
+                   help="swept read-out: the probe's π/2 length, τ and window (a π/2 in "
+                        "T90), for its kernel and resolution")
     a.add_argument("--apodisation", choices=("hann", "rect"), default="hann")
     a.add_argument("--span", metavar="S")
     a.add_argument("-o", "--output", required=True, type=Path, metavar="DIR")
@@ -233,7 +236,7 @@ def _load(path):
 
 def analyse_files(runs, reference, model_path, *, f_burn, burn_time, burn_amp,
                   full_scale="1uT", f_ref=None, waits=None, apodisation="hann", span=None,
-                  out: Path, as_json=False):
+                  probe=None, out: Path, as_json=False):
     """Analyse burned runs against a reference run (``hole analyse`` and ``compare --kind
     hole-series``): one hole, or with ``waits`` a refilling series fitted for σ, τc.
     Returns the DiffusionFit of a series, else None."""
@@ -249,6 +252,12 @@ def analyse_files(runs, reference, model_path, *, f_burn, burn_time, burn_amp,
               full_scale=_quantity(full_scale, FIELD, "full scale"),
               f_ref=_freq(f_ref, "f_ref") if f_ref else None, apodisation=apodisation,
               span=_freq(span, "span") if span else None)
+    if probe:
+        parts = _times(probe, "--probe")
+        if len(parts) != 3 or min(parts) <= 0:
+            raise UserError(f"--probe {probe!r}: expected T90,TAU,WINDOW (three times > 0)")
+        kw["probe"] = {"rabi_hz": 1 / (4 * parts[0]), "t90": parts[0], "tau": parts[1],
+                       "window": parts[2]}
     reports = [analyse_hole(_load(r), ref, model, **kw) for r in runs]
 
     class _Args:
@@ -274,6 +283,7 @@ def run_analyse(args) -> int:
     fit = analyse_files(args.runs, args.reference, args.model, f_burn=args.f_burn,
                         burn_time=args.burn_time, burn_amp=str(args.burn_amp),
                         full_scale=args.full_scale, f_ref=args.f_ref, waits=args.waits,
-                        apodisation=args.apodisation, span=args.span, out=args.output,
+                        apodisation=args.apodisation, span=args.span, probe=args.probe,
+                        out=args.output,
                         as_json=args.json)
     return 0 if fit is None or fit.success else 1

@@ -119,3 +119,8 @@ def test_analyse_and_compare_fit_a_saved_series(tmp_path, capsys):
                  "--model", str(model), "--f-burn", "4.5MHz", "--burn-time", "4us",
                  "--burn-amp", "0.05", "-o", str(tmp_path / "two")]) == 2
     assert "not a result file" in capsys.readouterr().err
+    assert main(["hole", "analyse", runs[0], "--reference", str(tmp_path / "ref.nc"),
+                 "--model", str(model), "--f-burn", "4.5MHz", "--burn-time", "4us",
+                 "--burn-amp", "0.05", "--probe", "2us,3us", "-o",
+                 str(tmp_path / "three")]) == 2
+    assert "T90,TAU,WINDOW" in capsys.readouterr().err
