@@ -46,6 +46,9 @@ def register(subparsers) -> None:
                    help="override a parameter, e.g. --set tau=5us (repeatable)")
     q.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
                    help="name=start:stop:step | name=lin(a,b,n) (at most two; the last is x)")
+    from spinecho.params_option import add_params_option
+
+    add_params_option(q)
     q.add_argument("--shots", type=int, default=1, help="shots per point, h (default 1)")
     q.add_argument("--scans", type=int, default=1, help="scans, n (default 1)")
     q.add_argument("--repetition-time", type=float, default=None, metavar="S",
@@ -152,8 +155,10 @@ def run_pulsespel(args) -> int:
 
     _finite("--repetition-time", args.repetition_time)
     _finite("--resolution", args.resolution)
+    from spinecho.params_option import merged_sets
+
     seq = with_sweep_options(load(args.sequence), args.sweeps)
-    values = parse_assignments(args.sets)
+    values = parse_assignments(merged_sets(args, seq))
     swept = {s.name for s in seq.sweeps}
     if swept & set(values):  # --set of a swept parameter: fix it, drop its sweep
         seq = replace(seq, sweeps=tuple(s for s in seq.sweeps if s.name not in values))

@@ -19,6 +19,9 @@ def register(subparsers) -> None:
                    help="name=start:stop:step | name=v1,v2 | name=lin(a,b,n) (repeatable)")
     p.add_argument("--hardware", metavar="FILE.toml", help="hardware profile to validate "
                    "against")
+    from spinecho.params_option import add_params_option
+
+    add_params_option(p)
     p.add_argument("--max-events", type=int, default=None, metavar="N",
                    help="refuse to create more than N events (default 10^6)")
     p.add_argument("--model", metavar="MODEL.toml",
@@ -86,10 +89,11 @@ def run(args) -> int:
     from sequences.parser import load
     from sequences.plot import phase_name
     from sequences.sweep import sweep_axes, with_sweep_options
+    from spinecho.params_option import merged_sets
 
     seq = load(args.sequence)
     seq = with_sweep_options(seq, args.sweeps)
-    values = parse_assignments(args.sets)
+    values = parse_assignments(merged_sets(args, seq))
     profile = HardwareProfile.load(args.hardware) if args.hardware else None
     swept = {s.name for s in seq.sweeps}
     fixed = {k: v for k, v in values.items() if k not in swept}

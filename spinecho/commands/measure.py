@@ -11,6 +11,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("measure", help="measure a sequence on the lab's instruments")
     p.add_argument("sequence", help="sequence file (.seq) or library name (e.g. hahn)")
     p.add_argument("--lab", required=True, type=Path, help="lab TOML file")
+    from spinecho.params_option import add_params_option
+
+    add_params_option(p)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter, e.g. --set tau=5us (repeatable)")
     p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
@@ -44,8 +47,15 @@ def run(args) -> int:
 
     from instruments.measure import RunTerminated, run_measurement
 
+    sets = args.sets
+    if args.params is not None:
+        from sequences.parser import load
+        from sequences.sweep import with_sweep_options
+        from spinecho.params_option import merged_sets
+
+        sets = merged_sets(args, with_sweep_options(load(args.sequence), args.sweeps))
     try:
-        proc = run_measurement(args.sequence, args.lab, args.output, sets=args.sets,
+        proc = run_measurement(args.sequence, args.lab, args.output, sets=sets,
                                sweeps=args.sweeps, averages=args.averages,
                                retries=args.retries,
                                reference_frequency=args.reference_frequency,

@@ -14,6 +14,7 @@ parameter values, the echo amplitude (V) and the normalised echo amplitude.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -31,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--initial", choices=INITIAL_STATES, default="thermal",
                    help="initial state: thermal (at the model temperature; none = ground state), "
                         "ground, or up (τz = +1)")
+    from spinecho.params_option import add_params_option
+
+    add_params_option(p)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="sequence parameter (tau=5us) or model field (environment.t1=1e-3)")
     p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
@@ -127,7 +131,10 @@ def run(args) -> int:
     model = _model(args.model, model_sets)
     seq = load(args.sequence)
     seq = with_sweep_options(seq, args.sweeps)
-    values = parse_assignments(seq_sets)
+    from spinecho.params_option import merged_sets
+
+    values = parse_assignments(merged_sets(argparse.Namespace(sets=seq_sets,
+                                                              params=args.params), seq))
     if args.burn or args.burn_time or args.hole_width:
         values.update(_designed_burn(args, seq, values, model))
     if any(sw.name in values for sw in seq.sweeps):  # --set of a swept parameter fixes it

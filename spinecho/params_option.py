@@ -1,0 +1,37 @@
+"""``--params FILE``: sequence parameter values from a file (e.g. ``spinecho tune``'s
+``tuned.toml``), shared by the commands that bind a sequence. A sequence takes the values
+of the parameters it declares and does not sweep; explicit ``--set`` values win."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_params_option(parser) -> None:
+    parser.add_argument("--params", type=Path, metavar="FILE.toml",
+                        help="parameter values from a file ([params] table, e.g. the "
+                             "tuned.toml of spinecho tune); --set overrides it")
+
+
+def merged_sets(args, seq) -> list[str]:
+    """``args.sets`` preceded by the ``--params`` file's values for ``seq`` (``name=value``
+    strings; later ones override earlier ones). Names the sequence does not declare, or
+    sweeps, are reported on stderr and left out."""
+    sets = list(getattr(args, "sets", []) or [])
+    path = getattr(args, "params", None)
+    if path is None:
+        return sets
+    from sequences.paramfile import params_for
+
+    values, ignored = params_for(seq, path)
+    swept = {s.name for s in seq.sweeps}
+    skipped = sorted(k for k in values if k in swept)
+    if ignored or skipped:
+        parts = []
+        if ignored:
+            parts.append(f"not declared by {seq.name or 'the sequence'}: {', '.join(ignored)}")
+        if skipped:
+            parts.append(f"swept: {', '.join(skipped)}")
+        print(f"--params {path}: left out ({'; '.join(parts)})", file=sys.stderr)
+    return [f"{k}={v}" for k, v in values.items() if k not in swept] + sets
