@@ -200,7 +200,7 @@ if not noisy:
 src = (Path(sequences.__file__).parent / "library" / "hahn.seq").read_text()
 src = src[src.index("sequence hahn"):]
 seq = sequences.parse(src.replace("sequence hahn", "sequence waited_hahn\nparam wait = 1 us")
-                      .replace("receiver [x, -x]\n", "receiver [x, -x]\ndelay(wait)\n"))
+                      .replace("\npulse(t90", "\ndelay(wait)\npulse(t90", 1))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 r = simulate(seq, model, values={"wait": wait}, normalise=False)

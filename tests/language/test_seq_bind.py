@@ -104,16 +104,18 @@ def test_python_api_builds_the_same_sequence_as_text():
     f = param("f", "4 MHz")
     window = param("window", "1 us")
     ideal_ = param("ideal", 0)
+    rx = param("rx", "0 deg")
+    echo_shift = param("echo_shift", "0 ns")
     p90 = pulse(t90, amp=amp, phase=["x", "-x"], angle="90 deg", label="p90")
     p180 = pulse(t180, amp=amp, angle="180 deg", label="p180")
-    hahn = (p90 + delay(tau - t90 / 2 - t180 / 2) + p180 + delay(tau - t180 / 2 - window / 2)
-            + detect(window, label="echo"))
+    hahn = (p90 + delay(tau - t90 / 2 - t180 / 2) + p180
+            + delay(tau - t180 / 2 - window / 2 + echo_shift) + detect(window, label="echo"))
     hahn = (hahn.with_channel("rf", "field", full_scale="1 uT", freq=f)
-            .with_channel("adc", "detector").with_receiver(["x", "-x"]).named("hahn"))
+            .with_channel("adc", "detector").with_receiver([rx, rx + "180 deg"]).named("hahn"))
     # params in the library's order for equality of the declarations
-    order = ["tau", "t90", "t180", "amp", "f", "window", "ideal"]
+    order = ["tau", "t90", "t180", "amp", "f", "window", "ideal", "rx", "echo_shift"]
     hahn = Sequence(body=hahn.body, params=tuple(sorted(
-        (*hahn.params, ideal_.decl), key=lambda p: order.index(p.name))),
+        (*hahn.params, ideal_.decl, rx.decl), key=lambda p: order.index(p.name))),
         channels=hahn.channels, receiver=hahn.receiver, name="hahn")
     lib = load("hahn")
     assert hahn == lib

@@ -33,7 +33,7 @@ def _waited_hahn_text() -> str:
     src = (Path(sequences.__file__).parent / "library" / "hahn.seq").read_text()
     body = src[src.index("sequence hahn"):]
     return (body.replace("sequence hahn", "sequence waited_hahn\nparam wait = 1 us")
-            .replace("receiver [x, -x]\n", "receiver [x, -x]\ndelay(wait)\n"))
+            .replace("\npulse(t90", "\ndelay(wait)\npulse(t90", 1))
 
 
 WAITED = _waited_hahn_text()
