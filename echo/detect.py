@@ -28,6 +28,19 @@ Read-out chain (:func:`to_signal`), per phase-cycle step, in volts:
    centred half a sample early, a 0.5-sample envelope delay).
    f = 0 means a baseband read-out: z = V (no factor 2). ``reference_frequency=None``
    returns the raw real trace V(t) as complex with zero imaginary part.
+4. Phase cycle (:func:`phase_cycle`): S(t) = (1/n) Σ_k receiver[k] · z_k(t).
+5. Echo amplitude (:func:`echo_amplitude`): the mean of S over the samples of the
+   schedule's :meth:`~sequences.Schedule.echo_window` (the window labelled ``"echo"``,
+   else window 0; every sample when the schedule has no window). With a low-pass
+   (``demod_bandwidth`` B) the mean is over the filtered signal, so a window shorter than
+   1/B, or than a few carrier periods when unfiltered, averages in the filter's edge
+   response or an unrejected 2f component: :func:`window_warnings` says so.
+   :func:`window_means` gives the same mean for every window (CPMG trains).
+
+Steps 3–5 are the one implementation shared by the engines' results
+(:func:`echo.result.build_result`), the measurement procedure
+(:mod:`instruments.procedure`) and the fits: a measured and a simulated echo are reduced
+the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +51,8 @@ import numpy as np
 
 from echo.model import Detection, Ensemble, ModelError
 
-__all__ = ["output_times", "to_signal", "window_slices"]
+__all__ = ["output_times", "to_signal", "window_slices", "demodulate", "phase_cycle",
+           "echo_amplitude", "window_means", "window_warnings"]
 
 
 def output_times(schedule, detection: Detection) -> tuple[np.ndarray, np.ndarray]:
@@ -110,15 +124,73 @@ def to_signal(tau_z, times, window_index, schedule, ensemble: Ensemble, detectio
         if rng is None:
             rng = np.random.default_rng(detection.seed)
         v = v + rng.normal(0.0, detection.noise_rms, v.shape)
-    if detection.reference_frequency is None:
-        return v.astype(complex)
-    f = float(detection.reference_frequency)
-    if f == 0.0:
-        z = v.astype(complex)
-    else:
-        z = 2.0 * v * np.exp(-2j * np.pi * f * times)
+    z = demodulate(v, times, detection.reference_frequency)
     if detection.demod_bandwidth is not None:
         n = max(1, int(round(detection.sample_rate / detection.demod_bandwidth)))
         for sl in slices:
             z[:, sl] = _moving_average(z[:, sl], n)
     return z
+
+
+def demodulate(volts, times, f_ref: float | None) -> np.ndarray:
+    """z(t) = 2 V(t) exp(−i 2π f t) for f = ``f_ref`` > 0 (Hz; ``times`` absolute in the
+    shot, s: a phase-coherent reference); z = V for f = 0 (baseband); ``None``: the raw
+    real trace as complex. ``volts`` (..., n_t) in V."""
+    v = np.asarray(volts, dtype=float)
+    if f_ref is None or float(f_ref) == 0.0:
+        return v.astype(complex)
+    return 2.0 * v * np.exp(-2j * np.pi * float(f_ref) * np.asarray(times, dtype=float))
+
+
+def phase_cycle(trace, receiver) -> np.ndarray:
+    """The phase-cycled signal (1/n) Σ_k receiver[k] · trace[k] of a (n_steps, n_t) trace
+    (the receiver convention of :class:`sequences.Schedule`)."""
+    rec = np.asarray(receiver, dtype=complex)
+    trace = np.asarray(trace)
+    if trace.shape[0] != rec.size:
+        raise ValueError(f"trace has {trace.shape[0]} phase steps for {rec.size} receiver "
+                         "weights")
+    return (rec[:, None] * trace).sum(axis=0) / rec.size
+
+
+def _window_mean(signal, window_index, k: int) -> complex:
+    signal = np.asarray(signal)
+    window_index = np.asarray(window_index)
+    sel = np.ones(signal.shape[-1], bool) if k < 0 else window_index == k
+    sel &= np.isfinite(signal)
+    return complex(signal[sel].mean()) if sel.any() else complex("nan")
+
+
+def echo_amplitude(signal, window_index, schedule) -> complex:
+    """The echo amplitude (V): mean of the phase-cycled ``signal`` over the samples of
+    ``schedule.echo_window()`` (every sample when the schedule has no window)."""
+    return _window_mean(signal, window_index, schedule.echo_window())
+
+
+def window_means(signal, window_index, schedule) -> np.ndarray:
+    """Mean of the phase-cycled ``signal`` over each detection window of ``schedule``, in
+    time order (complex, V; NaN for a window without samples)."""
+    order = sorted(range(len(schedule.windows)), key=lambda k: schedule.windows[k].start)
+    return np.array([_window_mean(signal, window_index, k) for k in order], dtype=complex)
+
+
+def window_warnings(schedule, detection: Detection, f_ref: float | None = None,
+                    min_periods: float = 3.0) -> list[str]:
+    """Warnings for detection windows too short to give a clean echo amplitude: shorter
+    than 1/``demod_bandwidth`` (the moving average then spans more than the window), or,
+    demodulating at f = ``f_ref`` (default ``detection.reference_frequency``), shorter
+    than ``min_periods`` carrier periods (the 2f image is not averaged away: its residue
+    is up to 1/(2π f T) of the amplitude for a window of length T)."""
+    out = []
+    f = detection.reference_frequency if f_ref is None else f_ref
+    bw = detection.demod_bandwidth
+    for k, w in enumerate(schedule.windows):
+        name = f"window {k}" + (f" ({w.label!r})" if w.label else "")
+        if bw is not None and w.duration < 1.0 / bw:
+            out.append(f"{name}: {w.duration:.3g} s is shorter than 1/demod_bandwidth = "
+                       f"{1.0 / bw:.3g} s; its amplitude averages the filter's edge response")
+        if f and w.duration * f < min_periods:
+            out.append(f"{name}: {w.duration:.3g} s holds {w.duration * f:.3g} periods of the "
+                       f"{f:.6g} Hz reference (< {min_periods:g}); the 2f image is not "
+                       "averaged away")
+    return out

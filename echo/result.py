@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from echo.detect import echo_amplitude, phase_cycle
+
 __all__ = ["EchoResult", "build_result", "versions"]
 
 _REIM = "reim"
@@ -58,14 +60,6 @@ def versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return out
-
-
-def _echo_window(schedule) -> int:
-    """Index (in schedule.windows) of the window labelled "echo", else 0, else −1."""
-    for i, w in enumerate(schedule.windows):
-        if w.label == "echo":
-            return i
-    return 0 if schedule.windows else -1
 
 
 def build_result(*, schedules, times, window_index, trace, tau_z=None, params=None,
@@ -100,11 +94,8 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
             tz[p, :, :m] = tau_z[p]
         win[p, :m] = window_index[p]
         shot[p, :m] = times[p]
-        rec = np.asarray(sch.receiver, dtype=complex)
-        sig[p, :m] = (rec[:, None] * np.asarray(trace[p])).sum(axis=0) / n_steps
-        k = _echo_window(sch)
-        sel = np.ones(m, bool) if k < 0 else (np.asarray(window_index[p]) == k)
-        amp[p] = sig[p, :m][sel].mean() if sel.any() else np.nan
+        sig[p, :m] = phase_cycle(trace[p], sch.receiver)
+        amp[p] = echo_amplitude(sig[p, :m], window_index[p], sch)
     coords: dict = {"step": np.arange(n_steps)}
     attrs = dict(attrs or {})
     if uniform:

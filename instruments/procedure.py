@@ -59,7 +59,9 @@ from pymeasure.experiment import (
     Procedure,
 )
 
+from echo.detect import demodulate, echo_amplitude, phase_cycle
 from instruments.errors import InstrumentError
+from sequences.errors import ScheduleError
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +131,6 @@ class PointData:
     averages: int
 
 
-def echo_window(schedule) -> int:
-    """Index of the detection window labelled "echo", else 0 (−1: no window)."""
-    for k, w in enumerate(schedule.windows):
-        if w.label == "echo":
-            return k
-    return 0 if schedule.windows else -1
-
-
 def window_samples(schedule, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Boolean mask of recorded ``times`` inside a detection window (half-open
     [start, stop)) and the window index of each kept sample (−1 without windows)."""
@@ -151,41 +145,16 @@ def window_samples(schedule, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return keep, idx[keep]
 
 
-def carrier_frequency(schedule) -> float:
-    """Carrier (Hz) of the first pulse with a non-zero frequency, else 0 (baseband)."""
-    for p in sorted(schedule.pulses, key=lambda p: p.start):
-        if p.frequency:
-            return float(p.frequency)
-    return 0.0
-
-
 def reference_frequency(schedule, explicit: float = -1.0, parameter: str = "f_ref") -> float:
-    """Demodulation reference (Hz) of one bound point: ``explicit`` if ≥ 0; else the
-    schedule's bound parameter ``parameter`` if it has one (a per-point reference, e.g.
-    the probe carrier of a swept hole-burning probe); else :func:`carrier_frequency`."""
+    """Demodulation reference (Hz) of one bound point: ``explicit`` if ≥ 0; else
+    :meth:`sequences.Schedule.reference_frequency` (the bound ``parameter``, e.g. the probe
+    carrier of a swept hole-burning probe, else the schedule's carrier)."""
     if explicit >= 0:
         return float(explicit)
-    if parameter:
-        for name, value in schedule.params:
-            if name == parameter:
-                f = float(value)
-                if not (math.isfinite(f) and f >= 0):
-                    raise InstrumentError(f"reference parameter {parameter!r} = {f!r} Hz: "
-                                          "must be a finite frequency >= 0", "procedure")
-                return f
-    return carrier_frequency(schedule)
-
-
-def demodulate(volts: np.ndarray, times: np.ndarray, f_ref: float) -> np.ndarray:
-    """z = 2 V exp(−i 2π f t) (f > 0), or V (f = 0): see the module docstring."""
-    if f_ref == 0:
-        return np.asarray(volts, dtype=complex)
-    return 2.0 * np.asarray(volts, float) * np.exp(-2j * np.pi * f_ref * times)
-
-
-def phase_cycled(trace: np.ndarray, receiver) -> np.ndarray:
-    rec = np.asarray(receiver, dtype=complex)
-    return (rec[:, None] * trace).sum(axis=0) / rec.size
+    try:
+        return schedule.reference_frequency(parameter or None)
+    except ScheduleError as exc:
+        raise InstrumentError(str(exc), "procedure") from None
 
 
 # ------------------------------------------------------------------------- run store
@@ -796,10 +765,7 @@ class EchoProcedure(Procedure):
         keep, widx = window_samples(schedule, times)
         f = self.f_ref(schedule)
         trace = np.stack([demodulate(v[keep], times[keep], f) for v in volts])
-        sig = phase_cycled(trace, schedule.receiver)
-        k = echo_window(schedule)
-        sel = np.ones(widx.size, bool) if k < 0 else widx == k
-        amp = complex(sig[sel].mean()) if sel.any() else complex("nan")
+        amp = echo_amplitude(phase_cycle(trace, schedule.receiver), widx, schedule)
         return PointData(i, self.points[i], times[keep], widx, trace, amp,
                          int(self.averages) * hw_avg)
 

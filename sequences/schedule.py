@@ -271,17 +271,72 @@ class Schedule:
                         f"{n1} ({s1:.6g} s) overlaps {n0} ({s0:.6g}–{s0 + d0:.6g} s) on "
                         f"channel {ch!r}")
 
-    # ------------------------------------------------------------- simulators
-    def _field_channel(self, channel: str | None) -> str:
+    # ------------------------------------------------------------- conventions
+    # One home for each convention that engines, compilers, the measurement procedure
+    # and the fits share: call these, never re-derive them.
+    def field_channel(self, channel: str | None = None) -> str | None:
+        """The field channel the drive is read from: ``channel`` if given (it must be a
+        field channel), else the schedule's only field channel; ``None`` when the
+        schedule has no field channel at all (free evolution). Several field channels and
+        no ``channel``: :class:`ScheduleError`."""
         if channel is not None:
             if self.channel(channel).kind != "field":
                 raise ScheduleError(f"channel {channel!r} is not a field channel")
             return channel
         fields = self.channels_of("field")
+        if not fields:
+            return None
         if len(fields) != 1:
             raise ScheduleError(
-                f"schedule has {len(fields)} field channels; name the one to use")
+                f"schedule has {len(fields)} field channels "
+                f"({', '.join(c.name for c in fields)}); name the one to use")
         return fields[0].name
+
+    def carrier(self, channel: str | None = None) -> float:
+        """The drive carrier (Hz, cyclic): the ``frequency`` of the first pulse in time
+        (ties: the order of ``pulses``) on :meth:`field_channel` ``(channel)`` that plays
+        something — non-zero amplitude, duration and frequency. 0.0 when there is none
+        (baseband drive or no drive). It is the rotating frame of ``frame="rwa"`` and the
+        default demodulation reference (:meth:`reference_frequency`)."""
+        name = self.field_channel(channel)
+        if name is None:
+            return 0.0
+        for p in sorted(self.pulses, key=lambda p: p.start):
+            if p.channel == name and p.amplitude != 0 and p.duration > 0 and p.frequency:
+                return float(p.frequency)
+        return 0.0
+
+    def reference_frequency(self, parameter: str | None = "f_ref",
+                            channel: str | None = None) -> float:
+        """The demodulation reference (Hz) of this shot: the bound parameter
+        ``parameter`` if the sequence has one (e.g. ``f_ref = f_probe`` in holeburn.seq,
+        a per-point reference), else :meth:`carrier`. A bound value that is not a finite
+        frequency >= 0 is a :class:`ScheduleError`."""
+        if parameter:
+            for name, value in self.params:
+                if name == parameter:
+                    f = float(value)
+                    if not (math.isfinite(f) and f >= 0):
+                        raise ScheduleError(f"reference parameter {parameter!r} = {f!r} Hz: "
+                                            "must be a finite frequency >= 0")
+                    return f
+        return self.carrier(channel)
+
+    def echo_window(self) -> int:
+        """Index in ``windows`` of the window whose echo amplitude is reported: the one
+        labelled ``"echo"``, else window 0; −1 when the schedule has no window (the whole
+        shot is recorded)."""
+        for k, w in enumerate(self.windows):
+            if w.label == "echo":
+                return k
+        return 0 if self.windows else -1
+
+    # ------------------------------------------------------------- simulators
+    def _field_channel(self, channel: str | None) -> str:
+        name = self.field_channel(channel)
+        if name is None:
+            raise ScheduleError("schedule has 0 field channels; name the one to use")
+        return name
 
     def segments(self, step: int = 0, channel: str | None = None,
                  max_error: float = 1e-3) -> Segments:

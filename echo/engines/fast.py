@@ -224,10 +224,7 @@ def _frame_frequency(schedule, opts) -> float:
         if not (math.isfinite(f) and f >= 0):
             raise ModelError(f"frame_frequency: must be a finite frequency >= 0 Hz, got {f!r}")
         return angular(f)
-    for p in schedule.pulses:
-        if p.amplitude != 0 and p.frequency > 0:
-            return angular(p.frequency)
-    return 0.0
+    return angular(abs(schedule.carrier(opts.get("channel"))))
 
 
 #: most substeps one pulse segment may take (each is a row of ~200 bytes)

@@ -298,21 +298,9 @@ class _RwaField:
 
 
 def _carrier(schedule, channel) -> float | None:
-    """Angular carrier (rad/s) of the first pulse with a non-zero carrier, or None."""
-    name = schedule._field_channel(channel)
-    for p in sorted(schedule.pulses, key=lambda p: p.start):
-        if p.channel == name and p.frequency != 0 and p.duration > 0 and p.amplitude != 0:
-            return angular(p.frequency)
-    return None
-
-
-def _field_channel_or_none(schedule, channel):
-    try:
-        return schedule._field_channel(channel)
-    except Exception:  # no field channel at all: free evolution
-        if not schedule.channels_of("field"):
-            return None
-        raise
+    """Angular carrier (rad/s) of :meth:`sequences.Schedule.carrier`, or None (no carrier)."""
+    f = schedule.carrier(channel)
+    return angular(f) if f else None
 
 
 def rwa_validity(schedule, grain_delta, grain_bias, moment, drive_coupling="z",
@@ -324,7 +312,7 @@ def rwa_validity(schedule, grain_delta, grain_bias, moment, drive_coupling="z",
     ``longitudinal/carrier`` — each must be ≪ 1 (warning above ``RWA_WARN_RATIO``).
     """
     g = _Grain(float(grain_delta), float(grain_bias))
-    name = _field_channel_or_none(schedule, channel)
+    name = schedule.field_channel(channel)
     wc = _carrier(schedule, name) if name else None
     hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == name), default=0.0)
     kl, kt = _couplings(g, drive_coupling)
@@ -487,7 +475,7 @@ def _run_grain(job) -> np.ndarray:
     if n_t == 0:
         return out
     t_end = float(times[-1])
-    channel = _field_channel_or_none(schedule, None)
+    channel = schedule.field_channel(None)
     omega_c = _carrier(schedule, channel) if channel else None
     if frame == "rwa" and omega_c is None:
         omega_c = 2.0 * grain.energy
@@ -662,7 +650,7 @@ def simulate_grains(schedule, chunk: GrainChunk, environment: Environment, times
     delta = np.asarray(chunk.delta, float)
     bias = np.asarray(chunk.bias, float)
     if frame == "rwa":
-        channel = _field_channel_or_none(schedule, None)
+        channel = schedule.field_channel(None)
         _warn_rwa(schedule, delta, bias, moment, environment.drive_coupling, channel)
     jobs = [(schedule, float(d), float(e), environment, times, frame, initial, int(seed), i,
              float(moment), float(max_error), replace(settings, executor=None))
@@ -759,7 +747,7 @@ def monitor(schedule, delta: float, bias: float, environment: Environment, times
     grain = _Grain(float(delta), float(bias))
     ops = _ops()
     dt = dt_rec / int(substeps)
-    channel = _field_channel_or_none(schedule, None)
+    channel = schedule.field_channel(None)
     hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == channel),
                default=0.0)
     omega_c = _carrier(schedule, channel) if channel else None

@@ -180,11 +180,8 @@ def _per_point_reference(datasets, f_model: float, notes: list,
 
 
 def _carrier(ds: Dataset) -> float:
-    for sch in ds.schedules or []:
-        for p in sch.pulses:
-            if p.amplitude and p.frequency:
-                return float(p.frequency)
-    return 0.0
+    """The carrier of the data set's first schedule (:meth:`sequences.Schedule.carrier`)."""
+    return ds.schedules[0].carrier() if ds.schedules else 0.0
 
 
 def dataset_for(data: EchoData, sequence, **kw) -> Dataset:

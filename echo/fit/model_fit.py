@@ -255,7 +255,7 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
             rd = ds.meta.get("redemodulate")
             if rd is not None:
                 return redemodulated_amplitude(res, rd[0], rd[1],
-                                               _echo_window(ds.schedules[0]))
+                                               ds.schedules[0].echo_window())
             return np.asarray(res.amplitude, complex)
         if ds.observable == "windows":
             return window_means(res, ds.schedules[0])
@@ -292,25 +292,14 @@ def redemodulated_amplitude(result, f_old: float, f_new, window: int = 0) -> np.
     return out
 
 
-def _echo_window(schedule) -> int:
-    for k, w in enumerate(schedule.windows):
-        if w.label == "echo":
-            return k
-    return 0
-
-
 def window_means(result, schedule) -> np.ndarray:
     """Mean phase-cycled signal over each detection window of ``schedule`` (time order) of
-    sweep point 0 of ``result``."""
-    sig = np.asarray(result.signal[0], complex)
+    sweep point 0 of ``result`` (:func:`echo.detect.window_means`)."""
+    from echo.detect import window_means as _means
+
     win = np.asarray(result.dataset["window"].values)
-    win = win[0] if win.ndim == 2 else win
-    order = sorted(range(len(schedule.windows)), key=lambda k: schedule.windows[k].start)
-    out = np.empty(len(order), complex)
-    for i, k in enumerate(order):
-        sel = (win == k) & np.isfinite(sig)
-        out[i] = sig[sel].mean() if sel.any() else np.nan
-    return out
+    return _means(np.asarray(result.signal[0], complex), win[0] if win.ndim == 2 else win,
+                  schedule)
 
 
 def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,

@@ -14,7 +14,8 @@ import pytest
 from pymeasure.experiment import Procedure, Results
 from virtual_support import ROOT, lab_file, small_config, start_lab
 
-from instruments.procedure import EchoProcedure, demodulate, phase_cycled, window_samples
+from echo.detect import demodulate, phase_cycle
+from instruments.procedure import EchoProcedure, window_samples
 from instruments.virtual.lab import VirtualLabError, config_from_dict, default_config
 from sequences.schedule import Channel, DetectionWindow, Schedule
 from spinecho.cli import main
@@ -103,20 +104,20 @@ def test_signal_conventions_match_echo_detect():
     z = demodulate(v, t[keep], f)
     assert z.mean() == pytest.approx(np.exp(0.3j), abs=1e-3)  # 2cos·e^{-iωt} → e^{iφ}
     tr = np.stack([z, -z])
-    np.testing.assert_allclose(phase_cycled(tr, sched.receiver), z)
+    np.testing.assert_allclose(phase_cycle(tr, sched.receiver), z)
 
 
 def test_measured_and_simulated_chains_agree_sample_by_sample():
-    """The same FLL voltage through the procedure (window_samples, demodulate,
-    phase_cycled, echo window mean) and through echo.detect.to_signal + build_result
-    (the simulated chain) gives the same complex trace, signal and amplitude — the two
-    are written in different packages, so this is the seam, not a self-check.
+    """The same FLL voltage through the procedure's sample selection (window_samples on the
+    digitizer record) and through echo.detect.output_times + to_signal + build_result
+    (the simulated chain) gives the same complex trace, signal and amplitude: the sample
+    selection is written in two packages, so this is the seam; demodulation and the phase
+    cycle are echo.detect's, shared.
     Deterministic arithmetic: 1e-12 V (the two time grids differ by float rounding,
     ~1e-22 s, i.e. ~1e-15 rad of carrier phase)."""
     from echo.detect import output_times, to_signal
     from echo.model import Detection, Ensemble, Fixed
     from echo.result import build_result
-    from instruments.procedure import echo_window
 
     sched = Schedule(channels=(Channel("adc", "detector"),),
                      windows=(DetectionWindow("adc", 0.5e-6, 0.25e-6, "ref"),
@@ -130,8 +131,8 @@ def test_measured_and_simulated_chains_agree_sample_by_sample():
     tau = np.stack([np.cos(2 * np.pi * f * t_rec + 0.3), -np.sin(2 * np.pi * f * t_rec)])
     keep, idx = window_samples(sched, t_rec)
     tr_meas = np.stack([demodulate(vpt * row[keep], t_rec[keep], f) for row in tau])
-    sig_meas = phase_cycled(tr_meas, sched.receiver)
-    amp_meas = sig_meas[idx == echo_window(sched)].mean()
+    sig_meas = phase_cycle(tr_meas, sched.receiver)
+    amp_meas = sig_meas[idx == sched.echo_window()].mean()
 
     t_sim, w_sim = output_times(sched, det)
     np.testing.assert_allclose(t_sim, t_rec[keep], rtol=0, atol=1e-18)
