@@ -52,7 +52,7 @@ import numpy as np
 from echo.model import Detection, Ensemble, ModelError
 
 __all__ = ["output_times", "to_signal", "window_slices", "demodulate", "phase_cycle",
-           "echo_amplitude", "window_means", "window_warnings"]
+           "echo_amplitude", "window_mean", "window_means", "window_warnings"]
 
 
 def output_times(schedule, detection: Detection) -> tuple[np.ndarray, np.ndarray]:
@@ -153,7 +153,9 @@ def phase_cycle(trace, receiver) -> np.ndarray:
     return (rec[:, None] * trace).sum(axis=0) / rec.size
 
 
-def _window_mean(signal, window_index, k: int) -> complex:
+def window_mean(signal, window_index, k: int) -> complex:
+    """Mean of ``signal`` over the samples of window ``k`` (every finite sample for
+    k < 0, i.e. a schedule without windows); NaN when the window has no sample."""
     signal = np.asarray(signal)
     window_index = np.asarray(window_index)
     sel = np.ones(signal.shape[-1], bool) if k < 0 else window_index == k
@@ -164,33 +166,35 @@ def _window_mean(signal, window_index, k: int) -> complex:
 def echo_amplitude(signal, window_index, schedule) -> complex:
     """The echo amplitude (V): mean of the phase-cycled ``signal`` over the samples of
     ``schedule.echo_window()`` (every sample when the schedule has no window)."""
-    return _window_mean(signal, window_index, schedule.echo_window())
+    return window_mean(signal, window_index, schedule.echo_window())
 
 
 def window_means(signal, window_index, schedule) -> np.ndarray:
     """Mean of the phase-cycled ``signal`` over each detection window of ``schedule``, in
     time order (complex, V; NaN for a window without samples)."""
     order = sorted(range(len(schedule.windows)), key=lambda k: schedule.windows[k].start)
-    return np.array([_window_mean(signal, window_index, k) for k in order], dtype=complex)
+    return np.array([window_mean(signal, window_index, k) for k in order], dtype=complex)
 
 
-def window_warnings(schedule, detection: Detection, f_ref: float | None = None,
+def window_warnings(schedule, f_ref: float | None, bandwidth: float | None = None,
                     min_periods: float = 3.0) -> list[str]:
     """Warnings for detection windows too short to give a clean echo amplitude: shorter
-    than 1/``demod_bandwidth`` (the moving average then spans more than the window), or,
-    demodulating at f = ``f_ref`` (default ``detection.reference_frequency``), shorter
-    than ``min_periods`` carrier periods (the 2f image is not averaged away: its residue
-    is up to 1/(2π f T) of the amplitude for a window of length T)."""
+    than 1/``bandwidth`` (the demodulation low-pass, Hz: its moving average then spans
+    more than the window), or, demodulating at ``f_ref`` (Hz), shorter than
+    ``min_periods`` reference periods (the 2f image is not averaged away: its residue is
+    up to 1/(2π f T) of the amplitude for a window of length T). One message per window
+    (1-based in time order, with its label)."""
     out = []
-    f = detection.reference_frequency if f_ref is None else f_ref
-    bw = detection.demod_bandwidth
-    for k, w in enumerate(schedule.windows):
-        name = f"window {k}" + (f" ({w.label!r})" if w.label else "")
-        if bw is not None and w.duration < 1.0 / bw:
+    order = sorted(range(len(schedule.windows)), key=lambda k: schedule.windows[k].start)
+    for n, k in enumerate(order, 1):
+        w = schedule.windows[k]
+        name = f"detection window {n}" + (f" ({w.label!r})" if w.label else "")
+        if bandwidth and w.duration < 1.0 / bandwidth:
             out.append(f"{name}: {w.duration:.3g} s is shorter than 1/demod_bandwidth = "
-                       f"{1.0 / bw:.3g} s; its amplitude averages the filter's edge response")
-        if f and w.duration * f < min_periods:
-            out.append(f"{name}: {w.duration:.3g} s holds {w.duration * f:.3g} periods of the "
-                       f"{f:.6g} Hz reference (< {min_periods:g}); the 2f image is not "
-                       "averaged away")
+                       f"{1.0 / bandwidth:.3g} s; its amplitude averages the low-pass "
+                       "filter's edge response")
+        if f_ref and w.duration * f_ref < min_periods:
+            out.append(f"{name}: {w.duration:.3g} s holds {w.duration * f_ref:.3g} periods of "
+                       f"the {f_ref:.6g} Hz reference (fewer than {min_periods:g}); the 2f "
+                       "image is not averaged away")
     return out

@@ -88,7 +88,7 @@ from echo.model import (
 )
 from sequences.config import Spec, check_value, from_table
 
-__all__ = ["load_model", "parse_model", "model_from_dict", "set_field", "DISTRIBUTION_KINDS"]
+__all__ = ["load_model", "parse_model", "model_from_dict", "DISTRIBUTION_KINDS"]
 
 DISTRIBUTION_KINDS = ("fixed", "gaussian", "lognormal", "uniform", "samples", "tabulated",
                       "spinbath")
@@ -245,46 +245,3 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ModelError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
-
-
-def raw_model(path) -> dict:
-    """The parsed TOML tables of a model file (for :func:`set_field`)."""
-    path = Path(path)
-    text = _read_text(path)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from sequences.errors import toml_error_parts
-
-        where, detail = toml_error_parts(path, exc, text)
-        raise ModelError(f"{where}: TOML syntax error: {detail}") from None
-
-
-def set_field(data: dict, dotted: str, value) -> None:
-    """Set ``ensemble.n_samples``-style (or ``environment.noise[0].sigma``) ``dotted`` field
-    of the parsed model tables ``data`` to ``value`` in place."""
-    import re
-
-    parts = dotted.split(".")
-    cur = data
-    for i, part in enumerate(parts):
-        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?", part)
-        if not m:
-            raise ModelError(f"--set {dotted}: malformed field name {part!r}")
-        key, idx = m.group(1), m.group(2)
-        last = i == len(parts) - 1
-        if idx is None:
-            if last:
-                cur[key] = value
-                return
-            cur = cur.setdefault(key, {})
-            if not isinstance(cur, dict):
-                raise ModelError(f"--set {dotted}: {key!r} is not a table")
-        else:
-            lst = cur.get(key)
-            if not isinstance(lst, list) or int(idx) >= len(lst):
-                raise ModelError(f"--set {dotted}: no {key}[{idx}] in the model")
-            if last:
-                lst[int(idx)] = value
-                return
-            cur = lst[int(idx)]

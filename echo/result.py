@@ -134,6 +134,7 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
     attrs.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     attrs.setdefault("versions", versions())
     attrs["swept"] = list(names)
+    attrs["window_labels"] = [w.label for w in schedules[0].windows] if schedules else []
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds["time"].attrs["units"] = "s"
     for v in ("trace", "signal", "amplitude"):
@@ -191,9 +192,33 @@ class EchoResult:
     def point_params(self, p: int) -> dict[str, float]:
         return {k: float(self.dataset[k].values[p]) for k in self.swept}
 
+    def window_summary(self, p: int) -> list[dict]:
+        """Every detection window of sweep point ``p``, in time order: its index in the
+        schedule's ``windows``, label, start (s, in the shot), and the mean phase-cycled
+        signal over it (|a| in V and [re, im]) — the echo train of a CPMG, window by
+        window (the same mean as the echo amplitude, :func:`echo.detect.window_mean`)."""
+        from echo.detect import window_mean
+
+        ds = self.dataset
+        sig = np.asarray(ds["signal"].values[p])
+        win = np.asarray(ds["window"].values)
+        win = win[p] if win.ndim == 2 else win
+        t = np.asarray(ds["shot_time"].values[p] if "shot_time" in ds else ds["time"].values)
+        labels = list(ds.attrs.get("window_labels") or [])
+        rows = []
+        for k in sorted({int(k) for k in win if k >= 0}):
+            sel = win == k
+            a = window_mean(sig, win, k)
+            rows.append({"window": k, "label": labels[k] if k < len(labels) else "",
+                         "start": float(np.nanmin(t[sel])), "amplitude": abs(a),
+                         "amplitude_complex": [a.real, a.imag]})
+        rows.sort(key=lambda r: r["start"])
+        return rows
+
     def summary(self) -> list[dict]:
         """Per sweep point: parameter values, |amplitude| (V), the complex amplitude as
-        [re, im], and the normalised amplitude if computed (JSON-ready)."""
+        [re, im], the normalised amplitude if computed, and ``windows``: every detection
+        window (:meth:`window_summary`; a CPMG's echo train). JSON-ready."""
         out = []
         norm = self.normalised
         for p in range(self.dataset.sizes["point"]):
@@ -203,6 +228,7 @@ class EchoResult:
             if norm is not None:
                 v = float(norm[p])
                 d["normalised_echo_amplitude"] = v if math.isfinite(v) else None
+            d["windows"] = self.window_summary(p)
             out.append(d)
         return out
 

@@ -5,6 +5,13 @@ ensemble/environment/detection; :func:`simulate` also accepts a ``sequences`` Se
 (bound and swept through the sequence language) or a single Schedule, and a
 :class:`echo.model.Model`.
 
+Demodulation reference: a sequence that binds the parameter ``f_ref`` (e.g. holeburn.seq,
+``f_ref = f_probe``) is demodulated at each point's own ``f_ref``, as the measurement
+procedure does (:meth:`sequences.Schedule.reference_frequency`); otherwise at the model's
+``detection.reference_frequency`` (None: the raw trace). A detection window too short for
+the reference or the demodulation bandwidth is warned about
+(:func:`echo.detect.window_warnings`, a ``RuntimeWarning`` naming the window).
+
 Normalised echo amplitude (``normalise=True``): the echo amplitude divided by the same
 quantity computed with ``environment.quiet()`` (no bias noise, T1, Tφ or measurement
 back-action), same ensemble, same seeds and no additive detector noise, reported as
@@ -14,19 +21,30 @@ Re(A / A_quiet) — the in-phase part — so a sample without decoherence gives 
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import replace
 
 import numpy as np
 
-from echo.detect import output_times, to_signal
+from echo.detect import output_times, to_signal, window_warnings
 from echo.memory import check_memory
-from echo.model import INITIAL_STATES, Detection, Ensemble, Environment, Model, ModelError
+from echo.model import Detection, Ensemble, Environment, Model, ModelError
 from echo.parallel import ChunkTask, chunk_seed, map_tasks, reduce_tasks
 from echo.result import EchoResult, build_result
 
-__all__ = ["simulate", "simulate_schedules"]
+__all__ = ["run", "simulate", "simulate_schedules", "point_detection", "REFERENCE_PARAMETER"]
 
-FRAMES = ("lab", "rwa")
-INITIALS = INITIAL_STATES
+#: The sequence parameter that sets a per-point demodulation reference (Hz).
+REFERENCE_PARAMETER = "f_ref"
+
+
+def point_detection(detection: Detection, schedule) -> Detection:
+    """``detection`` as it applies to one sweep point: demodulated at the schedule's bound
+    ``f_ref`` when the sequence has one (the measurement's per-point reference)."""
+    if REFERENCE_PARAMETER not in schedule.param_values():
+        return detection
+    return replace(detection,
+                   reference_frequency=schedule.reference_frequency(REFERENCE_PARAMETER))
 
 
 def _is_quiet(env: Environment) -> bool:
@@ -44,12 +62,12 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
     memory is estimated and a simulation over ``memory_budget`` bytes (default
     :func:`echo.memory.memory_budget`) is refused with a hint (:mod:`echo.memory`)."""
     from echo.engines import get_engine
+    from echo.engines.frontend import RunSettings, engine_settings
 
-    if frame not in FRAMES:
-        raise ModelError(f"frame: must be one of {FRAMES}, got {frame!r}")
-    if initial not in INITIALS:
-        raise ModelError(f"initial: must be one of {INITIALS}, got {initial!r}")
-    get_engine(engine)  # fail early on an unknown engine
+    # one validation, before anything runs: frame, initial state, engine and its options
+    RunSettings(frame, initial, opts.get("max_error", 1e-3))
+    engine_settings(engine, {k: v for k, v in opts.items() if k != "max_error"})
+    get_engine(engine)
     schedules = list(schedules)
     if not schedules:
         raise ModelError("simulate: no sweep points")
@@ -73,15 +91,22 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
                                        initial, chunk_seed(ensemble.seed, p, c, 0), dict(opts)))
     results = map_tasks(tasks, executor, progress)
     tau = reduce_tasks(results, len(schedules), 0)
+    dets = [point_detection(detection, sch) for sch in schedules]
+    said = set()
+    for sch, det in zip(schedules, dets, strict=True):
+        for msg in window_warnings(sch, det.reference_frequency, det.demod_bandwidth):
+            if msg not in said:
+                said.add(msg)
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
     traces = []
     for p, sch in enumerate(schedules):
         rng = np.random.default_rng(np.random.SeedSequence(detection.seed, spawn_key=(p,)))
-        traces.append(to_signal(tau[p], out_t[p], out_w[p], sch, ensemble, detection, rng))
+        traces.append(to_signal(tau[p], out_t[p], out_w[p], sch, ensemble, dets[p], rng))
     amp_quiet = None
     if normalise:
-        quiet_det = Detection(**{**detection.to_dict(), "noise_rms": 0.0})
         tau_q = reduce_tasks(results, len(schedules), 1)
-        qtr = [to_signal(tau_q[p], out_t[p], out_w[p], sch, ensemble, quiet_det)
+        qtr = [to_signal(tau_q[p], out_t[p], out_w[p], sch, ensemble,
+                         replace(dets[p], noise_rms=0.0))
                for p, sch in enumerate(schedules)]
         qres = build_result(schedules=schedules, times=out_t, window_index=out_w, trace=qtr)
         amp_quiet = qres.amplitude
@@ -95,6 +120,16 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
     return build_result(schedules=schedules, times=out_t, window_index=out_w, trace=traces,
                         tau_z=tau if keep_tau_z else None, params=params,
                         amplitude_quiet=amp_quiet, attrs=attrs)
+
+
+def run(schedule, ensemble, environment, detection, *, engine="fast", frame="lab",
+        initial="thermal", executor=None, progress=False, keep_tau_z=False, **opts):
+    """Simulate one :class:`sequences.Schedule` on the ensemble; returns an EchoResult
+    with one sweep point. ``executor``: any ``concurrent.futures.Executor`` (None =
+    in-process). ``opts`` go to the engine (``max_error``, ``dt``, ...)."""
+    return simulate_schedules([schedule], ensemble, environment, detection, engine=engine,
+                              frame=frame, initial=initial, executor=executor,
+                              progress=progress, keep_tau_z=keep_tau_z, **opts)
 
 
 def simulate(sequence, model: Model, *, sweep=None, values=None, engine="fast",

@@ -662,15 +662,13 @@ class EchoProcedure(Procedure):
         check_options(averages=self.averages, retries=self.retries,
                       reference_frequency=self.reference_frequency,
                       repetition_time=self.repetition_time or 0.0)
-        from sequences.bind import parse_assignments
         from sequences.parser import load
-        from sequences.sweep import with_sweep_options
+        from sequences.sweep import apply_options
 
         seq = load(self.sequence_file)
         specs = [s.strip() for s in str(self.sweeps or "").split(";") if s.strip()]
         sets = [s.strip() for s in str(self.sets or "").split(";") if s.strip()]
-        seq = with_sweep_options(seq, specs)
-        fixed = parse_assignments(sets)
+        seq, fixed = apply_options(seq, sets, specs)
         self.sequence = seq
         if seq.sweeps:
             pairs = list(seq.sweep(**fixed))

@@ -232,15 +232,17 @@ def _spec(f: dataclasses.Field) -> Spec | None:
     return f.metadata.get(_META)
 
 
-def validate(obj, where: str = "", *, error: type[Exception] = ConfigError) -> None:
+def validate(obj, where: str = "", *, error: type[Exception] = ConfigError,
+             sep: str = ".") -> None:
     """Check every :func:`setting` field of the dataclass instance ``obj`` (call from
-    ``__post_init__``); converted values are written back (frozen dataclasses too)."""
+    ``__post_init__``); converted values are written back (frozen dataclasses too).
+    ``sep`` joins ``where`` and the field name in messages (``"."``: ``awg.channel``)."""
     hints = _hints(type(obj))
     for f in dataclasses.fields(obj):
         spec = _spec(f)
         if spec is None:
             continue
-        name = f"{where}.{f.name}" if where else f.name
+        name = f"{where}{sep}{f.name}" if where else f.name
         value = getattr(obj, f.name)
         v = check_value(value, hints[f.name], spec, where=name, error=error)
         if v is not value:
@@ -255,14 +257,16 @@ def known_keys(cls) -> tuple[str, ...]:
 def from_table(cls, table: Any, *, where: str = "", filename: str | None = None,
                error: type[Exception] = ConfigError,
                parsers: Mapping[str, Callable[[Any, str], Any]] | None = None,
-               extra: Mapping[str, Any] | None = None, ignore: tuple[str, ...] = ()):
+               extra: Mapping[str, Any] | None = None, ignore: tuple[str, ...] = (),
+               sep: str = "."):
     """An instance of the dataclass ``cls`` from the TOML table ``table``.
 
     ``where`` is the dotted path of the table in the file (``"awg"``, ``"model.ensemble"``;
     ``""`` for the top level), ``filename`` the file, ``error`` the exception class raised.
     ``parsers`` maps a field name to ``fn(value, dotted_where)``; ``extra`` gives keyword
     arguments not read from the table; keys in ``ignore`` are skipped (another reader
-    owns them). Unknown keys, missing required fields and bad values are errors."""
+    owns them); ``sep`` joins ``where`` and a key in messages. Unknown keys, missing
+    required fields and bad values are errors."""
     parsers = dict(parsers or {})
     path = where or "<top level>"
     if not isinstance(table, Mapping):
@@ -273,13 +277,13 @@ def from_table(cls, table: Any, *, where: str = "", filename: str | None = None,
         if key in ignore:
             continue
         if key not in settable:
-            _raise(error, _join(where, key), "unknown field",
+            _raise(error, _join(where, key, sep), "unknown field",
                    allowed=", ".join(sorted(settable | set(ignore))), filename=filename)
     hints = _hints(cls)
     kwargs: dict[str, Any] = dict(extra or {})
     for name in settable:
         f = fields[name]
-        dotted = _join(where, name)
+        dotted = _join(where, name, sep)
         if name not in table:
             if f.default is MISSING and f.default_factory is MISSING:
                 _raise(error, dotted, "missing field", allowed=_allowed_or_type(f, hints),
@@ -300,7 +304,7 @@ def from_table(cls, table: Any, *, where: str = "", filename: str | None = None,
         msg = str(exc)
         if where and not msg.startswith(where) and not (filename and msg.startswith(filename)):
             head = msg.split(":", 1)[0].split("[", 1)[0]
-            msg = f"{where}.{msg}" if head in fields else f"{where}: {msg}"
+            msg = f"{where}{sep}{msg}" if head in fields else f"{where}: {msg}"
         if filename and not msg.startswith(filename):
             msg = f"{filename}: {msg}"
         new = error(msg)
@@ -314,8 +318,8 @@ def _prefix_file(exc: Exception, filename: str | None) -> None:
         exc.args = (f"{filename}: {exc}",) + exc.args[1:]
 
 
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
+def _join(where: str, key: str, sep: str = ".") -> str:
+    return f"{where}{sep}{key}" if where else key
 
 
 def _allowed_or_type(f: dataclasses.Field, hints) -> str | None:

@@ -78,18 +78,18 @@ def _val(e, env, dim, what) -> float:
 
 
 def sweep_axes(seq: Sequence, fixed: dict | None = None) -> list[tuple[str, list[float]]]:
-    """``[(name, values), ...]`` in declaration order (outermost first)."""
+    """``[(name, values), ...]`` in declaration order (outermost first). A parameter given
+    a value in ``fixed`` is not swept (its sweep is dropped: the one rule of
+    :func:`apply_options`)."""
     from sequences.bind import param_dim, resolve_params
 
     fixed = dict(fixed or {})
-    for sw in seq.sweeps:
-        if sw.name in fixed:
-            raise SequenceError(f"parameter {sw.name!r} is swept; it cannot also be set",
-                                hint="remove the sweep (or the --set) for it")
     env = resolve_params(seq, fixed, partial=True)
     axes = []
     total = 1
     for sw in seq.sweeps:
+        if sw.name in fixed:
+            continue
         vals = sweep_values(sw, env, param_dim(seq, sw.name))
         total *= len(vals)
         if total > MAX_SWEEP_POINTS:
@@ -165,6 +165,36 @@ def _si_expr(value: float, dim):
     from sequences.expr import SI_UNIT, as_expr
 
     return as_expr(value, SI_UNIT.get(dim, ""))
+
+
+def apply_options(seq: Sequence, sets=(), sweeps=()) -> tuple[Sequence, dict]:
+    """The one rule for ``--set`` and ``--sweep`` (check, simulate, measure, the Python
+    API): ``sweeps`` (``--sweep`` specs) replace or extend the declared sweeps
+    (:func:`with_sweep_options`); ``sets`` (``"name=value"`` texts, or a dict name →
+    value: a number in SI units or a text with units such as ``"5 us"``) fix parameters, and a
+    parameter fixed by ``--set`` is not swept — its *declared* sweep is dropped. Setting
+    and sweeping the same parameter on one command line is an error. Returns the sequence
+    (with only the sweeps that remain) and the fixed values."""
+    from dataclasses import replace
+
+    from sequences.bind import parse_assignments
+
+    if isinstance(sets, dict):
+        fixed = dict(sets)
+        for k in fixed:
+            if not str(k).isidentifier():
+                raise SequenceError(f"set {k!r}: not a parameter name")
+    else:
+        fixed = parse_assignments(list(sets or ()))
+    specs = [sweeps] if isinstance(sweeps, str) else list(sweeps or ())
+    both = sorted({parse_sweep_option(sp).name for sp in specs} & set(fixed))
+    if both:
+        raise SequenceError(f"parameter {both[0]!r} is given both --set and --sweep",
+                            hint="keep one of them")
+    seq = with_sweep_options(seq, specs)
+    if any(sw.name in fixed for sw in seq.sweeps):
+        seq = replace(seq, sweeps=tuple(sw for sw in seq.sweeps if sw.name not in fixed))
+    return seq, fixed
 
 
 def with_sweep_options(seq: Sequence, specs) -> Sequence:

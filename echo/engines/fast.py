@@ -54,12 +54,12 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
+from dataclasses import replace
 
 import numpy as np
 
+from echo.engines.frontend import RunSettings, check_rwa, engine_settings
 from echo.model import (
-    INITIAL_STATES,
     Environment,
     GrainChunk,
     ModelError,
@@ -71,7 +71,6 @@ from sequences.units import K_B_OVER_HBAR, angular
 
 __all__ = ["simulate_chunk", "noise_step", "default_carrier_phase", "warm_up"]
 
-_OPTIONS = ("dt", "carrier_phase", "frame_frequency", "channel", "block")
 _SQ3 = math.sqrt(3.0)
 _PARALLEL_MIN_WORK = 2_000_000  # grain-ops below which the serial kernel is used
 _SUB_CHUNK = 1 << 17  # grains simulated at once (memory bound within a big chunk)
@@ -219,11 +218,10 @@ def _segments(schedule, step, channel, max_error):
 
 
 def _frame_frequency(schedule, opts) -> float:
-    if opts.get("frame_frequency") is not None:
-        f = float(opts["frame_frequency"])
-        if not (math.isfinite(f) and f >= 0):
-            raise ModelError(f"frame_frequency: must be a finite frequency >= 0 Hz, got {f!r}")
-        return angular(f)
+    """The RWA frame (rad/s): option ``frame_frequency`` (Hz), else the schedule's carrier."""
+    f = opts.get("frame_frequency")
+    if f is not None:
+        return angular(float(f))
     return angular(abs(schedule.carrier(opts.get("channel"))))
 
 
@@ -243,6 +241,18 @@ def _substeps(x: float, start: float, dur: float) -> int:
                          "carrier frequency or field amplitude is far too large for its "
                          "length")
     return max(1, math.ceil(x))
+
+
+def _frame_segments(schedule, step, channel, max_error, frame):
+    """The schedule's segments as the frame sees them: in the RWA, baseband pulses are
+    dropped (the RWA policy of :mod:`echo.engines.frontend`, warned about once)."""
+    segs = _segments(schedule, step, channel, max_error)
+    if frame != "rwa" or segs is None:
+        return segs
+    base = (segs.amplitude != 0) & (segs.frequency == 0)
+    if not base.any():
+        return segs
+    return replace(segs, amplitude=np.where(base, 0.0, segs.amplitude))
 
 
 def _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_max, gamma_amp):
@@ -384,16 +394,8 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     """Σ_grains weight·⟨τz⟩(t) for each phase step, and Σ weight (see ENGINE.md)."""
     from echo.engines._kernels import run_ops, run_ops_serial
 
-    for k in engine_options:
-        if k not in _OPTIONS:
-            raise ModelError(f"engine option {k!r}: unknown for the fast engine "
-                             f"(known: {', '.join(_OPTIONS)})")
-    if frame not in ("lab", "rwa"):
-        raise ModelError(f"frame: must be 'lab' or 'rwa', got {frame!r}")
-    if initial not in INITIAL_STATES:
-        raise ModelError(f"initial: must be one of {', '.join(INITIAL_STATES)}, got {initial!r}")
-    if not (isinstance(max_error, (int, float)) and 0 < max_error < 1):
-        raise ModelError(f"max_error: must be in (0, 1), got {max_error!r}")
+    RunSettings(frame, initial, max_error)  # the one validation of frame/initial/max_error
+    opts = engine_settings("fast", engine_options)
     if not math.isfinite(moment):
         raise ModelError(f"moment: must be finite, got {moment!r}")
     times = np.asarray(times, dtype=float)
@@ -403,14 +405,10 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     if times.size and (times.min() < 0 or times.max() > duration * (1 + 1e-12) + 1e-18):
         bad = float(times.min() if times.min() < 0 else times.max())
         raise ModelError(f"times: output time {bad!r} s outside the shot [0, {duration!r}] s")
-    dt_user = engine_options.get("dt")
-    if dt_user is not None and not (math.isfinite(dt_user) and dt_user > 0):
-        raise ModelError(f"dt: must be a time > 0 s, got {dt_user!r}")
-    phase_max = engine_options.get("carrier_phase") or default_carrier_phase(max_error)
-    if not (0 < phase_max <= math.pi):
-        raise ModelError(f"carrier_phase: must be in (0, π] rad, got {phase_max!r}")
-    block = int(engine_options.get("block", 128))
-    channel = engine_options.get("channel")
+    dt_user = opts.dt
+    phase_max = opts.carrier_phase or default_carrier_phase(max_error)
+    block = opts.block
+    channel = opts.channel
     n = len(chunk)
     n_steps = schedule.n_steps
     if n == 0:
@@ -421,24 +419,14 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     omega_f = _frame_frequency(schedule, engine_options) if frame == "rwa" else 0.0
     energy = np.hypot(chunk.delta, chunk.bias)
     e_max = float(energy.max())
-    segs0 = _segments(schedule, 0, channel, max_error)
+    segs0 = _frame_segments(schedule, 0, channel, max_error, frame)
     amp_max = float(np.max(np.abs(segs0.amplitude))) if segs0 is not None else 0.0
     gamma_amp = abs(moment)
     # --- frame checks
     carrier_drive = segs0 is not None and np.any((segs0.amplitude != 0) & (segs0.frequency > 0))
-    if frame == "rwa":
-        if segs0 is not None and np.any((segs0.amplitude != 0) & (segs0.frequency == 0)):
-            raise ModelError("frame='rwa' cannot represent baseband (frequency 0) field "
-                             "pulses; use frame='lab'")
-        if carrier_drive and chunk.index == 0 and omega_f > 0:
-            rabi = gamma_amp * amp_max * float(np.max(np.abs(
-                _Grains(chunk, environment, frame, initial, moment, omega_f).d_perp)))
-            detune = float(np.max(np.abs(2 * energy - omega_f)))
-            if rabi > 0.1 * omega_f or detune > 0.1 * omega_f:
-                warnings.warn(
-                    f"RWA may be invalid: max drive γh0|Δ/E| = {rabi:.4g} rad/s, max detuning "
-                    f"|2E − ω| = {detune:.4g} rad/s vs carrier ω = {omega_f:.4g} rad/s "
-                    "(need both ≪ ω); use frame='lab'", RuntimeWarning, stacklevel=2)
+    if frame == "rwa" and chunk.index == 0:
+        check_rwa(schedule, chunk.delta, chunk.bias, moment, environment.drive_coupling,
+                  channel, opts.frame_frequency)
     elif carrier_drive:
         w_car = float(np.max(angular(segs0.frequency[segs0.amplitude != 0])))
         w_fast = max(w_car, 2 * e_max, 2 * gamma_amp * amp_max)
@@ -464,7 +452,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     weight = np.ascontiguousarray(chunk.weight, dtype=float)
     tables = []
     for k in range(n_steps):
-        segs = segs0 if k == 0 else _segments(schedule, k, channel, max_error)
+        segs = segs0 if k == 0 else _frame_segments(schedule, k, channel, max_error, frame)
         ops = _build_ops(segs, times, duration, frame, omega_f, phase_max, h_cap, ou, e_max,
                          gamma_amp)
         seed_k = int(np.random.SeedSequence(int(seed), spawn_key=(k,))

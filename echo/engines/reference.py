@@ -89,11 +89,17 @@ from __future__ import annotations
 
 import bisect
 import math
-import warnings
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from echo.engines.frontend import (  # noqa: F401  (re-exported: the engine's settings)
+    RWA_WARN_RATIO,
+    RunSettings,
+    SolverSettings,
+    check_rwa,
+    rwa_validity,
+)
 from echo.model import (
     INITIAL_STATES,
     Environment,
@@ -108,59 +114,6 @@ __all__ = ["SolverSettings", "simulate_chunk", "simulate_grains", "monitor", "Mo
            "rwa_validity", "ENGINE_NAME"]
 
 ENGINE_NAME = "qutip"
-
-#: RWA is called invalid (RuntimeWarning) when a ratio exceeds this threshold.
-RWA_WARN_RATIO = 0.1
-
-
-# ----------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class SolverSettings:
-    """Numerical settings of the reference engine (pass them as engine options).
-
-    * ``method``: QuTiP ODE method for time-dependent intervals ("adams", "vern9",
-      "tsit5", …).
-    * ``atol``, ``rtol``: absolute / relative tolerance of the ODE integrator.
-    * ``steps_per_period``: ``max_step`` = (shortest period of the problem) / this.
-    * ``max_step`` (s): explicit upper bound; an error if coarser than the required step.
-    * ``nsteps``: maximum internal steps per output interval (QuTiP's ``nsteps``).
-    * ``noise_points_per_tau_c``: OU grid points per correlation time.
-    * ``n_trajectories``: noise trajectories averaged per grain (≥ 1).
-    * ``constant_method``: method for constant-generator intervals ("diag" is exact).
-    * ``executor``: a ``concurrent.futures.Executor`` to map the grains of a chunk over
-      (None: in-process). Results do not depend on it.
-    """
-
-    method: str = "adams"
-    atol: float = 1e-12
-    rtol: float = 1e-11
-    steps_per_period: float = 20.0
-    max_step: float | None = None
-    nsteps: int = 10**7
-    noise_points_per_tau_c: float = 50.0
-    n_trajectories: int = 1
-    constant_method: str = "diag"
-    executor: object = None
-
-    @classmethod
-    def from_options(cls, options: dict) -> SolverSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ModelError(f"qutip engine: unknown option(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(known))})")
-        s = cls(**options)
-        for name in ("atol", "rtol", "steps_per_period", "noise_points_per_tau_c"):
-            v = getattr(s, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ModelError(f"qutip engine option {name}: must be > 0, got {v!r}")
-        if s.max_step is not None and not (math.isfinite(s.max_step) and s.max_step > 0):
-            raise ModelError(f"qutip engine option max_step: must be > 0, got {s.max_step!r}")
-        if int(s.n_trajectories) != s.n_trajectories or s.n_trajectories < 1:
-            raise ModelError(f"qutip engine option n_trajectories: must be an integer >= 1, "
-                             f"got {s.n_trajectories!r}")
-        return s
-
 
 # ----------------------------------------------------------------------------- geometry
 @dataclass(frozen=True)
@@ -303,55 +256,11 @@ def _carrier(schedule, channel) -> float | None:
     return angular(f) if f else None
 
 
-def rwa_validity(schedule, grain_delta, grain_bias, moment, drive_coupling="z",
-                 channel=None) -> dict:
-    """Numbers that decide whether the RWA is valid for a grain (all rad/s).
-
-    Returns ``carrier``, ``rabi`` (γ·max|h|·|k⊥|), ``longitudinal`` (γ·max|h|·|k∥|),
-    ``detuning`` |2E − ω_c| and the ratios ``rabi/carrier``, ``detuning/carrier``,
-    ``longitudinal/carrier`` — each must be ≪ 1 (warning above ``RWA_WARN_RATIO``).
-    """
-    g = _Grain(float(grain_delta), float(grain_bias))
-    name = schedule.field_channel(channel)
-    wc = _carrier(schedule, name) if name else None
-    hmax = max((abs(p.amplitude) for p in schedule.pulses if p.channel == name), default=0.0)
-    kl, kt = _couplings(g, drive_coupling)
-    out = {"carrier": wc, "rabi": abs(moment * hmax * kt),
-           "longitudinal": abs(moment * hmax * kl),
-           "detuning": None if wc is None else abs(2 * g.energy - wc),
-           "baseband": any(p.channel == name and p.frequency == 0 and p.amplitude != 0
-                           for p in schedule.pulses)}
-    if wc:
-        out["rabi/carrier"] = out["rabi"] / wc
-        out["detuning/carrier"] = out["detuning"] / wc
-        out["longitudinal/carrier"] = out["longitudinal"] / wc
-    return out
-
-
 def _warn_rwa(schedule, chunk_delta, chunk_bias, moment, drive_coupling, channel):
-    """One RuntimeWarning per chunk naming the worst ratios."""
-    if not len(chunk_delta):
-        return
-    worst: dict[str, float] = {}
-    baseband = False
-    info = None
-    for d, e in zip(chunk_delta, chunk_bias, strict=True):
-        info = rwa_validity(schedule, d, e, moment, drive_coupling, channel)
-        baseband = baseband or info["baseband"]
-        for key in ("rabi/carrier", "detuning/carrier", "longitudinal/carrier"):
-            if key in info:
-                worst[key] = max(worst.get(key, 0.0), info[key])
-    bad = {k: v for k, v in worst.items() if v > RWA_WARN_RATIO}
-    if bad:
-        wc = info["carrier"]
-        msg = ", ".join(f"{k} = {v:.3g}" for k, v in bad.items())
-        warnings.warn(
-            f"RWA invalid for part of the ensemble: {msg} (carrier {wc / TWO_PI:.6g} Hz; "
-            f"each ratio must be << 1, threshold {RWA_WARN_RATIO}); only frame='lab' is "
-            f"exact here", RuntimeWarning, stacklevel=3)
-    if baseband:
-        warnings.warn("RWA drops baseband (zero-carrier) pulses entirely; use frame='lab'",
-                      RuntimeWarning, stacklevel=3)
+    """The RWA policy of :mod:`echo.engines.frontend`: one warning per chunk."""
+    if len(chunk_delta):
+        check_rwa(schedule, chunk_delta, chunk_bias, moment, drive_coupling, channel,
+                  stacklevel=4)
 
 
 # -------------------------------------------------------------------------- bias noise
@@ -627,11 +536,6 @@ def _check_times(times) -> np.ndarray:
     return t
 
 
-def _check_frame(frame: str) -> None:
-    if frame not in ("lab", "rwa"):
-        raise ModelError(f"frame: must be 'lab' or 'rwa', got {frame!r}")
-
-
 def simulate_grains(schedule, chunk: GrainChunk, environment: Environment, times, *,
                     frame: str = "lab", initial: str = "thermal", seed: int = 0,
                     moment: float = 1.0, max_error: float = 1e-3,
@@ -639,9 +543,7 @@ def simulate_grains(schedule, chunk: GrainChunk, environment: Environment, times
     """Lab-frame ⟨τz⟩(t) of every grain of ``chunk``: array (n_grains, n_steps, n_t).
 
     Same arguments as :func:`simulate_chunk` (which is the weighted sum of this)."""
-    _check_frame(frame)
-    if initial not in INITIAL_STATES:
-        raise ModelError(f"initial: must be one of {', '.join(INITIAL_STATES)}, got {initial!r}")
+    RunSettings(frame, initial, max_error)  # the one validation of frame/initial/max_error
     if not (isinstance(moment, (int, float)) and math.isfinite(moment)):
         raise ModelError(f"moment: must be a finite number (rad s^-1 T^-1), got {moment!r}")
     settings = SolverSettings.from_options(engine_options)

@@ -9,8 +9,10 @@ model file is loaded with :func:`echo.modelfile.load_model`, and the free parame
 fitted jointly over all runs with :func:`echo.fit.model_fit.fit_model`.
 
 If the model's detection has no ``reference_frequency`` but the data are complex
-(demodulated), the reference is set to the carrier of the first pulse — the measurement
-procedure's default — and the report says so.
+(demodulated), the reference is set to the schedule's carrier
+(:meth:`sequences.Schedule.carrier`) — the measurement procedure's default — and the
+report says so. A sequence that binds ``f_ref`` is simulated at each point's own
+reference (:func:`echo.simulate.point_detection`), as it was measured.
 """
 
 from __future__ import annotations
@@ -20,16 +22,11 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from echo.fit.errors import DataFileError, FitError
 from echo.fit.loaders import EchoData, load
 from echo.fit.model_fit import Dataset, dataset_from_sequence, fit_model
 from echo.fit.report import write_report
-
-#: The sequence parameter at which the measurement procedure demodulates each point
-#: (instruments.procedure.EchoProcedure.reference_parameter's default).
-REFERENCE_PARAMETER = "f_ref"
+from echo.simulate import REFERENCE_PARAMETER  # noqa: E402  (per-point reference)
 
 __all__ = ["load_run", "parse_free", "compare"]
 
@@ -135,8 +132,11 @@ def compare(runs, sequences, model, free, out_dir=None, *, parameter: str | None
             m = replace(m, detection=replace(m.detection, reference_frequency=f_ref))
             notes.append(f"detection.reference_frequency = {f_ref:g} Hz (the carrier; the "
                          "model file gives none)")
-    if m.detection.reference_frequency is not None:
-        _per_point_reference(datasets, float(m.detection.reference_frequency), notes)
+    for ds in datasets:  # echo.simulate demodulates these at each point's f_ref
+        refs = [sch.param_values().get(REFERENCE_PARAMETER) for sch in ds.schedules or []]
+        if refs and None not in refs and ds.observable == "amplitude":
+            notes.append(f"{ds.label}: simulated echoes demodulated at each point's "
+                         f"{REFERENCE_PARAMETER} ({min(refs):g}–{max(refs):g} Hz), as measured")
     fit = fit_model(datasets, m, parse_free(free) if not isinstance(free, dict) else free,
                     engine=engine, per_dataset=per_dataset, truth=truth, progress=progress,
                     name="model fit")
@@ -158,25 +158,6 @@ def _sequence(spec):
     from sequences.model import Sequence
 
     return Sequence.load(str(spec))
-
-
-def _per_point_reference(datasets, f_model: float, notes: list,
-                         parameter: str = REFERENCE_PARAMETER) -> None:
-    """A sequence that declares ``f_ref`` (e.g. holeburn.seq: ``f_ref = f_probe``) is
-    demodulated by the measurement procedure at each point's own f_ref; simulate it the
-    same way (re-demodulation from the model's fixed reference, exact without a filter)."""
-    for ds in datasets:
-        if ds.observable != "amplitude" or not ds.schedules:
-            continue
-        refs = [sch.param_values().get(parameter) for sch in ds.schedules]
-        if any(r is None for r in refs):
-            continue
-        refs = np.asarray(refs, float)
-        if np.allclose(refs, f_model, rtol=0, atol=1e-6):
-            continue
-        ds.meta["redemodulate"] = (f_model, refs)
-        notes.append(f"{ds.label}: simulated echoes re-demodulated at each point's "
-                     f"{parameter} ({refs.min():g}–{refs.max():g} Hz), as measured")
 
 
 def _carrier(ds: Dataset) -> float:

@@ -28,9 +28,7 @@ scaled by the reduced χ² when the data carry no uncertainties.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -39,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares
 
+from echo import modelpath as _modelpath
 from echo.fit.errors import FitError
 from echo.fit.fitresult import (
     FitCurve,
@@ -50,19 +49,12 @@ from echo.fit.fitresult import (
 )
 from echo.fit.loaders import EchoData
 from echo.model import Detection, Model, ModelError
+from echo.modelpath import ALIASES, resolve_name
 
 __all__ = ["Dataset", "fit_model", "get_path", "set_path", "resolve_name", "READOUT",
            "ALIASES", "engine_simulator", "dataset_from_sequence", "predict"]
 
 READOUT = ("amplitude", "phase", "baseline")
-ALIASES = {
-    "sigma": "environment.noise[0].sigma",
-    "tau_c": "environment.noise[0].tau_c",
-    "t2": "environment.noise[0].tau_c",
-    "t1": "environment.t1",
-    "t_phi": "environment.t_phi",
-    "temperature": "environment.temperature",
-}
 #: last path components that must stay > 0
 _POSITIVE = {"sigma", "tau_c", "std", "t1", "t_phi", "median", "sigma_ln", "rate",
              "amplitude", "spin", "g", "n_grains", "temperature", "measurement_rate"}
@@ -73,84 +65,17 @@ _UNITS = {"sigma": "Hz", "tau_c": "s", "std": "Hz", "mean": "Hz", "median": "Hz"
 
 
 # --------------------------------------------------------------------------- paths
-_TOKEN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
-
-
-def resolve_name(name: str) -> str:
-    """Alias → full dotted path (read-out names and full paths unchanged)."""
-    return ALIASES.get(name, name)
-
-
-def _tokens(path: str):
-    toks = []
-    for part in path.split("."):
-        m = _TOKEN.match(part.strip())
-        if not m:
-            raise FitError(f"parameter {path!r}: cannot read {part!r} (expected a dotted "
-                           "path like environment.noise[0].sigma)")
-        toks.append((m.group("name"), None if m.group("index") is None
-                     else int(m.group("index"))))
-    return toks
-
-
-def _fields(obj) -> list[str]:
-    if dataclasses.is_dataclass(obj):
-        return [f.name for f in dataclasses.fields(obj)]
-    return []
-
-
+# one dialect for model fields (echo.modelpath), raising FitError here
 def get_path(model, path: str) -> float:
-    """The value at dotted ``path`` (an alias is resolved) in ``model``."""
-    path = resolve_name(path)
-    obj = model
-    for name, idx in _tokens(path):
-        if not dataclasses.is_dataclass(obj) or name not in _fields(obj):
-            if "." not in path and obj is model:  # a mistyped short name, e.g. 'sigmaa'
-                import difflib
-
-                short = [*ALIASES, *READOUT]
-                close = difflib.get_close_matches(path, short, n=1)
-                raise FitError(f"unknown fit parameter {path!r}"
-                               + (f" (did you mean {close[0]!r}?)" if close else "")
-                               + f"; short names: {', '.join(short)}; or a dotted path "
-                               "into the model such as environment.noise[0].sigma")
-            raise FitError(f"parameter {path!r}: {type(obj).__name__} has no field {name!r} "
-                           f"(fields: {', '.join(_fields(obj)) or 'none'})")
-        obj = getattr(obj, name)
-        if idx is not None:
-            if not isinstance(obj, (tuple, list)) or idx >= len(obj):
-                n = len(obj) if isinstance(obj, (tuple, list)) else 0
-                raise FitError(f"parameter {path!r}: {name} has {n} entries, no [{idx}]")
-            obj = obj[idx]
-    if obj is None:
-        raise FitError(f"parameter {path!r} is not set in the model (None); give it a value "
-                       "in the model file to fit it")
-    if isinstance(obj, bool) or not isinstance(obj, (int, float, np.integer, np.floating)):
-        raise FitError(f"parameter {path!r} is not a number ({type(obj).__name__})")
-    return float(obj)
+    """The value at dotted ``path`` (a short name is resolved) in ``model``
+    (:func:`echo.modelpath.get_path`)."""
+    return _modelpath.get_path(model, path, error=FitError, short_extra=READOUT)
 
 
 def set_path(model, path: str, value: float):
     """A copy of ``model`` with the number at dotted ``path`` replaced by ``value``
-    (frozen dataclasses rebuilt with :func:`dataclasses.replace`, so their checks run)."""
-    toks = _tokens(resolve_name(path))
-
-    def rec(obj, k):
-        name, idx = toks[k]
-        if not dataclasses.is_dataclass(obj) or name not in _fields(obj):
-            raise FitError(f"parameter {path!r}: {type(obj).__name__} has no field {name!r}")
-        child = getattr(obj, name)
-        if idx is None:
-            new = value if k == len(toks) - 1 else rec(child, k + 1)
-        else:
-            items = list(child)
-            items[idx] = value if k == len(toks) - 1 else rec(items[idx], k + 1)
-            new = tuple(items)
-        if k == len(toks) - 1 and idx is None and name in _DISCRETE:
-            raise FitError(f"parameter {path!r} is a discrete setting, it cannot be fitted")
-        return dataclasses.replace(obj, **{name: new})
-
-    return rec(model, 0)
+    (:func:`echo.modelpath.set_path`; discrete settings cannot be fitted)."""
+    return _modelpath.set_path(model, path, value, error=FitError, discrete=_DISCRETE)
 
 
 # ------------------------------------------------------------------------- data sets
@@ -252,10 +177,6 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
                                  engine=engine, frame=frame, initial=initial,
                                  executor=executor, normalise=False, model=model, **kw)
         if ds.observable == "amplitude":
-            rd = ds.meta.get("redemodulate")
-            if rd is not None:
-                return redemodulated_amplitude(res, rd[0], rd[1],
-                                               ds.schedules[0].echo_window())
             return np.asarray(res.amplitude, complex)
         if ds.observable == "windows":
             return window_means(res, ds.schedules[0])
@@ -276,8 +197,8 @@ def redemodulated_amplitude(result, f_old: float, f_new, window: int = 0) -> np.
     demodulation z = 2V·exp(−i2πf t) (no filter) of the measurement procedure and of
     :func:`echo.detect.to_signal` without ``demod_bandwidth``. Used when a sweep of the
     carrier was demodulated at one fixed frequency (e.g. the burn carrier of a
-    hole-burning run). A Dataset with ``meta["redemodulate"] = (f_old, f_new)`` gets this
-    from :func:`engine_simulator` (window: the schedule's "echo" window, else 0)."""
+    hole-burning run); the simulation itself demodulates at each point's ``f_ref``
+    (:func:`echo.simulate.point_detection`), so this serves checks and old results."""
     ds = result.dataset
     sig = ds["signal"].values
     t = ds["shot_time"].values if "shot_time" in ds else np.broadcast_to(

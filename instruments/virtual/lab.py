@@ -10,7 +10,7 @@ Configuration file (TOML, ``examples/virtual_lab.toml``)::
 
     host = "127.0.0.1"                     # bind address (loopback unless told otherwise)
     seed = 0                               # digitizer / lock-in noise streams
-    engine = "fast"                        # echo engine; frame/initial as in echo.engines.run
+    engine = "fast"                        # echo engine; frame/initial as in echo.simulate.run
     [model]                                # the sample: a model file or inline tables
     file = "model.toml"                    #   (relative to this file), or
     [model.ensemble] / [model.environment] / [model.detection]   # inline (echo.model)
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from echo.engines import ENGINES
+from echo.engines.frontend import FRAMES
 from echo.model import INITIAL_STATES, Model, ModelError
 from echo.modelfile import load_model, model_from_dict
 from instruments.virtual.awg import MAX_POINTS as AWG_MAX_POINTS
@@ -96,7 +97,7 @@ class TopTable:
     host: str = setting("127.0.0.1", doc="bind address (loopback unless told otherwise)")
     seed: int = setting(0, ge=0, doc="digitizer / lock-in noise streams")
     engine: str = setting("fast", choices=tuple(ENGINES))
-    frame: str = setting("lab", choices=("lab", "rwa"))
+    frame: str = setting("lab", choices=FRAMES)
     initial: str = setting("thermal", choices=INITIAL_STATES)
 
 

@@ -83,25 +83,17 @@ def _burn_report(schedule, model_path) -> None:
 
 
 def run(args) -> int:
-    from sequences.bind import parse_assignments, resolve_params
+    from sequences.bind import resolve_params
     from sequences.expr import format_quantity
     from sequences.hardware import HardwareProfile
     from sequences.parser import load
     from sequences.plot import phase_name
-    from sequences.sweep import sweep_axes, with_sweep_options
+    from sequences.sweep import apply_options, sweep_axes
     from spinecho.params_option import merged_sets
 
     seq = load(args.sequence)
-    seq = with_sweep_options(seq, args.sweeps)
-    values = parse_assignments(merged_sets(args, seq))
+    seq, fixed = apply_options(seq, merged_sets(args, seq), args.sweeps)
     profile = HardwareProfile.load(args.hardware) if args.hardware else None
-    swept = {s.name for s in seq.sweeps}
-    fixed = {k: v for k, v in values.items() if k not in swept}
-    if len(fixed) != len(values):  # --set of a swept parameter: fix it, drop the sweep
-        from dataclasses import replace
-
-        seq = replace(seq, sweeps=tuple(s for s in seq.sweeps if s.name not in values))
-        fixed = values
     schedule = seq.bind_values(fixed, max_events=args.max_events)
     env = resolve_params(seq, fixed)
     print(f"sequence {seq.name or '(unnamed)'}  ({seq.filename})")

@@ -3,18 +3,26 @@
 [--plot PNG] [--json]``: simulate the echo of a pulse sequence on a sample model.
 
 SEQ is a ``.seq`` file or a library sequence name (``hahn``). ``--set`` overrides a
-sequence parameter (``--set tau=5us``) or, with a dotted name, a model field
-(``--set environment.t1=1e-3``, ``--set environment.noise[0].sigma=2e4``; SI/Hz numbers).
+sequence parameter (``--set tau=5us``) or a model field named as ``compare --fit`` names
+it: a short name (``--set sigma=2e4``, ``tau_c``, ``t1``, ``t_phi``, ``temperature``) or a
+dotted path (``--set environment.t1=1e-3``, ``--set environment.noise[0].sigma=2e4``;
+SI/Hz numbers); a sequence parameter of the same name wins over a short name.
 ``--sweep`` sweeps sequence parameters (the Cartesian product of all sweeps). The result
 (netCDF/HDF5, see ``echo.result``) holds the demodulated trace per sweep point and phase
 step, the echo amplitude and the normalised echo amplitude (the echo divided by the same
 with bias noise, T1, Tφ and back-action off). ``--json`` prints, per sweep point, the
-parameter values, the echo amplitude (V) and the normalised echo amplitude.
+parameter values, the echo amplitude (V), the normalised echo amplitude and ``windows``:
+the mean signal of every detection window in time order (a CPMG's whole echo train).
+
+A sequence that binds ``f_ref`` (holeburn.seq) is demodulated at each point's ``f_ref``,
+as ``measure`` and ``compare`` do. A detection window shorter than 1/demod_bandwidth or
+three reference periods is warned about. This command is a thin wrapper over
+:func:`spinecho.simulate`: the same rules for ``--set`` (a swept parameter given a value
+is fixed) and ``--sweep``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -59,23 +67,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _model(path: str, sets: dict):
-    from echo.model import ModelError
-    from echo.modelfile import model_from_dict, raw_model, set_field
-
-    data = raw_model(path)
-    for name, text in sets.items():
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        set_field(data, name, value)
-    try:
-        return model_from_dict(data)
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
-
-
 def _designed_burn(args, seq, values: dict, model) -> dict[str, float]:
     """``--burn``: the burn length and amplitude designed for the model's grains resonant at
     the sequence's f_burn (:func:`echo.hole.design_burn`), as parameter values."""
@@ -104,14 +95,8 @@ def _designed_burn(args, seq, values: dict, model) -> dict[str, float]:
 
 
 def run(args) -> int:
-    from dataclasses import replace
-
-    from echo.model import ModelError
-    from echo.parallel import make_executor
-    from echo.simulate import simulate_schedules
-    from sequences.bind import parse_assignments
-    from sequences.parser import load
-    from sequences.sweep import with_sweep_options
+    """A thin wrapper over :func:`spinecho.simulate` (the same rules)."""
+    from spinecho.api import simulate
     from spinecho.cli import UserError
     from spinecho.outputs import check_output
 
@@ -119,39 +104,26 @@ def run(args) -> int:
         raise UserError(f"--workers: must be >= 1, got {args.workers}")
     check_output("-o", args.output)  # before simulating: a long run must not end in a
     check_output("--plot", args.plot, image=True)  # failed write
-    model_sets, seq_sets = {}, []
-    for s in args.sets:
-        name = s.split("=", 1)[0].strip()
-        if "=" not in s:
-            raise UserError(f"--set {s!r}: expected NAME=VALUE")
-        if "." in name or "[" in name:
-            model_sets[name] = s.split("=", 1)[1].strip()
-        else:
-            seq_sets.append(s)
-    model = _model(args.model, model_sets)
-    seq = load(args.sequence)
-    seq = with_sweep_options(seq, args.sweeps)
-    from spinecho.params_option import merged_sets
+    sets = list(args.sets)
+    if getattr(args, "params", None) is not None:  # --params FILE: values, --set wins
+        from spinecho.api import load_sequence
+        from spinecho.params_option import merged_sets
 
-    values = parse_assignments(merged_sets(argparse.Namespace(sets=seq_sets,
-                                                              params=args.params), seq))
-    if args.burn or args.burn_time or args.hole_width:
-        values.update(_designed_burn(args, seq, values, model))
-    if any(sw.name in values for sw in seq.sweeps):  # --set of a swept parameter fixes it
-        seq = replace(seq, sweeps=tuple(sw for sw in seq.sweeps if sw.name not in values))
-    schedules, params = [], []
-    for point, sched in seq.sweep(**values):
-        schedules.append(sched)
-        params.append({k: float(v) for k, v in point.items()})
-    if not schedules:
-        raise ModelError("--sweep: no sweep points")
-    with make_executor(args.workers, args.scheduler) as executor:
-        result = simulate_schedules(
-            schedules, model.ensemble, model.environment, model.detection,
-            engine=args.engine, frame=args.frame, initial=args.initial, executor=executor,
-            progress=True if args.progress else None, keep_tau_z=args.keep_tau_z,
-            params=params, normalise=not args.no_normalise, source=seq.source, model=model,
-            max_error=args.max_error)
+        sets = merged_sets(args, load_sequence(args.sequence))
+    if args.burn or args.burn_time or args.hole_width:  # issue 16: a designed burn
+        from sequences.bind import parse_assignments
+        from spinecho.api import apply_model_values, load_model, load_sequence, split_sets
+
+        seq = load_sequence(args.sequence)
+        model_values, seq_values = split_sets(sets, seq)
+        model = apply_model_values(load_model(args.model), model_values)
+        designed = _designed_burn(args, seq, parse_assignments(seq_values), model)
+        sets += [f"{k}={v!r}" for k, v in designed.items()]
+    result = simulate(args.sequence, args.model, values=sets, sweep=args.sweeps,
+                      engine=args.engine, frame=args.frame, initial=args.initial,
+                      max_error=args.max_error, normalise=not args.no_normalise,
+                      keep_tau_z=args.keep_tau_z, workers=args.workers,
+                      scheduler=args.scheduler, progress=args.progress)
     result.save(args.output)
     if args.plot:
         result.plot(args.plot)

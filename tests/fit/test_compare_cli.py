@@ -76,24 +76,22 @@ def test_kind_that_does_not_fit_the_sweep_is_refused(tmp_path, capsys):
 
 def test_hole_burning_runs_are_simulated_at_each_points_reference():
     """holeburn.seq declares f_ref = f_probe, so the procedure demodulates each point at
-    its probe carrier; compare must simulate the same (re-demodulate from the model's
-    fixed reference), and leave sequences without f_ref alone."""
+    its probe carrier; the simulation (and so compare) does the same, and leaves
+    sequences without f_ref at the model's reference."""
     import numpy as np
 
     import sequences
-    from echo.fit.compare import _per_point_reference
     from echo.fit.loaders import from_arrays
     from echo.fit.model_fit import dataset_from_sequence
+    from echo.model import Detection
+    from echo.simulate import point_detection
 
     f_probe = np.array([4.0e6, 4.4e6, 4.8e6])
     data = from_arrays(f_probe, np.ones(3, complex), x_name="f_probe")
     hole = dataset_from_sequence(data, sequences.load("holeburn"), label="hole")
     tau = from_arrays(np.array([2e-6, 3e-6]), np.ones(2, complex), x_name="tau")
     hahn = dataset_from_sequence(tau, sequences.load("hahn"), label="hahn")
-    notes = []
-    _per_point_reference([hole, hahn], 4.4e6, notes)
-    f_old, f_new = hole.meta["redemodulate"]
-    assert f_old == 4.4e6
-    np.testing.assert_allclose(f_new, f_probe)
-    assert "redemodulate" not in hahn.meta
-    assert len(notes) == 1 and "f_ref" in notes[0]
+    det = Detection(reference_frequency=4.4e6)
+    got = [point_detection(det, s).reference_frequency for s in hole.schedules]
+    np.testing.assert_allclose(got, f_probe)
+    assert all(point_detection(det, s) is det for s in hahn.schedules)

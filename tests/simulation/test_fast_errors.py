@@ -42,21 +42,27 @@ def test_model_values():
         OrnsteinUhlenbeck(-1, 1e-6)
     with pytest.raises(ModelError, match="engine: unknown engine 'warp'"):
         get_engine("warp")
-    with pytest.raises(ModelError, match="engine option 'nsteps': unknown"):
+    with pytest.raises(ModelError, match=r"fast engine option nsteps: unknown field \(allowed: "
+                       r"block, carrier_phase, channel, dt, frame_frequency\)"):
         run(schedule(1e-6), grains([1e7], [0.0]), [0.0], nsteps=3)
-    with pytest.raises(ModelError, match="frame: must be one of"):
+    with pytest.raises(ModelError, match="frame: must be 'lab' or 'rwa', got 'rotating'"):
         simulate_schedules([schedule(1e-6)], Ensemble(Fixed(1e6), Fixed(0.0)), Environment(),
                            Detection(), frame="rotating")
 
 
-def test_rwa_warns_with_numbers_and_rejects_baseband():
+def test_rwa_warns_with_numbers_and_drops_baseband():
+    """One RWA policy (docs/engines.md): both engines warn with the ratios, and both drop
+    a baseband pulse with a warning (the fast engine used to refuse it)."""
     strong = dict(PULSE, amplitude=0.5 * 2 * math.pi * 4e6 / GAMMA)
-    with pytest.warns(RuntimeWarning, match=r"max drive .* rad/s"):
+    with pytest.warns(RuntimeWarning, match=r"RWA invalid .*rabi/carrier = 0\.5"):
         run(schedule(1e-6, pulses=[strong]), grains([2 * math.pi * 2e6], [0.0]), [1e-6],
             frame="rwa")
     base = dict(PULSE, frequency=0.0)
-    with pytest.raises(ModelError, match="baseband"):
-        run(schedule(1e-6, pulses=[base]), grains([1e7], [0.0]), [1e-6], frame="rwa")
+    with pytest.warns(RuntimeWarning, match="RWA drops baseband"):
+        with_base = run(schedule(1e-6, pulses=[base]), grains([1e7], [0.0]), [1e-6],
+                        frame="rwa")
+    free = run(schedule(1e-6), grains([1e7], [0.0]), [1e-6], frame="rwa")
+    np.testing.assert_allclose(with_base, free, rtol=0, atol=1e-12)
 
 
 def test_big_chunk_is_subchunked_with_the_same_trajectories(monkeypatch):

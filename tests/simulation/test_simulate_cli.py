@@ -98,13 +98,14 @@ def test_python_api_with_sequence_sweep():
 
 
 def test_engines_run_single_schedule_matches_chunk_sum():
-    """echo.engines.run: one point, trace = volts_per_tau_z × ensemble mean ⟨τz⟩."""
+    """echo.simulate.run: one point, trace = volts_per_tau_z × ensemble mean ⟨τz⟩."""
     import math
 
     from fixtures_fast import schedule
 
-    from echo.engines import fast, run
+    from echo.engines import fast
     from echo.model import Detection, Ensemble, Environment, Fixed, Gaussian
+    from echo.simulate import run
 
     sch = schedule(2.2e-6, ideal=[(0.0, math.pi / 2, 0.0), (1e-6, math.pi, 0.0)],
                    windows=[(1.9e-6, 0.2e-6, "echo")])
