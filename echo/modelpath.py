@@ -130,9 +130,13 @@ def set_path(model, path: str, value, *, error=ModelError, discrete=()):
             raise error(f"parameter {path!r} is a discrete setting, it cannot be fitted")
         try:
             return dataclasses.replace(obj, **{name: new})
-        except ModelError as exc:
-            if error is ModelError:
-                raise ModelError(f"{full}: {exc}") from None
-            raise error(f"parameter {path!r}: {exc}") from None
+        except ModelError as exc:  # the field's own check: say it with the full path
+            head, sep, rest = str(exc).partition(": ")
+            if sep and k == len(toks) - 1 and head.split(".")[-1] == name:
+                msg = f"{full}: {rest}"
+            else:
+                msg = f"{full}: {exc}"
+            raise (ModelError(msg) if error is ModelError
+                   else error(f"parameter {path!r}: {msg}")) from None
 
     return rec(model, 0)

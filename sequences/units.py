@@ -13,15 +13,29 @@ import numpy as np
 
 TWO_PI = 2.0 * math.pi
 
-#: Bohr magneton over ħ, rad s^-1 T^-1 (CODATA 2018: μB = 9.2740100783e-24 J/T,
-#: ħ = 1.054571817e-34 J s).
-MU_B_OVER_HBAR = 9.2740100783e-24 / 1.054571817e-34
-#: Bohr magneton, J/T.
-MU_B = 9.2740100783e-24
-#: Boltzmann constant over ħ, rad s^-1 K^-1.
-K_B_OVER_HBAR = 1.380649e-23 / 1.054571817e-34
-#: Magnetic flux quantum h/2e, Wb.
-PHI_0 = 2.067833848e-15
+#: Physical constants (SI), all from :mod:`scipy.constants` (CODATA), loaded on first
+#: use so that the sequence language alone never imports scipy:
+#: ``MU_B`` Bohr magneton (J/T), ``HBAR`` (J s), ``K_B`` Boltzmann (J/K), ``PHI_0``
+#: magnetic flux quantum h/2e (Wb), ``MU_B_OVER_HBAR`` (rad s^-1 T^-1) and
+#: ``K_B_OVER_HBAR`` (rad s^-1 K^-1).
+_CONSTANTS = ("MU_B", "HBAR", "K_B", "PHI_0", "MU_B_OVER_HBAR", "K_B_OVER_HBAR")
+
+
+def _constants() -> dict[str, float]:
+    from scipy import constants as c
+
+    mu_b = c.physical_constants["Bohr magneton"][0]
+    return {"MU_B": mu_b, "HBAR": c.hbar, "K_B": c.k,
+            "PHI_0": c.physical_constants["mag. flux quantum"][0],
+            "MU_B_OVER_HBAR": mu_b / c.hbar, "K_B_OVER_HBAR": c.k / c.hbar}
+
+
+def __getattr__(name: str):
+    if name in _CONSTANTS:
+        values = _constants()
+        globals().update(values)  # later look-ups are plain module attributes
+        return values[name]
+    raise AttributeError(f"module 'sequences.units' has no attribute {name!r}")
 
 
 def angular(f_hz):

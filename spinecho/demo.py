@@ -27,8 +27,7 @@ measured twice on the virtual lab — with the burn and with the burn amplitude 
 beside the burn's closed form seen through the probe's band). The measurement procedure
 demodulates every point at its own probe carrier
 (``f_ref = f_probe`` in holeburn.seq; see :func:`instruments.procedure.reference_frequency`);
-the simulation is demodulated at the burn carrier and re-demodulated per point
-(``Dataset.meta["redemodulate"]``), which is the same operation.
+the simulation does the same (:func:`echo.simulate.point_detection`).
 
 The moment per grain (the paper's proposal) is the fitted N·g·S over the number of grains,
 held against a *simulated* susceptibility measurement (Curie law at 2 K with a 4 %
@@ -259,8 +258,7 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     f_probe = np.asarray(hole.dataset["f_probe"].values, float)
     from echo.fit.loaders import from_arrays
 
-    # measured: demodulated by the procedure at each point's probe carrier (f_ref);
-    # simulated: demodulated at the burn carrier, re-demodulated to f_probe per point.
+    # measured and simulated alike: demodulated at each point's probe carrier (f_ref).
     # The simulated ensemble: as many grains as the lab's (a selective probe sees a
     # fraction of the line only), a different Monte-Carlo draw.
     hole_model = replace(fitted, ensemble=replace(fitted.ensemble,
@@ -274,8 +272,7 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                         x_unit="Hz", y_unit="V", source=str(runs / name)),
             procs_b[name].schedules,
             label=("hole-burning spectrum" if name == "holeburn" else
-                   "reference spectrum (no burn)") + " (virtual lab)",
-            meta={"redemodulate": (F_BURN, f_probe)}))
+                   "reference spectrum (no burn)") + " (virtual lab)"))
     hole_fit = fit_model(hole_sets, hole_model, ["amplitude", "phase"], simulator=sim,
                          truth={"amplitude": truth["amplitude"]},
                          name="hole spectrum fit (σ, τc from the Hahn fit)")
@@ -321,8 +318,10 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     try:
         mu_echo = moment_from_fit(fit, N_GRAINS, n_grains_stderr=0.02 * N_GRAINS)
         t_k = 2.0
-        mu_true = G * SPIN * 9.2740100783e-24
-        chi = N_GRAINS * mu_true**2 / (3 * 1.380649e-23 * t_k)
+        from sequences.units import K_B, MU_B
+
+        mu_true = G * SPIN * MU_B
+        chi = N_GRAINS * mu_true**2 / (3 * K_B * t_k)  # Curie law of the true moment
         chi_meas = chi * (1 + 0.04 * np.random.default_rng(seed + 7).normal())
         mu_chi = moment_from_susceptibility(chi_meas, 0.04 * chi_meas, temperature=t_k,
                                             n_grains=N_GRAINS,

@@ -30,8 +30,8 @@ Frames
     g(t) = γ k⊥ A_j/2 · exp(−i((ω_j − ω_c) t + φ_j)) in drive segment j
     (h = A_j cos(ω_j t + φ_j)); k⊥ = −sin θ for a τz drive, cos θ for τx. Dropped:
     counter-rotating terms, the longitudinal drive (k∥ = cos θ resp. sin θ, baseband
-    pulses included) and the transverse part of the bias noise. The carrier ω_c is the
-    angular frequency of the first pulse with a non-zero carrier on the field channel; a
+    pulses included) and the transverse part of the bias noise. The carrier ω_c is
+    :meth:`sequences.Schedule.carrier` (the first pulse in time that plays a carrier); a
     schedule without one uses ω_c = 2E per grain (the resonant frame). Ideal pulses at
     time t_p become rotations about azimuth φ − ω_c t_p in the rotating frame. The output
     is rotated back analytically: ⟨σx'⟩_lab = cos(ω_c t)⟨σx'⟩ − sin(ω_c t)⟨σy'⟩.

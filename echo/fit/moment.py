@@ -29,12 +29,10 @@ import math
 from dataclasses import dataclass
 
 from echo.fit.errors import FitError
-from sequences.units import MU_B
+from sequences.units import K_B, MU_B
 
 __all__ = ["MomentEstimate", "MomentComparison", "moment_from_fit", "moment_from_echo",
            "moment_from_susceptibility", "compare_moments"]
-
-K_B = 1.380649e-23  # J/K
 
 
 @dataclass(frozen=True)

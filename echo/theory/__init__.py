@@ -37,7 +37,7 @@ from echo.theory.budget import (
     BudgetRow,
     GrainModel,
     decoherence_budget,
-    load_model,
+    load_grain_model,
     load_preset,
 )
 from echo.theory.dynamics import (
@@ -79,6 +79,6 @@ __all__ = [
     # spectrum
     "eq7_chi", "chi_over_a", "chi_flat", "pt_flat", "chi_from_pt",
     # budget
-    "GrainModel", "BudgetRow", "Budget", "decoherence_budget", "load_model", "load_preset",
+    "GrainModel", "BudgetRow", "Budget", "decoherence_budget", "load_grain_model", "load_preset",
     "PRESETS",
 ]

@@ -44,7 +44,7 @@ from echo.theory.hamiltonian import cos_pi_s
 from sequences.units import K_B_OVER_HBAR, angular, cyclic
 
 __all__ = ["PRESETS", "PAPER_REMEDIES", "GrainModel", "BudgetRow", "Budget", "decoherence_budget",
-           "load_model", "load_preset", "model_from_dict"]
+           "load_grain_model", "load_preset", "grain_model_from_dict"]
 
 PRESETS = ("ferritin", "tb-grain")
 
@@ -181,7 +181,7 @@ def _hz_to_kelvin(f_hz: float) -> float:
 
 
 # ---------------------------------------------------------------------- loading
-def model_from_dict(data: dict, source: str = "<model>") -> GrainModel:
+def grain_model_from_dict(data: dict, source: str = "<model>") -> GrainModel:
     """Build a :class:`GrainModel` from a parsed TOML table. Unknown tables or keys, bad
     types and bad values raise ModelError naming ``source`` and the field."""
     if not isinstance(data, dict):
@@ -225,7 +225,7 @@ def model_from_dict(data: dict, source: str = "<model>") -> GrainModel:
         raise ModelError(f"{source}: {exc}") from None
 
 
-def load_model(path) -> GrainModel:
+def load_grain_model(path) -> GrainModel:
     """Read a model TOML file (see docs/theory.md for the format)."""
     p = Path(path)
     try:
@@ -239,7 +239,7 @@ def load_model(path) -> GrainModel:
 
         where, detail = toml_error_parts(p, exc, text)
         raise ModelError(f"{where}: invalid TOML: {detail}") from None
-    return model_from_dict(data, str(p))
+    return grain_model_from_dict(data, str(p))
 
 
 def load_preset(name: str) -> GrainModel:
@@ -247,7 +247,7 @@ def load_preset(name: str) -> GrainModel:
     if name not in PRESETS:
         raise ModelError(f"preset: unknown preset {name!r} (known: {', '.join(PRESETS)})")
     text = resources.files("echo").joinpath("presets", f"{name}.toml").read_text("utf-8")
-    return model_from_dict(tomllib.loads(text), f"preset {name}")
+    return grain_model_from_dict(tomllib.loads(text), f"preset {name}")
 
 
 # ---------------------------------------------------------------------- budget

@@ -137,9 +137,9 @@ def _check_couplings(args) -> None:
 
 
 def run_budget(args) -> int:
-    from echo.theory.budget import decoherence_budget, load_model, load_preset
+    from echo.theory.budget import decoherence_budget, load_grain_model, load_preset
 
-    model = load_preset(args.preset) if args.preset else load_model(args.model)
+    model = load_preset(args.preset) if args.preset else load_grain_model(args.model)
     budget = decoherence_budget(model)
     if args.json:
         print(json.dumps(_clean(budget.to_dict()), indent=2, ensure_ascii=False))

@@ -58,10 +58,11 @@ def test_sweep_dimension_and_count_errors():
               ).sweep_points()
 
 
-def test_swept_parameter_cannot_also_be_fixed_and_others_can():
+def test_fixing_a_swept_parameter_drops_its_sweep_and_others_can_be_set():
+    """One rule (sequences.sweep.apply_options): a value for a swept parameter fixes it."""
     seq = parse(BASE + "sweep tau = [1 us, 2 us]")
-    with pytest.raises(SequenceError, match="is swept"):
-        list(seq.sweep(tau="3 us"))
+    (pt,) = list(seq.sweep(tau="3 us"))
+    assert pt[0] == {} and pt[1].param_values()["tau"] == pytest.approx(3e-6)
     pts = list(seq.sweep(T="10 us"))
     assert [s.duration for _, s in pts] == pytest.approx([11e-6, 12e-6], abs=1e-18)
 

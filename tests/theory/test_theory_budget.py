@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 
 from echo.model import ModelError
-from echo.theory import PRESETS, decoherence_budget, load_model, load_preset
-from echo.theory.budget import model_from_dict
+from echo.theory import PRESETS, decoherence_budget, load_grain_model, load_preset
+from echo.theory.budget import grain_model_from_dict
 
 MECHANISMS = ("degeneracy blocking", "nuclear co-flipping", "nuclear spin diffusion",
               "paramagnetic impurities", "electrons: metal grain, metal substrate",
@@ -97,7 +97,7 @@ def test_budget_json_roundtrip_fields():
 def test_model_file_loads(tmp_path):
     p = tmp_path / "m.toml"
     p.write_text(GOOD)
-    m = load_model(p)
+    m = load_grain_model(p)
     assert m.spin == 100 and m.n_nuclei == 100 and m.name == "test"
     assert m.coflip_lambda == pytest.approx(100 * math.pi**2 * (5e7 / 4e10) ** 2 / 4)
 
@@ -120,7 +120,7 @@ def test_bad_model_names_the_field(tmp_path, old, new, field):
     assert old in GOOD
     p.write_text(GOOD.replace(old, new, 1))
     with pytest.raises(ModelError, match=field.replace(".", r"\.")) as info:
-        load_model(p)
+        load_grain_model(p)
     assert "bad.toml" in str(info.value)
 
 
@@ -128,12 +128,12 @@ def test_invalid_toml_and_unknown_preset(tmp_path):
     p = tmp_path / "broken.toml"
     p.write_text("[grain\nspin = 1")
     with pytest.raises(ModelError, match="invalid TOML") as info:
-        load_model(p)
+        load_grain_model(p)
     assert str(info.value).startswith(f"{p}:1:7: invalid TOML: ")  # file:line:column
     with pytest.raises(ModelError, match="preset"):
         load_preset("gold-grain")
     with pytest.raises(ModelError, match="lambda_prime"):
-        model_from_dict({**_parsed(), "nuclei": {**_parsed()["nuclei"], "lambda": 1.0,
+        grain_model_from_dict({**_parsed(), "nuclei": {**_parsed()["nuclei"], "lambda": 1.0,
                                                  "lambda_prime": 2.0}})
 
 
@@ -150,6 +150,6 @@ def test_simulation_model_file_is_told_apart():
 
     sim = Path(__file__).resolve().parents[2] / "examples" / "ferritin.toml"
     with pytest.raises(ModelError, match="ensemble: unknown table") as info:
-        load_model(sim)
+        load_grain_model(sim)
     assert "ferritin.toml" in str(info.value)
     assert "simulation model file" in str(info.value) and "--preset" in str(info.value)
