@@ -127,17 +127,16 @@ def register(subparsers) -> None:
 
 
 def _model(path, sets=()):
-    from spinecho.commands.simulate import _model as load
+    """The model file with ``--set`` model fields (the dialect of echo.modelpath)."""
+    from spinecho.api import apply_model_values, load_model, split_sets
 
-    model_sets = {}
-    for item in sets:
-        if "=" not in item:
-            from spinecho.cli import UserError
+    model_values, rest = split_sets(list(sets), None)
+    if rest:
+        from spinecho.cli import UserError
 
-            raise UserError(f"--set {item!r}: expected NAME=VALUE")
-        k, v = item.split("=", 1)
-        model_sets[k.strip()] = v.strip()
-    return load(path, model_sets)
+        raise UserError(f"--set {rest[0]!r}: not a model field (a short name such as sigma, "
+                        "or a dotted path such as environment.noise[0].sigma)")
+    return apply_model_values(load_model(path), model_values)
 
 
 def _outdir(path: Path) -> Path:
