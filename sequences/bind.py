@@ -178,6 +178,18 @@ def param_dim(seq: Sequence, name: str) -> Dim:
     raise SequenceError(f"parameter {name!r}: dimension unknown (depends on unset params)")
 
 
+def assignment_text(seq: Sequence, name: str, value) -> str:
+    """``"name=value"`` text (the ``--set`` form) of a parameter value: a string as given,
+    a number (SI) with the SI unit of the parameter's dimension (``tau=5e-06 s``), so
+    that a value round-trips exactly through text."""
+    if isinstance(value, str):
+        return f"{name}={value}"
+    from sequences.expr import SI_UNIT
+
+    unit = SI_UNIT.get(param_dim(seq, name), "")
+    return f"{name}={float(value)!r}" + (f" {unit}" if unit else "")
+
+
 def parse_assignments(items) -> dict[str, str]:
     """``["tau=2 us", "n=10"]`` → ``{"tau": "2 us", "n": "10"}`` (for ``--set``)."""
     out: dict[str, str] = {}

@@ -284,8 +284,10 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
     if values and not isinstance(values, dict):
         sets = list(values)
     else:
-        sets = [f"{k}={v if isinstance(v, str) else repr(float(v))}"
-                for k, v in (values or {}).items()]
+        from sequences.bind import assignment_text
+
+        seq = load_sequence(sequence)
+        sets = [assignment_text(seq, k, v) for k, v in (values or {}).items()]
     proc = run_measurement(str(sequence), lab, run_dir, sets=sets, sweeps=_sweep_specs(sweep),
                            averages=averages, retries=retries,
                            reference_frequency=-1.0 if reference_frequency is None

@@ -111,14 +111,14 @@ def run(args) -> int:
 
         sets = merged_sets(args, load_sequence(args.sequence))
     if args.burn or args.burn_time or args.hole_width:  # issue 16: a designed burn
-        from sequences.bind import parse_assignments
+        from sequences.bind import assignment_text, parse_assignments
         from spinecho.api import apply_model_values, load_model, load_sequence, split_sets
 
         seq = load_sequence(args.sequence)
         model_values, seq_values = split_sets(sets, seq)
         model = apply_model_values(load_model(args.model), model_values)
         designed = _designed_burn(args, seq, parse_assignments(seq_values), model)
-        sets += [f"{k}={v!r}" for k, v in designed.items()]
+        sets += [assignment_text(seq, k, v) for k, v in designed.items()]
     result = simulate(args.sequence, args.model, values=sets, sweep=args.sweeps,
                       engine=args.engine, frame=args.frame, initial=args.initial,
                       max_error=args.max_error, normalise=not args.no_normalise,
