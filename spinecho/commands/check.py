@@ -88,11 +88,12 @@ def run(args) -> int:
     from sequences.hardware import HardwareProfile
     from sequences.parser import load
     from sequences.plot import phase_name
-    from sequences.sweep import apply_options, sweep_axes
+    from sequences.sweep import apply_options, sweep_axes, with_sweep_options
     from spinecho.params_option import merged_sets
 
-    seq = load(args.sequence)
-    seq, fixed = apply_options(seq, merged_sets(args, seq), args.sweeps)
+    seq = load(args.sequence)  # --params values of parameters no --sweep sweeps
+    seq, fixed = apply_options(seq, merged_sets(args, with_sweep_options(seq, args.sweeps)),
+                               args.sweeps)
     profile = HardwareProfile.load(args.hardware) if args.hardware else None
     schedule = seq.bind_values(fixed, max_events=args.max_events)
     env = resolve_params(seq, fixed)

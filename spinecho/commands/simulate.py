@@ -106,10 +106,12 @@ def run(args) -> int:
     check_output("--plot", args.plot, image=True)  # failed write
     sets = list(args.sets)
     if getattr(args, "params", None) is not None:  # --params FILE: values, --set wins
+        from sequences.sweep import with_sweep_options
         from spinecho.api import load_sequence
         from spinecho.params_option import merged_sets
 
-        sets = merged_sets(args, load_sequence(args.sequence))
+        sets = merged_sets(args, with_sweep_options(load_sequence(args.sequence),
+                                                    args.sweeps))
     if args.burn or args.burn_time or args.hole_width:  # issue 16: a designed burn
         from sequences.bind import assignment_text, parse_assignments
         from spinecho.api import apply_model_values, load_model, load_sequence, split_sets
