@@ -264,6 +264,104 @@ def load_config(path: str | Path) -> VirtualLabConfig:
     return config_from_dict(data, str(path), path.parent)
 
 
+# ----------------------------------------------------------------------- client file
+#: The client lab file (instruments.lab format) of a virtual lab: ``examples/lab_virtual.toml``
+#: is this text for the default ports and the example sample (a test keeps them equal).
+CLIENT_TEMPLATE = """\
+# Lab file for the virtual lab (`spinecho lab serve` listens on these loopback ports).
+# Units: V, s, Sa/s, Hz, T. See docs/instruments.md for every key.
+
+[lab]
+name = "virtual lab (loopback)"
+
+[limits]
+max_amplitude_v = 2.0       # peak |V| at the AWG output
+max_duty_cycle = 0.2        # drive-on time / repetition period
+max_pulse_energy = 1e-3     # ∫ V² dt of one pulse, V² s (energy into R Ω is this / R)
+
+[awg]
+driver = "instruments.drivers.awg:Keysight33500B"
+resource = "{awg}"
+channel = {awg_channel}
+sample_rate = 250e6         # Sa/s
+volts_per_tesla = {volts_per_tesla}     # V at the AWG output per T at the sample (1 µT ↔ 1 V)
+full_scale_v = 2.5          # V of DAC code +32767 (amplitude 5 Vpp, offset 0)
+digitizer_marker = "acq"    # schedule marker channel that gates the digitizer
+timeout_s = 60              # s per reply (host time: a first shot may compile the engine)
+
+[digitizer]
+driver = "instruments.drivers.digitizer:{digitizer_driver}"
+resource = "{digitizer}"
+channel = 1
+sample_rate = 1e9           # Sa/s
+max_points = {max_points}
+averages = 1
+timeout_s = 60
+
+[lockin]
+driver = "instruments.drivers.lockin:SR830"
+resource = "{lockin}"
+timeout_s = 60
+
+[squid]
+volts_per_phi0 = {volts_per_phi0}        # FLL output V per Φ0
+phi0_per_mu_b = {phi0_per_mu_b}        # Φ0 through the SQUID per μB of sample moment
+"""
+
+
+def client_lab_text(resources: dict[str, str], config: VirtualLabConfig, *,
+                    roles=("awg", "digitizer", "lockin", "squid"), **values) -> str:
+    """The client lab file of a virtual lab with ``config`` reached at ``resources``
+    (role → VISA resource): the coil calibration, AWG channel, digitizer model and depth
+    and the SQUID calibration are the lab's own, so a measurement sees the sample as the
+    simulation does. ``roles`` keeps those tables (``[lab]``, ``[limits]`` always);
+    ``values`` replace keys: ``timeout_s=3`` in every table, ``awg__sample_rate=100e6``
+    (``table__key``) in one; a key the file does not hold is an error."""
+    import re
+
+    det = config.model.detection
+    text = CLIENT_TEMPLATE.format(
+        awg=resources.get("awg", ""), digitizer=resources.get("digitizer", ""),
+        lockin=resources.get("lockin", ""), awg_channel=config.awg_channel,
+        volts_per_tesla=repr(float(config.volts_per_tesla)),
+        digitizer_driver="RedPitaya" if config.digitizer_model == "redpitaya"
+        else "KeysightDSOX", max_points=config.digitizer_max_points,
+        volts_per_phi0=repr(float(det.volts_per_flux)),
+        phi0_per_mu_b=repr(float(det.flux_per_moment)))
+    if "lockin" not in resources or not config.lockin:
+        roles = tuple(r for r in roles if r != "lockin")
+    parts = re.split(r"(?m)^(?=\[)", text)
+    text = "".join(p for p in parts
+                   if not p.startswith("[") or p[1:p.index("]")] in ("lab", "limits", *roles))
+    for key, value in values.items():
+        table, _, name = key.rpartition("__")
+        val = json_value(value)
+        if table:
+            head = f"[{table}]"
+            i = text.find(head)
+            j = text.find("\n[", i + 1)
+            j = len(text) if j < 0 else j
+            seg, n = re.subn(rf"(?m)^{name}\s*=\s*[^#\n]*", f"{name} = {val} ",
+                             text[i:j]) if i >= 0 else ("", 0)
+            text = text[:i] + seg + text[j:] if n else text
+        else:
+            text, n = re.subn(rf"(?m)^{name}\s*=\s*[^#\n]*", f"{name} = {val} ", text)
+        if not n:
+            raise VirtualLabError(f"client lab file: no key {key.replace('__', '.')!r}")
+    return text
+
+
+def json_value(value) -> str:
+    """A TOML value of a Python str/bool/number (strings quoted, floats exact)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
 # ------------------------------------------------------------------------------- lab
 class VirtualLab:
     """The three servers and the sample. ``ports`` overrides the configured ports
@@ -309,6 +407,16 @@ class VirtualLab:
 
     def _record(self, shot, times):
         return self.sample.record(shot, times)
+
+    def client_lab_file(self, path=None, *, roles=("awg", "digitizer", "lockin", "squid"),
+                        **values) -> str:
+        """The client lab file (instruments.lab TOML) that reaches this running lab, with
+        its calibrations (:func:`client_lab_text`: ``roles``, ``values`` overrides);
+        written to ``path`` too when given. Returns the text."""
+        text = client_lab_text(self.resources, self.config, roles=roles, **values)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
 
     @property
     def resources(self) -> dict[str, str]:

@@ -3,7 +3,6 @@ loopback ports (self-stopping), and a client lab file pointing at it."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from instruments.virtual.lab import VirtualLab, config_from_dict, default_config
@@ -35,15 +34,7 @@ def start_lab(config=None, lifetime: float = 110.0) -> VirtualLab:
 
 
 def lab_file(lab: VirtualLab, path: Path, **overrides) -> Path:
-    """Write a client lab file for ``lab`` (the example lab file with the ports, the
-    calibration and ``overrides`` — ``key=value`` lines replaced wherever they appear —
-    patched in)."""
-    text = EXAMPLE_LAB.read_text()
-    for role, port in DEFAULT_PORTS.items():
-        text = text.replace(f"::{port}::", f"::{lab.servers[role].port}::")
-    values = {"volts_per_tesla": VOLTS_PER_TESLA, "timeout_s": 3, **overrides}
-    for key, value in values.items():
-        text, n = re.subn(rf"(?m)^{key}\s*=\s*[^#\n]*", f"{key} = {value} ", text)
-        assert n, f"{key} not in {EXAMPLE_LAB}"
-    path.write_text(text)
+    """Write the client lab file of ``lab`` (:meth:`VirtualLab.client_lab_file`) with
+    test-friendly timeouts and ``overrides`` (``key=value`` replaced wherever it appears)."""
+    lab.client_lab_file(path, **{"timeout_s": 3, **overrides})
     return path
