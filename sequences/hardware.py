@@ -26,13 +26,15 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sequences import shapes
+from sequences.config import Spec, check_value, from_table, setting
+from sequences.config import validate as validate_fields
 from sequences.errors import HardwareViolation, SequenceError
-from sequences.expr import DIMLESS, FIELD, FREQUENCY, TIME, closest, format_quantity
+from sequences.expr import DIMLESS, FIELD, FREQUENCY, TIME, format_quantity
 from sequences.schedule import Schedule
 
 _FIELDS = {
@@ -56,60 +58,65 @@ class Violation:
         return f"[{self.rule}] {self.message}"
 
 
+def _quantity(dim):
+    """A parser (for :func:`sequences.config.from_table`) of a value with units of ``dim``
+    (a string such as ``"1 ns"``, or an SI number) → SI float."""
+
+    def parse(value, where):
+        from sequences.expr import Quantity, dim_name, parse_quantity
+
+        if isinstance(value, str):
+            q = parse_quantity(value, None, where)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            q = Quantity(float(value), dim)
+        else:
+            raise SequenceError(f"{where}: {value!r} is not a value (a number in SI units "
+                                "or a string with units)")
+        if q.dim != dim:
+            raise SequenceError(f"{where}: must be a {dim_name(dim)}, got {value!r} "
+                                f"({dim_name(q.dim)})")
+        return check_value(q.value, float, Spec(gt=0), where=where, error=SequenceError)
+
+    return parse
+
+
 @dataclass(frozen=True)
 class HardwareProfile:
-    """Hardware constraints (SI units; None = unconstrained). See the module docstring."""
+    """Hardware constraints (SI units; None = unconstrained). See the module docstring.
 
-    name: str = ""
-    raster: float | None = None
-    min_pulse: float | None = None
-    min_delay: float | None = None
-    max_length: float | None = None
-    max_amplitude: float | None = None
-    max_duty_cycle: float | None = None
-    repetition_time: float | None = None
-    max_frequency: float | None = None
-    allow_ideal: bool = False
+    Fields, units and ranges are declared here once (:mod:`sequences.config`); a profile
+    file is read by :meth:`from_dict` with :func:`sequences.config.from_table`."""
+
+    name: str = setting("")
+    raster: float | None = setting(None, gt=0, unit="s", doc="edge grid")
+    min_pulse: float | None = setting(None, gt=0, unit="s", doc="shortest finite pulse")
+    min_delay: float | None = setting(None, gt=0, unit="s", doc="shortest gap between pulses")
+    max_length: float | None = setting(None, gt=0, unit="s", doc="longest shot")
+    max_amplitude: float | None = setting(None, gt=0, unit="T", doc="largest |amplitude|")
+    max_duty_cycle: float | None = setting(None, gt=0, le=1, doc="pulse-on / period")
+    repetition_time: float | None = setting(None, gt=0, unit="s", doc="shot period")
+    max_frequency: float | None = setting(None, gt=0, unit="Hz", doc="highest carrier")
+    allow_ideal: bool = setting(False, doc="ideal (instantaneous) pulses can be played")
+
+    def __post_init__(self):
+        validate_fields(self, error=SequenceError)
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<profile>") -> HardwareProfile:
-        from sequences.expr import Quantity, dim_name, parse_quantity
-
         if "hardware" in d and isinstance(d["hardware"], dict):
             d = {**{k: v for k, v in d.items() if k != "hardware"}, **d["hardware"]}
-        kw: dict = {}
-        known = set(_FIELDS) | {"name", "allow_ideal"}
-        for key, value in d.items():
-            if key not in known:
-                raise SequenceError(f"{source}: unknown hardware key {key!r}",
-                                    hint=closest(key, known) or "keys: " + ", ".join(sorted(
-                                        known)))
-            if key == "name":
-                kw[key] = str(value)
-            elif key == "allow_ideal":
-                if not isinstance(value, bool):
-                    raise SequenceError(f"{source}: allow_ideal must be true or false")
-                kw[key] = value
-            else:
-                dim = _FIELDS[key]
-                if isinstance(value, str):
-                    q = parse_quantity(value, None, key)
-                elif isinstance(value, int | float) and not isinstance(value, bool):
-                    q = Quantity(float(value), dim)
-                else:
-                    raise SequenceError(f"{source}: {key} = {value!r} is not a value")
-                if q.dim != dim:
-                    raise SequenceError(f"{source}: {key} must be a {dim_name(dim)}, got "
-                                        f"{value!r} ({dim_name(q.dim)})")
-                if not (math.isfinite(q.value) and q.value > 0):
-                    raise SequenceError(f"{source}: {key} must be > 0, got {value!r}")
-                kw[key] = q.value
-        rate = kw.pop("sample_rate", None)
-        if rate is not None:
-            if "raster" in kw and abs(kw["raster"] * rate - 1) > 1e-9:
+        parsers = {k: _quantity(dim) for k, dim in _FIELDS.items() if k != "sample_rate"}
+        prof = from_table(cls, d, filename=source, error=SequenceError, parsers=parsers,
+                          ignore=("sample_rate",))
+        if "sample_rate" in d:
+            try:
+                rate = _quantity(FREQUENCY)(d["sample_rate"], "sample_rate")
+            except SequenceError as exc:
+                raise SequenceError(f"{source}: {exc}") from None
+            if prof.raster is not None and abs(prof.raster * rate - 1) > 1e-9:
                 raise SequenceError(f"{source}: raster and sample_rate disagree")
-            kw["raster"] = 1.0 / rate
-        return cls(**kw)
+            prof = replace(prof, raster=1.0 / rate)
+        return prof
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> HardwareProfile:
@@ -125,7 +132,7 @@ class HardwareProfile:
             where, detail = toml_error_parts(p, exc)
             raise SequenceError(f"{where}: not valid TOML: {detail}") from None
         prof = cls.from_dict(d, source=p)
-        return prof if prof.name else cls(**{**prof.__dict__, "name": os.path.basename(p)})
+        return prof if prof.name else replace(prof, name=os.path.basename(p))
 
     def validate(self, schedule: Schedule) -> list[Violation]:
         return validate(schedule, self)
