@@ -540,3 +540,33 @@ def test_lab_check_and_measure_compare_idn_with_the_driver(vlab, tmp_path, capsy
         err = capsys.readouterr().err
         assert "error: awg: *IDN? answers" in err and said in err
         assert not any(u.startswith("SOUR") for u in vlab.awg.received())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_spinecho_measure_stopped_by_a_real_signal(vlab, tmp_path, signame, code):
+    """Issue case 1 as a user meets it: `spinecho measure` in its own process, killed by
+    a batch scheduler (SIGTERM) or a closed terminal (SIGHUP) mid-sweep."""
+    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spinecho", "measure", "hahn", "--lab", str(labfile),
+         "--sweep", "tau=lin(1.5us, 6us, 40)", "--repetition-time", "0.05", "-o", str(run),
+         "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if len(list((run / "points").glob("point_*.npz"))) >= 2:
+                break
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, signame))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert f"stopped by {signame}" in err and "awg: safe state verified" in err
+    assert "points are on disk" in err and f"--resume -o {run}" in err
+    assert "Traceback" not in err
+    assert awg_outputs_off(vlab)
+    done = csv_points(run)
+    assert 2 <= len(done) < 40 and done == list(range(len(done)))
