@@ -152,23 +152,21 @@ class LinkAdapter(VISAAdapter):
             self.recent = deque(maxlen=RECENT)
         self.recent.append(_describe(data))
 
-    def _write(self, command: str, **kwargs) -> None:
-        self._remember(command)
+    def _send(self, send, data, **kwargs) -> None:
+        """Remember ``data``, refuse it on a closed link, send it with ``send``."""
+        self._remember(data)
         if not self.alive():
-            raise self._dropped(f"{self.why}; before writing {_describe(command)!r}")
+            raise self._dropped(f"{self.why}; before writing {_describe(data)!r}")
         try:
-            super()._write(command, **kwargs)
+            send(data, **kwargs)
         except (BrokenPipeError, ConnectionError) as exc:
             raise self._dropped(str(exc)) from None
 
+    def _write(self, command: str, **kwargs) -> None:
+        self._send(super()._write, command, **kwargs)
+
     def _write_bytes(self, content: bytes, **kwargs) -> None:
-        self._remember(content)
-        if not self.alive():
-            raise self._dropped(f"{self.why}; before writing {_describe(content)!r}")
-        try:
-            super()._write_bytes(content, **kwargs)
-        except (BrokenPipeError, ConnectionError) as exc:
-            raise self._dropped(str(exc)) from None
+        self._send(super()._write_bytes, content, **kwargs)
 
     def _read(self, **kwargs) -> str:
         self._wait_readable()

@@ -201,17 +201,14 @@ class VirtualInstrument:
                     pattern, handler, suffixes, used = found
                     if not unit.header.startswith("*"):
                         prev_path = used[:-1]
-                    for fpat, code in self.faults.errors.items():
-                        fp = HeaderPattern(fpat)
-                        if any(fp.match(used[k:]) is not None for k in range(len(used))):
-                            if self.faults.error_count is not None:
-                                if self.faults.error_count <= 0:
-                                    continue
-                                self.faults.error_count -= 1
-                            raise ScpiError(code, f"injected fault on {fpat}")
+                    hit = self._fault_hit("errors", "error_count", used)
+                    if hit is not None:
+                        raise ScpiError(hit[1], f"injected fault on {hit[0]}")
                     reply = handler(unit, suffixes)
                     if unit.query:
-                        self._slow(used)
+                        hit = self._fault_hit("slow", "slow_count", used)
+                        if hit is not None:  # the reply is sent that much later
+                            self.hold = max(self.hold, float(hit[1]))
                         if reply is None:
                             raise ScpiError(-113, unit.header + "? (no query form)")
                         replies.append(reply)
@@ -222,15 +219,20 @@ class VirtualInstrument:
                     self.push_error(ScpiError(-200, f"{type(exc).__name__}: {exc}"))
         return replies
 
-    def _slow(self, used: list[str]) -> None:
-        for fpat, seconds in self.faults.slow.items():
+    def _fault_hit(self, table: str, count: str, used: list[str]):
+        """The first ``(pattern, value)`` of the fault table ``table`` (header pattern →
+        value) that matches the header ``used``, counted against ``count`` (None: every
+        time); None when nothing fires."""
+        for fpat, value in getattr(self.faults, table).items():
             fp = HeaderPattern(fpat)
             if any(fp.match(used[k:]) is not None for k in range(len(used))):
-                if self.faults.slow_count is not None:
-                    if self.faults.slow_count <= 0:
+                left = getattr(self.faults, count)
+                if left is not None:
+                    if left <= 0:
                         continue
-                    self.faults.slow_count -= 1
-                self.hold = max(self.hold, float(seconds))
+                    setattr(self.faults, count, left - 1)
+                return fpat, value
+        return None
 
     def _lookup(self, unit: Unit, tokens: list[str], prev_path: list[str]):
         candidates = [tokens]
