@@ -130,6 +130,8 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
         data["amplitude_quiet"] = (("point",), aq)
         with np.errstate(divide="ignore", invalid="ignore"):
             data["normalised"] = (("point",), np.real(amp / aq))
+    if n_pts:  # the window averaged into ``amplitude`` (for noise estimates on reload)
+        attrs.setdefault("echo_window", max(_echo_window(schedules[0]), 0))
     attrs.setdefault("kind", "simulated")
     attrs.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     attrs.setdefault("versions", versions())

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 import warnings
@@ -243,6 +244,9 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
     if observable == "auto":
         observable = "amplitude" if n_pts > 1 else "signal"
     meta = {k: v for k, v in ds.attrs.items() if isinstance(v, (str, int, float))}
+    n_sim = _simulated_samples(ds.attrs)
+    if n_sim:
+        meta["simulated_samples"] = n_sim
     if observable in ("amplitude", "normalised"):
         if observable == "normalised":
             if "normalised" not in ds:
@@ -260,6 +264,10 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
             unit = "s"
         elif not unit and name in _FREQ_PARAMS:
             unit = "Hz"
+        if observable == "amplitude":
+            est = _phase_cycle_estimate(ds)
+            if est is not None:
+                meta = {**meta, "noise_estimate": est, "noise_source": "phase cycle"}
         return EchoData(xv, y, name, unit, "V", None, source=source,
                         is_complex=observable == "amplitude", meta=meta)
     if observable == "windows":
@@ -302,6 +310,36 @@ def _load_bes3t(p: Path, *, x: str | None, point: int) -> EchoData:
         warnings.warn(f"{p}: {bad.size} of {len(d)} points are NaN/inf and are masked "
                       f"(points {_short_list(bad.tolist())})", UserWarning, stacklevel=3)
     return d
+
+
+def _simulated_samples(attrs) -> int | None:
+    """The number of grains a *simulated* result was computed with (its ``model``
+    attribute), None for measured data: simulated data carry the Monte-Carlo error of
+    that ensemble, which a fit adds to its uncertainties."""
+    if attrs.get("kind") != "simulated":
+        return None
+    model = attrs.get("model")
+    try:
+        model = json.loads(model) if isinstance(model, str) else model
+        n = int(model["ensemble"]["n_samples"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return n if n > 0 else None
+
+
+def _phase_cycle_estimate(ds) -> float | None:
+    """Standard error per quadrature (V) of the echo amplitudes of a result, from its
+    phase-cycle steps (:func:`echo.fit.noise.phase_cycle_noise`), or None."""
+    from echo.fit.noise import phase_cycle_noise
+
+    if "trace" not in ds or "receiver" not in ds or "window" not in ds:
+        return None
+    win = np.asarray(ds["window"].values)
+    tr = ds["trace"].values
+    win = np.broadcast_to(win, (tr.shape[0], tr.shape[-1]))
+    echo = ds.attrs.get("echo_window", 0)
+    echo = int(echo) if isinstance(echo, (int, np.integer)) else 0
+    return phase_cycle_noise(tr, ds["receiver"].values, win == echo)
 
 
 def _load_result(p: Path, *, observable: str, point: int) -> EchoData:

@@ -17,17 +17,29 @@ Every data set of a joint fit shares every parameter, except those named in
 ``per_dataset`` (e.g. ``("baseline",)``), which get one copy per data set, named
 ``baseline@0``, ``baseline@1``, ...
 
-The objective is deterministic: the ensemble seed and chunking of the model are kept, and
-the detector noise is switched off in the prediction (it is the *mean* signal), so the
-residuals are a smooth function of the parameters and finite-difference Jacobians work
-(a continuous parameter such as a Gaussian width moves every sampled grain continuously).
-The optimiser is :func:`scipy.optimize.least_squares` (trust-region reflective, bounds),
-in parameters scaled by their initial values; the covariance is (JᵀJ)⁻¹ at the optimum,
-scaled by the reduced χ² when the data carry no uncertainties.
+The objective is deterministic (common random numbers): the ensemble seed and chunking of
+the model are kept, and the detector noise is switched off in the prediction (it is the
+*mean* signal), so the residuals are a smooth function of the parameters and
+finite-difference Jacobians work (a continuous parameter such as a Gaussian width moves
+every sampled grain continuously). The optimiser is :func:`scipy.optimize.least_squares`
+(trust-region reflective, bounds), in parameters scaled by their initial values, with
+relative stopping criteria only.
+
+Residuals are scaled by the data's standard error per point: given with the data, else the
+phase-cycle estimate of a result file (:mod:`echo.fit.noise`), else a provisional scale;
+without given errors the data noise is then taken from the residual scatter (less the
+model's Monte-Carlo part). The covariance is (JᵀWJ)⁻¹ at the optimum **plus the model's
+Monte-Carlo covariance**: ``mc_seeds`` more ensembles with independent seeds are simulated
+at the optimum and each is refitted to first order (one Gauss–Newton step), so the spread
+of the fitted values over ensembles — the error of using a finite ensemble, correlated
+across points or not — is part of the stated uncertainty. Where two parameters are
+strongly correlated, :attr:`FitResult.combinations` gives the combination the data do
+constrain (e.g. σ·τc^0.5 in the motional-narrowing limit).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -43,6 +55,7 @@ from echo.fit.fitresult import (
     FitCurve,
     FitResult,
     ParamValue,
+    constrained_combinations,
     covariance_to_correlation,
     poor_fit,
     undetermined,
@@ -55,6 +68,7 @@ __all__ = ["Dataset", "fit_model", "get_path", "set_path", "resolve_name", "READ
            "ALIASES", "engine_simulator", "dataset_from_sequence", "predict"]
 
 READOUT = ("amplitude", "phase", "baseline")
+_GTOL = 1e-10  # on the gradient of ½χ² in noise-scaled residuals (see fit_model)
 #: last path components that must stay > 0
 _POSITIVE = {"sigma", "tau_c", "std", "t1", "t_phi", "median", "sigma_ln", "rate",
              "amplitude", "spin", "g", "n_grains", "temperature", "measurement_rate"}
@@ -187,6 +201,7 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
                 + 1j * np.interp(ds.data.x, t[ok], s[ok].imag))
 
     simulate.engine = engine
+    simulate.stochastic = True  # a Monte-Carlo ensemble: its prediction depends on the seed
     return simulate
 
 
@@ -288,7 +303,8 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
               engine: str = "fast", executor=None, per_dataset: Sequence[str] = (),
               bounds: dict | None = None, truth: dict | None = None,
               max_nfev: int | None = None, diff_step: float = 1e-3, tol: float = 1e-4,
-              progress: Callable | None = None, name: str = "model fit") -> FitResult:
+              progress: Callable | None = None, name: str = "model fit",
+              mc_seeds: int | None = None) -> FitResult:
     """Fit parameters ``free`` of ``model`` to ``datasets`` (a :class:`Dataset` or a list).
 
     ``free``: names (dotted paths, aliases, ``amplitude``/``phase``/``baseline``) or a dict
@@ -297,9 +313,15 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     through :func:`engine_simulator`). ``bounds``: name → (low, high). ``truth``: name →
     true value (recorded). ``progress``: called with (n_simulations, cost) after each
     evaluation. ``diff_step``: relative finite-difference step; ``tol``: the optimiser's
-    x/f/g tolerances (1e-4: relative changes far below any Monte-Carlo uncertainty). Returns a
-    :class:`FitResult` whose ``meta["model"]`` is the fitted model (as a dict) and
-    ``meta["fitted_model"]`` the :class:`Model` itself.
+    relative tolerances on χ² and on the parameters (1e-4: changes far below any
+    Monte-Carlo uncertainty; there is no absolute gradient tolerance). ``mc_seeds``: how
+    many more ensembles (independent seeds) are simulated at the optimum to add the
+    model's Monte-Carlo error to the uncertainties (default 4 for an engine simulator, 0
+    for a deterministic custom one). Returns a :class:`FitResult` whose ``meta["model"]``
+    is the fitted model (as a dict) and ``meta["fitted_model"]`` the :class:`Model` itself.
+
+    A fit that does not move from its start is refused (``success`` False), as is one
+    whose final point is not the minimum (a Gauss–Newton step from it of more than 0.5σ).
     """
     if isinstance(datasets, Dataset):
         datasets = [datasets]
@@ -369,11 +391,9 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     # the initial simulation is the cache's first entry (read-out-only fits need no other)
     cache: dict[tuple, list[np.ndarray]] = {tuple(f.init for f in model_frees): raw0}
     counter = {"sims": 0, "evals": 0}
-    errs = [ds.errors() for ds in datasets]
-    known_sigma = all(e is not None for e in errs)
-    weights = []
-    for ds, e in zip(datasets, errs, strict=True):
-        weights.append(np.ones(len(ds.data)) if e is None else 1.0 / e)
+    noise = _data_noise(datasets, raw0, model0, ro_guess)
+    known_sigma = noise.known
+    weights = [1.0 / s for s in noise.scale]
 
     def build(u):
         vals = {f.name: float(ui * f.scale) for f, ui in zip(frees, u, strict=True)}
@@ -400,6 +420,26 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
                 ro[n] = vals[n]
         return ro
 
+    def predictions(m, vals, rs):
+        preds = []
+        for k, (ds, r) in enumerate(zip(datasets, rs, strict=True)):
+            pred = apply_readout(r, m, readout_of(vals, k))
+            if not ds.data.is_complex and ds.data.meta.get("signal_kind") == "magnitude":
+                pred = np.abs(pred) + 0j  # magnitudes are compared with |model|
+            preds.append(pred)
+        return preds
+
+    def stack(parts, k_weights=None):
+        """Residual-ordered real vector (Re, and Im for complex data, per data set)."""
+        out = []
+        for k, (ds, z) in enumerate(zip(datasets, parts, strict=True)):
+            if k_weights is not None:
+                z = z * k_weights[k]
+            out.append(np.real(z))
+            if ds.data.is_complex:
+                out.append(np.imag(z))
+        return np.concatenate(out)
+
     def residuals(u, full=False):
         try:
             m, vals = build(u)
@@ -407,19 +447,9 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         except ModelError as exc:
             raise FitError(f"{name}: a trial parameter set is invalid ({exc}); tighten the "
                            "bounds") from None
-        out, preds = [], []
-        for k, (ds, r, w) in enumerate(zip(datasets, rs, weights, strict=True)):
-            pred = apply_readout(r, m, readout_of(vals, k))
-            preds.append(pred)
-            if not ds.data.is_complex and ds.data.meta.get("signal_kind") == "magnitude":
-                pred = np.abs(pred) + 0j  # magnitudes are compared with |model|
-                preds[-1] = pred
-            d = (ds.data.y - pred) * w
-            out.append(d.real)
-            if ds.data.is_complex:
-                out.append(d.imag)
+        preds = predictions(m, vals, rs)
         counter["evals"] += 1
-        vec = np.concatenate(out)
+        vec = stack([ds.data.y - p for ds, p in zip(datasets, preds, strict=True)], weights)
         if progress is not None:
             progress(counter["sims"], float(0.5 * vec @ vec))
         return (vec, preds) if full else vec
@@ -430,24 +460,76 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        # relative stopping criteria: ftol (relative change of χ²) and xtol (relative
+        # change of the scaled parameters). gtol bounds the gradient in the residuals'
+        # units — noise-scaled here, where 1e-10 only catches an exactly flat objective
+        # (an absolute 1e-4 on raw µV residuals let fits stop at their start)
         res = least_squares(residuals, u0, bounds=(lo, hi), method="trf", x_scale=1.0,
-                            diff_step=diff_step, xtol=tol, ftol=tol, gtol=tol,
+                            diff_step=diff_step, xtol=tol, ftol=tol, gtol=_GTOL,
                             max_nfev=max_nfev or 60 * (len(frees) + 1))
     elapsed = time.perf_counter() - t0
     vec, preds = residuals(res.x, full=True)
-    ndata = vec.size
+    fitted, vals = build(res.x)
     nvary = len(frees)
-    chi2 = float(vec @ vec)
+    ndata = vec.size
     dof = max(ndata - nvary, 1)
+
+    # ---- the model's Monte-Carlo error: K more ensembles at the optimum (other seeds)
+    if mc_seeds is None:
+        mc_seeds = 4 if getattr(simulator, "stochastic", False) else 0
+    reps = [stack(preds)]
+    for k in range(int(mc_seeds)):
+        m_k = _reseeded(fitted, k)
+        raw_k = [np.asarray(simulator(m_k, ds), complex) for ds in datasets]
+        counter["sims"] += 1
+        reps.append(stack(predictions(m_k, vals, raw_k)))
+    reps = np.array(reps)  # (K+1, ndata): the fit's own ensemble and K others
+    var_mc = reps.var(axis=0, ddof=1) if len(reps) > 1 else np.zeros(ndata)
+
+    # ---- the data's noise: given, or from the residual scatter minus the model's part
+    resid_raw = stack([ds.data.y - p for ds, p in zip(datasets, preds, strict=True)])
+    sig_rows = _rows(datasets, noise.scale)
+    if known_sigma:
+        sig_d = sig_rows
+        noise_note = "data noise " + noise.source
+    else:
+        ms = float(resid_raw @ resid_raw) / dof
+        var_d = max(ms - float(var_mc.mean()), 0.25 * ms)
+        sig_d = np.full(ndata, math.sqrt(var_d)) if var_d > 0 else sig_rows
+        noise_note = (f"data noise {math.sqrt(var_d):.3g} per point from the residual "
+                      "scatter" + (" less the model's Monte-Carlo part" if mc_seeds else ""))
+        if noise.estimate is not None:
+            noise_note += f" (phase-cycle estimate {noise.estimate:.3g})"
+    var_tot = sig_d**2 + var_mc
+    chi2 = float(np.sum(resid_raw**2 / var_tot))
     redchi = chi2 / dof
-    J = res.jac
+    J = None if res.jac is None else np.asarray(res.jac, float) * (sig_rows / sig_d)[:, None]
     cov_u, singular = _covariance(J)
     errorbars = cov_u is not None
-    if errorbars and not known_sigma:
-        cov_u = cov_u * redchi
     D = np.array([f.scale for f in frees])
-    cov = None if cov_u is None else cov_u * np.outer(D, D)
-    fitted, vals = build(res.x)
+    cov = mc_cov = None
+    data_mc = 0.0
+    gn_far = ""
+    if errorbars:
+        # linearised refit of every replicate ensemble: δu_k = (JᵀJ)⁻¹Jᵀ·δm_k/σ
+        A = cov_u @ J.T / sig_d[None, :]
+        du = (reps - reps.mean(axis=0)) @ A.T  # (K+1, nvary)
+        cov_mc_u = (du.T @ du) / (len(reps) - 1) if len(reps) > 1 else np.zeros_like(cov_u)
+        # simulated data carry the Monte-Carlo error of their own ensemble: the same
+        # covariance, scaled by the ratio of ensemble sizes
+        n_fit = model.ensemble.n_samples
+        data_mc = max((n_fit / float(ds.data.meta["simulated_samples"]) for ds in datasets
+                       if ds.data.meta.get("simulated_samples")), default=0.0)
+        cov = (cov_u + (1.0 + data_mc) * cov_mc_u) * np.outer(D, D)
+        mc_cov = cov_mc_u * np.outer(D, D)
+        # is the reported point the minimum? the Gauss–Newton step from it, in units of
+        # the stated σ (parameters at a bound excepted)
+        step = -cov_u @ (J.T @ (resid_raw / sig_d))  # J = ∂r/∂u, r = (y − model)/σ
+        se_u = np.sqrt(np.diag(cov_u + cov_mc_u))
+        far = [(f.name, abs(s_) / e) for f, s_, e, a
+               in zip(frees, step, se_u, res.active_mask, strict=True)
+               if a == 0 and e > 0 and abs(s_) > 0.5 * e]
+        gn_far = ", ".join(f"{n} by {d:.2g}σ" for n, d in far)
     pv: dict[str, ParamValue] = {}
     for i, f in enumerate(frees):
         se = math.sqrt(cov[i, i]) if (cov is not None and cov[i, i] >= 0) else None
@@ -463,8 +545,18 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     corr = covariance_to_correlation(cov) if cov is not None else None
     success = bool(res.success) and errorbars
     msg = str(res.message)
+    moved = not np.array_equal(res.x, u0)
+    if not moved:
+        success = False
+        msg = ("REFUSED: the fit did not move from its starting values (the optimiser "
+               f"stopped after {int(res.nfev)} evaluation(s): {res.message}); the start is not "
+               "shown to be a minimum — try other initial values or check that the data "
+               "depend on the free parameters")
     if not errorbars:
         msg += f"; uncertainties could not be estimated ({singular})"
+    elif gn_far and moved:
+        success = False
+        msg += f"; not at the minimum: a Gauss–Newton step would still move {gn_far}"
     at_bound = [f.name for f, a in zip(frees, res.active_mask, strict=True) if a != 0]
     if at_bound:
         success = False
@@ -473,25 +565,89 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     if poor:
         success = False
         msg += "; " + poor
+    combos = []
     if errorbars:
         loose = undetermined(pv, corr, [f.name for f in frees])
         if loose:
             success = False
             msg += f"; not determined by the data: {loose}"
+        combos = constrained_combinations(pv, cov, [f.name for f in frees])
+    msg += f"; {noise_note}"
+    if mc_seeds and mc_cov is not None:
+        msg += (f"; uncertainties include the model's Monte-Carlo error ({int(mc_seeds)} "
+                "more ensembles at the optimum)")
+        if data_mc:
+            msg += (" and that of the simulated data's own ensemble (×"
+                    f"{data_mc:.3g} in variance)")
     curves = []
     for k, (ds, pred) in enumerate(zip(datasets, preds, strict=True)):
         e = ds.errors()
         curves.append(FitCurve(ds.label or f"data set {k}", ds.data.x, ds.data.y, pred,
                                None if e is None else np.asarray(e, float), ds.data.x_name,
                                ds.data.x_unit, ds.data.y_unit))
+    mc_se = ({f.name: math.sqrt(max(mc_cov[i, i], 0.0)) for i, f in enumerate(frees)}
+             if mc_cov is not None else {})
     return FitResult(name=name, params=pv, success=success, message=msg, chi2=chi2,
                      redchi=redchi, ndata=ndata, nvary=nvary, nfev=int(res.nfev),
                      correlations=corr, varied=[f.name for f in frees],
                      covar_scaled=not known_sigma, uncertainties=errorbars, curves=curves,
+                     combinations=combos,
                      meta={"model": fitted.to_dict(), "fitted_model": fitted,
                            "simulations": counter["sims"], "seconds": elapsed,
                            "engine": getattr(simulator, "engine", "custom"),
-                           "datasets": [ds.label for ds in datasets]})
+                           "datasets": [ds.label for ds in datasets],
+                           "moved": moved, "mc_seeds": int(mc_seeds),
+                           "mc_stderr": mc_se, "noise": noise_note})
+
+
+def _reseeded(model: Model, k: int) -> Model:
+    """``model`` with an independent ensemble seed (replicate ``k`` ≥ 0): other grains and
+    other noise histories, for the Monte-Carlo error of a prediction."""
+    ens = model.ensemble
+    ss = np.random.SeedSequence(int(ens.seed), spawn_key=(0x4D43, int(k)))
+    seed = int(ss.generate_state(1, np.uint32)[0])
+    return dataclasses.replace(model, ensemble=dataclasses.replace(ens, seed=seed))
+
+
+def _rows(datasets, per_set) -> np.ndarray:
+    """Per-point values of each data set laid out as the residual vector (Re rows, then Im
+    rows for complex data)."""
+    out = []
+    for ds, v in zip(datasets, per_set, strict=True):
+        v = np.broadcast_to(np.asarray(v, float), ds.data.y.shape)
+        out.append(v)
+        if ds.data.is_complex:
+            out.append(v)
+    return np.concatenate(out)
+
+
+@dataclass
+class _Noise:
+    scale: list          # per data set: per-point σ (V) that scales the residuals
+    known: bool          # every data set's σ given or estimated from the data
+    source: str
+    estimate: float | None = None
+
+
+def _data_noise(datasets, raw0, model0, ro_guess) -> _Noise:
+    """The standard error per point that scales each data set's residuals: given (a
+    ``sigma`` column or ``Dataset.sigma``), else the phase-cycle estimate of a result file
+    (``data.meta["noise_estimate"]``, :mod:`echo.fit.noise`), else a provisional common
+    scale (1 % of the rms data) — then the uncertainties come from the residual scatter."""
+    errs = [ds.errors() for ds in datasets]
+    if all(e is not None for e in errs):
+        return _Noise([np.asarray(e, float) for e in errs], True, "given with the data")
+    ests = [ds.data.meta.get("noise_estimate") for ds in datasets]
+    est_ok = [e is not None and math.isfinite(float(e)) and float(e) > 0 for e in ests]
+    rms = math.sqrt(float(np.mean(np.concatenate([np.abs(ds.data.y) ** 2
+                                                  for ds in datasets]))))
+    scale = 0.01 * rms if rms > 0 else 1.0
+    out = []
+    for e, est, ok in zip(errs, ests, est_ok, strict=True):
+        out.append(np.asarray(e, float) if e is not None
+                   else np.asarray(float(est) if ok else scale))
+    est = max((float(e) for e, ok in zip(ests, est_ok, strict=True) if ok), default=None)
+    return _Noise(out, False, "estimated", est)
 
 
 def _unit(path: str) -> str:
