@@ -6,7 +6,11 @@ from ``SeedSequence(ensemble.seed).spawn`` child c, see :meth:`echo.model.Ensemb
 at sweep point p with the engine seed :func:`chunk_seed` (ensemble.seed, p, c), so its
 result does not depend on where or when it runs. :func:`map_tasks` runs the tasks
 
-* in-process (``executor=None``, the default),
+* in-process (``executor=None``, the default): on a pool of threads, one per core
+  (``SPINECHO_THREADS`` to choose; the fast engine's kernel releases the GIL, and a task
+  run on a pool thread uses the single-threaded kernel, so the tasks — sweep points,
+  chunks, the models of a fit's Jacobian — share the cores instead of each task's
+  grains; one task alone still gets the engine's own threads),
 * on any :class:`concurrent.futures.Executor` (e.g. ``ProcessPoolExecutor`` for
   ``--workers N``), or
 * on a Dask cluster: pass a ``dask.distributed.Client`` (its ``get_executor()`` is used),
@@ -20,14 +24,62 @@ distributed. Long runs show a tqdm progress bar (``progress=True``).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
-from concurrent.futures import Executor, as_completed
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ChunkTask", "chunk_seed", "make_executor", "map_tasks", "reduce_tasks",
-           "run_task"]
+__all__ = ["ChunkTask", "chunk_seed", "in_worker_thread", "make_executor", "map_tasks",
+           "reduce_tasks", "run_task", "thread_count"]
+
+_LOCAL = threading.local()
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def in_worker_thread() -> bool:
+    """True on a thread of the in-process pool (its tasks use single-threaded kernels)."""
+    return getattr(_LOCAL, "worker", False)
+
+
+def thread_count() -> int:
+    """Threads of the in-process pool: ``SPINECHO_THREADS`` or the usable cores."""
+    env = os.environ.get("SPINECHO_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _mark_worker():
+    _LOCAL.worker = True
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(thread_count(), thread_name_prefix="spinecho",
+                                       initializer=_mark_worker)
+        return _POOL
+
+
+def _cost(task) -> float:
+    """A rough cost of a task (grains × shot duration) to start the longest first."""
+    try:
+        n = min(task.ensemble.chunk_size,
+                task.ensemble.n_samples - task.chunk * task.ensemble.chunk_size)
+        return float(n) * float(getattr(task.schedule, "duration", 1.0))
+    except (AttributeError, TypeError):
+        return 0.0
 
 
 def chunk_seed(ensemble_seed: int, point: int, chunk: int, variant: int = 0) -> int:
@@ -123,11 +175,25 @@ def map_tasks(tasks: list[ChunkTask], executor=None, progress: bool | None = Non
         bar = tqdm(total=len(tasks), desc="simulate", unit="chunk", file=sys.stderr)
     results = [None] * len(tasks)
     try:
-        if ex is None:
+        pooled = (ex is None and len(tasks) > 1 and not in_worker_thread()
+                  and thread_count() > 1)
+        if ex is None and not pooled:
             for i, t in enumerate(tasks):
                 results[i] = run_task(t)
                 if bar is not None:
                     bar.update(1)
+        elif pooled:
+            pool = _thread_pool()
+            order = sorted(range(len(tasks)), key=lambda i: -_cost(tasks[i]))
+            futures = {pool.submit(run_task, tasks[i]): i for i in order}
+            try:
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                for fut in futures:
+                    fut.cancel()
         else:
             futures = {ex.submit(run_task, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):

@@ -34,9 +34,11 @@ round trip is lossless (``Dataset.identical``). Loading never unpickles anything
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +133,7 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
         with np.errstate(divide="ignore", invalid="ignore"):
             data["normalised"] = (("point",), np.real(amp / aq))
     if n_pts:  # the window averaged into ``amplitude`` (for noise estimates on reload)
-        attrs.setdefault("echo_window", max(_echo_window(schedules[0]), 0))
+        attrs.setdefault("echo_window", max(schedules[0].echo_window(), 0))
     attrs.setdefault("kind", "simulated")
     attrs.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     attrs.setdefault("versions", versions())
@@ -254,7 +256,8 @@ class EchoResult:
         ds.attrs = _encode_attrs(ds.attrs)
         for name in ds.variables:
             ds.variables[name].attrs = _encode_attrs(ds.variables[name].attrs)
-        ds.to_netcdf(path, engine="h5netcdf")
+        with _dask_hidden():
+            ds.to_netcdf(path, engine="h5netcdf")
         return path
 
     @classmethod
@@ -366,6 +369,22 @@ def window_gaps(x, y, window) -> tuple[np.ndarray, np.ndarray]:
     cut = np.flatnonzero(np.diff(np.asarray(window)) != 0) + 1
     return (np.insert(np.asarray(x, float), cut, np.nan),
             np.insert(np.asarray(y, float), cut, np.nan))
+
+
+@contextlib.contextmanager
+def _dask_hidden():
+    """Hide an installed but unused dask while xarray writes a file: ``to_netcdf`` asks
+    dask for its scheduler, which imports dask, dask.array and dask.distributed (seconds
+    of start-up for a result of in-memory arrays). Nothing is hidden once dask is in use."""
+    if "dask" in sys.modules:
+        yield
+        return
+    sys.modules["dask"] = None  # `import dask` raises ImportError: "no dask scheduler"
+    try:
+        yield
+    finally:
+        if sys.modules.get("dask", 0) is None:
+            del sys.modules["dask"]
 
 
 def _encode_attrs(attrs: dict) -> dict:

@@ -32,7 +32,8 @@ from echo.model import Detection, Ensemble, Environment, Model, ModelError
 from echo.parallel import ChunkTask, chunk_seed, map_tasks, reduce_tasks
 from echo.result import EchoResult, build_result
 
-__all__ = ["run", "simulate", "simulate_schedules", "point_detection", "REFERENCE_PARAMETER"]
+__all__ = ["run", "simulate", "simulate_many", "simulate_schedules", "point_detection",
+           "REFERENCE_PARAMETER"]
 
 #: The sequence parameter that sets a per-point demodulation reference (Hz).
 REFERENCE_PARAMETER = "f_ref"
@@ -61,6 +62,39 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
     the swept parameter values per point (dicts, SI floats). Before anything runs, the
     memory is estimated and a simulation over ``memory_budget`` bytes (default
     :func:`echo.memory.memory_budget`) is refused with a hint (:mod:`echo.memory`)."""
+    return simulate_many([((schedules, ensemble, environment, detection),
+                           dict(engine=engine, frame=frame, initial=initial,
+                                keep_tau_z=keep_tau_z, params=params, normalise=normalise,
+                                source=source, model=model, memory_budget=memory_budget,
+                                **opts))], executor=executor, progress=progress)[0]
+
+
+def simulate_many(calls, *, executor=None, progress=None) -> list[EchoResult]:
+    """Several :func:`simulate_schedules` calls — ``calls`` a list of (args, kwargs) — with
+    the chunk tasks of all of them mapped at once (so a fit's Jacobian columns, or a
+    model at several seeds, share the cores); results in the order of ``calls``, each the
+    same as its own call would give."""
+    plans = [_plan(*args, **kwargs) for args, kwargs in calls]
+    task_lists = [next(g) for g in plans]
+    flat = [t for ts in task_lists for t in ts]
+    results = map_tasks(flat, executor, progress)
+    out, k = [], 0
+    for g, ts in zip(plans, task_lists, strict=True):
+        try:
+            g.send(results[k:k + len(ts)])
+        except StopIteration as stop:
+            out.append(stop.value)
+        else:  # pragma: no cover - _plan yields once
+            raise RuntimeError("simulation plan yielded twice")
+        k += len(ts)
+    return out
+
+
+def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: Detection, *,
+          engine="fast", frame="lab", initial="thermal", keep_tau_z=False, params=None,
+          normalise=False, source="", model=None, memory_budget=None, **opts):
+    """Generator: checks, yields the chunk tasks, receives their results and returns the
+    :class:`EchoResult` (see :func:`simulate_schedules`)."""
     from echo.engines import get_engine
     from echo.engines.frontend import RunSettings, engine_settings
 
@@ -89,7 +123,7 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
             for c in range(ensemble.n_chunks):
                 tasks.append(ChunkTask(p, c, variant, sch, ensemble, env, t, engine, frame,
                                        initial, chunk_seed(ensemble.seed, p, c, 0), dict(opts)))
-    results = map_tasks(tasks, executor, progress)
+    results = yield tasks
     tau = reduce_tasks(results, len(schedules), 0)
     dets = [point_detection(detection, sch) for sch in schedules]
     said = set()

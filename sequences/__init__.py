@@ -14,32 +14,37 @@ Quick start::
 The language is documented in ``docs/sequences.md``.
 """
 
-from sequences.bind import parse_assignments
-from sequences.errors import HardwareViolation, ScheduleError, SequenceError
-from sequences.hardware import HardwareProfile, Violation, validate
-from sequences.model import (
-    Sequence,
-    channel,
-    delay,
-    detect,
-    ideal,
-    marker,
-    parallel,
-    param,
-    pulse,
-    repeat,
-)
-from sequences.parser import library_names, load, parse, parse_expr
-from sequences.schedule import (
-    Channel,
-    DetectionWindow,
-    IdealPulse,
-    Marker,
-    Pulse,
-    Schedule,
-    Segments,
-)
-from sequences.sweep import parse_sweep_option, with_sweep_options
+import importlib
+
+#: public name -> the submodule that holds it. Imported on first use, so that
+#: ``import sequences.units`` (numpy only) does not load the parser and lark.
+_HOME = {
+    "parse_assignments": "bind",
+    "HardwareViolation": "errors", "ScheduleError": "errors", "SequenceError": "errors",
+    "HardwareProfile": "hardware", "Violation": "hardware", "validate": "hardware",
+    "Sequence": "model", "channel": "model", "delay": "model", "detect": "model",
+    "ideal": "model", "marker": "model", "parallel": "model", "param": "model",
+    "pulse": "model", "repeat": "model",
+    "library_names": "parser", "load": "parser", "parse": "parser", "parse_expr": "parser",
+    "Channel": "schedule", "DetectionWindow": "schedule", "IdealPulse": "schedule",
+    "Marker": "schedule", "Pulse": "schedule", "Schedule": "schedule",
+    "Segments": "schedule",
+    "parse_sweep_option": "sweep", "with_sweep_options": "sweep",
+}
+
+
+def __getattr__(name: str):
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sequences' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"sequences.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_HOME])
+
 
 __all__ = [
     "Channel", "DetectionWindow", "HardwareViolation", "IdealPulse", "Marker", "Pulse",

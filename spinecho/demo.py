@@ -478,9 +478,10 @@ def _budget_text() -> str:
         return f"theory budget unavailable: {exc}"
 
 
-MC_NOTE = ("± 1σ: statistical (scaled by the residuals); the lab's and the fit's ensembles "
-           "are different Monte-Carlo draws of the same distributions, which adds a few per "
-           "cent (more for τc, seen only through the decay's curvature)")
+MC_NOTE = ("± 1σ: the data noise (from the residuals) and the fit ensemble's Monte-Carlo "
+           "error; the lab's ensemble is another Monte-Carlo draw of the same "
+           "distributions, which adds a few per cent (more for τc, seen only through the "
+           "decay's curvature)")
 
 
 def recovered_table(fit, truth) -> str:

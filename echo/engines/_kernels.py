@@ -633,7 +633,7 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
     return total
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, nogil=True)  # nogil: in-process worker threads
 def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
             ou_coef, tel_amp, tel_rate,
             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,

@@ -393,6 +393,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                    **engine_options):
     """Σ_grains weight·⟨τz⟩(t) for each phase step, and Σ weight (see ENGINE.md)."""
     from echo.engines._kernels import run_ops, run_ops_serial
+    from echo.parallel import in_worker_thread
 
     RunSettings(frame, initial, max_error)  # the one validation of frame/initial/max_error
     opts = engine_settings("fast", engine_options)
@@ -473,9 +474,10 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
         w_sub = np.ascontiguousarray(weight[lo:hi])
         for k, (ops, seed_k) in enumerate(tables):
             # small problems run on one thread: starting the thread team costs more (up to
-            # a scheduler time slice on a loaded machine) than it saves
+            # a scheduler time slice on a loaded machine) than it saves; so does every task
+            # of an in-process thread pool (echo.parallel: the pool spreads the tasks)
             kernel = run_ops if (hi - lo) * ops["ops"].size >= _PARALLEL_MIN_WORK \
-                and hi - lo > block else run_ops_serial
+                and hi - lo > block and not in_worker_thread() else run_ops_serial
             out[k] += kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"],
                              ops["u2"], ops["v2"], ops["dflag"], ops["ang"], ops["cph"],
                              ops["sph"], ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,

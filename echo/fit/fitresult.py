@@ -241,7 +241,7 @@ def poor_fit(chi2: float, dof: int, *, known_sigma: bool, p_min: float = 1e-6) -
 
 
 def constrained_combinations(params: dict, cov: np.ndarray | None, varied: list[str], *,
-                             min_corr: float = 0.9) -> list[dict]:
+                             min_corr: float = 0.9, positive=None) -> list[dict]:
     """For each pair of positive parameters whose |correlation| ≥ ``min_corr``: the power-law
     combination a·b^p the data determine best (the short axis of the error ellipse in
     log a, log b), with its value and relative 1σ error, and the exponent q of the
@@ -250,13 +250,16 @@ def constrained_combinations(params: dict, cov: np.ndarray | None, varied: list[
     In log space, δ(log a + p·log b) has the smallest variance for
     p = −Cov(la, lb)/Var(lb) (the regression of log a on log b); its relative error is
     √(Var(la)(1 − ρ²)). E.g. an echo decay in the motional-narrowing limit depends on
-    σ²τc only: p ≈ 0.5 for (σ, τc)."""
+    σ²τc only: p ≈ 0.5 for (σ, τc). ``positive``: the names that are positive by nature
+    (default: all); a power of a phase or an offset means nothing."""
     if cov is None:
         return []
     out = []
     for i in range(len(varied)):
         for j in range(i + 1, len(varied)):
             a, b = params[varied[i]], params[varied[j]]
+            if positive is not None and not (a.name in positive and b.name in positive):
+                continue
             if not (a.value > 0 and b.value > 0):
                 continue
             vi, vj, cij = cov[i, i], cov[j, j], cov[i, j]
@@ -269,8 +272,11 @@ def constrained_combinations(params: dict, cov: np.ndarray | None, varied: list[
             lab = cij / (a.value * b.value)
             p = -lab / lb
             rel = math.sqrt(max(la * (1 - rho**2), 0.0))
+            log_value = math.log(a.value) + p * math.log(b.value)
+            if not (math.isfinite(log_value) and abs(log_value) < 700):
+                continue  # a power beyond floating point: nothing useful to report
             out.append({"params": [a.name, b.name], "correlation": rho, "exponent": p,
-                        "value": a.value * b.value**p, "rel_stderr": rel,
+                        "value": math.exp(log_value), "rel_stderr": rel,
                         "units": [a.unit, b.unit],
                         "rel_stderr_alone": [math.sqrt(la), math.sqrt(lb)]})
     return out

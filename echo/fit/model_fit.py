@@ -69,6 +69,11 @@ __all__ = ["Dataset", "fit_model", "get_path", "set_path", "resolve_name", "READ
 
 READOUT = ("amplitude", "phase", "baseline")
 _GTOL = 1e-10  # on the gradient of ½χ² in noise-scaled residuals (see fit_model)
+#: the carrier step's margin when the grain energies are fixed: the engine's own carrier
+#: limit can be a few per cent below smooth_step's estimate (seen: 4 % in the demo)
+_CARRIER_MARGIN = 0.8
+_EARLY_MIN = 300  # grains of the first stage of a staged fit (at least)
+_MC_SAMPLES = 2000  # grains of a Monte-Carlo replicate (at least, at most n_samples)
 #: last path components that must stay > 0
 _POSITIVE = {"sigma", "tau_c", "std", "t1", "t_phi", "median", "sigma_ln", "rate",
              "amplitude", "spin", "g", "n_grains", "temperature", "measurement_rate"}
@@ -160,18 +165,30 @@ def dataset_from_sequence(data: EchoData, sequence, *, parameter: str | None = N
 
 # ----------------------------------------------------------------------- simulators
 def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
-                     initial: str = "thermal", margin: float = 0.5, **opts) -> Callable:
+                     initial: str = "thermal", margin: float = 0.5,
+                     carrier_margin: float | None = None, **opts) -> Callable:
     """A simulator ``(model, dataset) -> complex prediction`` running ``echo.simulate`` with
     the detector noise off. The prediction is the echo ``amplitude`` per sweep point, or the
     phase-cycled ``signal`` interpolated onto the data times. ``opts`` are engine options
     (e.g. ``carrier_phase``); for the ``fast`` engine without ``dt`` a fixed step from
-    :func:`smooth_step` (with ``margin``) is used."""
+    :func:`smooth_step` (with ``margin``, and ``carrier_margin`` — default 0.8, ½ once a fit
+    frees an ensemble parameter — for the carrier limit) is used. ``simulate.batch(pairs)``
+    runs several (model, dataset) pairs with all their tasks mapped at once."""
 
     fixed: dict[int, float] = {}
 
-    def simulate(model: Model, ds: Dataset) -> np.ndarray:
-        from echo.simulate import simulate_schedules
+    def freeze(model: Model, ds: Dataset) -> None:
+        """Fix the engine step of ``ds`` from ``model`` (if not fixed yet)."""
+        if engine == "fast" and "dt" not in opts and id(ds) not in fixed:
+            fixed[id(ds)] = smooth_step(model, ds.schedules, frame=frame,
+                                        max_error=opts.get("max_error", 1e-3),
+                                        carrier_phase=opts.get("carrier_phase"),
+                                        margin=margin,
+                                        carrier_margin=(_CARRIER_MARGIN if
+                                                        simulate.carrier_margin is None
+                                                        else simulate.carrier_margin))
 
+    def spec(model: Model, ds: Dataset):
         if ds.schedules is None:
             raise FitError(f"data set {ds.label!r}: no schedules to simulate")
         det = Detection(**{**model.detection.to_dict(), "noise_rms": 0.0})
@@ -179,17 +196,14 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
         if engine == "fast" and "dt" not in kw:
             # a step frozen at the first call, so the op table (and the random numbers
             # drawn per step) do not change with the parameters: a smooth objective
-            key = id(ds)
-            if key not in fixed:
-                fixed[key] = smooth_step(model, ds.schedules, frame=frame,
-                                         max_error=kw.get("max_error", 1e-3),
-                                         carrier_phase=kw.get("carrier_phase"),
-                                         margin=margin)
-            if math.isfinite(fixed[key]):
-                kw["dt"] = fixed[key]
-        res = simulate_schedules(ds.schedules, model.ensemble, model.environment, det,
-                                 engine=engine, frame=frame, initial=initial,
-                                 executor=executor, normalise=False, model=model, **kw)
+            freeze(model, ds)
+            if math.isfinite(fixed[id(ds)]):
+                kw["dt"] = fixed[id(ds)]
+        return ((ds.schedules, model.ensemble, model.environment, det),
+                dict(engine=engine, frame=frame, initial=initial, normalise=False,
+                     model=model, **kw))
+
+    def finish(res, ds: Dataset) -> np.ndarray:
         if ds.observable == "amplitude":
             return np.asarray(res.amplitude, complex)
         if ds.observable == "windows":
@@ -200,6 +214,38 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
         return (np.interp(ds.data.x, t[ok], s[ok].real)
                 + 1j * np.interp(ds.data.x, t[ok], s[ok].imag))
 
+    def batch(pairs) -> list[np.ndarray]:
+        """Predictions of several (model, dataset) pairs, all their tasks mapped at once."""
+        from echo.simulate import simulate_many
+
+        pairs = list(pairs)
+        specs = [spec(m, ds) for m, ds in pairs]
+        results = simulate_many(specs, executor=executor)
+        return [finish(r, ds) for r, (_, ds) in zip(results, pairs, strict=True)]
+
+    def simulate(model: Model, ds: Dataset) -> np.ndarray:
+        return batch([(model, ds)])[0]
+
+    def resolved(model: Model, ds: Dataset) -> str:
+        """'' if the step frozen for ``ds`` is fine enough for ``model`` (at the fitted
+        parameters), else why not."""
+        h = fixed.get(id(ds))
+        if h is None or not math.isfinite(h) or ds.schedules is None:
+            return ""
+        need = smooth_step(model, ds.schedules, frame=frame,
+                           max_error=opts.get("max_error", 1e-3),
+                           carrier_phase=opts.get("carrier_phase"), margin=1.0)
+        if h > need * (1 + 1e-9):
+            return (f"{ds.label or 'data set'}: the engine step frozen at the start "
+                    f"({h:.3g} s) is coarser than the fitted parameters need ({need:.3g} s)")
+        return ""
+
+    simulate.batch = batch
+    simulate.freeze = freeze
+    simulate.resolved = resolved
+    # the carrier step's margin: 0.8 (the largest grain energy is fixed) unless given, or
+    # set to ½ by fit_model before the first call when an ensemble parameter is free
+    simulate.carrier_margin = carrier_margin
     simulate.engine = engine
     simulate.stochastic = True  # a Monte-Carlo ensemble: its prediction depends on the seed
     return simulate
@@ -239,7 +285,8 @@ def window_means(result, schedule) -> np.ndarray:
 
 
 def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,
-                margin: float = 0.5, carrier_phase: float | None = None) -> float:
+                margin: float = 0.5, carrier_phase: float | None = None,
+                carrier_margin: float | None = None) -> float:
     """A fixed time step (s) for the ``fast`` engine inside a fit.
 
     The engine chooses its noise step from σ and τc and its carrier substeps from the
@@ -248,9 +295,9 @@ def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float
     fixed at ``margin`` × the smaller of the two limits at the initial parameters (so the
     parameters may move by 1/margin before the engine's carrier limit is reached) keeps
     the op table, and the objective smooth. When the ensemble is not fitted, the largest
-    grain energy does not move and ``margin`` may be close to 1. ``carrier_phase``: the
-    engine option of that name (rad per substep), if given. inf when nothing limits the
-    step."""
+    grain energy does not move and the carrier limit may take ``carrier_margin`` = 1
+    (:func:`fit_model` does so; default: ``margin``). ``carrier_phase``: the engine option
+    of that name (rad per substep), if given. inf when nothing limits the step."""
     from echo.engines import fast
     from sequences.units import angular
 
@@ -268,10 +315,11 @@ def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float
         if frame == "lab" and carriers:
             w_fast = max(max(carriers), 2 * e_max, 2 * gamma * h0)
             phase = carrier_phase or fast.default_carrier_phase(max_error)
-            h = min(h, phase / w_fast)
+            cm = margin if carrier_margin is None else carrier_margin
+            h = min(h, cm * phase / w_fast)
         d_perp = (d_max if frame == "lab" else 0.0) + gamma * h0
-        h = min(h, fast.noise_step(env, d_perp, float(sch.duration), max_error))
-    return margin * h
+        h = min(h, margin * fast.noise_step(env, d_perp, float(sch.duration), max_error))
+    return h
 
 
 def predict(model: Model, ds: Dataset, simulator: Callable, readout: dict) -> np.ndarray:
@@ -304,7 +352,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
               bounds: dict | None = None, truth: dict | None = None,
               max_nfev: int | None = None, diff_step: float = 1e-3, tol: float = 1e-4,
               progress: Callable | None = None, name: str = "model fit",
-              mc_seeds: int | None = None) -> FitResult:
+              mc_seeds: int | None = None, early: bool = True) -> FitResult:
     """Fit parameters ``free`` of ``model`` to ``datasets`` (a :class:`Dataset` or a list).
 
     ``free``: names (dotted paths, aliases, ``amplitude``/``phase``/``baseline``) or a dict
@@ -317,7 +365,9 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     Monte-Carlo uncertainty; there is no absolute gradient tolerance). ``mc_seeds``: how
     many more ensembles (independent seeds) are simulated at the optimum to add the
     model's Monte-Carlo error to the uncertainties (default 4 for an engine simulator, 0
-    for a deterministic custom one). Returns a :class:`FitResult` whose ``meta["model"]``
+    for a deterministic custom one). ``early``: with an engine simulator and at least 1200
+    grains, fit first with 1/8 of the grains (at least 300; the same seeds), then polish
+    with all of them. Returns a :class:`FitResult` whose ``meta["model"]``
     is the fitted model (as a dict) and ``meta["fitted_model"]`` the :class:`Model` itself.
 
     A fit that does not move from its start is refused (``success`` False), as is one
@@ -341,13 +391,35 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         if k not in free:
             raise FitError(f"{name}: per-data-set parameter {k!r} is not free")
 
+    if getattr(simulator, "carrier_margin", False) is None and any(
+            resolve_name(n).startswith("ensemble.") for n in free if n not in READOUT):
+        # the largest grain energy moves with the fit: the carrier step needs the margin
+        simulator.carrier_margin = 0.5
     model0 = model  # the model at the starting values
     for n, init in free.items():  # validate every name before the first (costly) simulation
         if n not in READOUT:
             v = get_path(model, n) if init is None else float(init)
             model0 = set_path(model0, n, v)
+    batch = getattr(simulator, "batch", None)
+
+    def sim_many(pairs) -> list[np.ndarray]:
+        if batch is not None:
+            return [np.asarray(r, complex) for r in batch(pairs)]
+        return [np.asarray(simulator(m, ds), complex) for m, ds in pairs]
+
+    freeze = getattr(simulator, "freeze", None)
+    if freeze is not None:  # the step from the full ensemble (largest grain energy)
+        for ds in datasets:
+            freeze(model0, ds)
+    n_full = model.ensemble.n_samples
+    any_model_free = any(n not in READOUT for n in free)
+    # fewer grains first (common random numbers: the same seeds), the full count to polish
+    n_early = (max(n_full // 8, _EARLY_MIN) if early and any_model_free
+               and getattr(simulator, "stochastic", False) and n_full >= 4 * _EARLY_MIN
+               else n_full)
+    model_early = _with_samples(model, n_early)
     # initial read-out values from a linear fit of the data to the initial simulation
-    raw0 = [np.asarray(simulator(model0, ds), complex) for ds in datasets]
+    raw0 = sim_many([(_with_samples(model0, n_early), ds) for ds in datasets])
     for i, (r, ds) in enumerate(zip(raw0, datasets, strict=True)):
         if r.shape != ds.data.y.shape:
             raise FitError(f"{name}: simulator returned {r.shape} values for data set "
@@ -389,25 +461,33 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
 
     model_frees = [f for f in frees if f.path not in READOUT]
     # the initial simulation is the cache's first entry (read-out-only fits need no other)
-    cache: dict[tuple, list[np.ndarray]] = {tuple(f.init for f in model_frees): raw0}
-    counter = {"sims": 0, "evals": 0}
+    cache: dict[tuple, list[np.ndarray]] = {
+        (n_early, *(f.init for f in model_frees)): raw0}
+    counter = {"sims": 1, "evals": 0}
+    state = {"base": model_early}
     noise = _data_noise(datasets, raw0, model0, ro_guess)
     known_sigma = noise.known
     weights = [1.0 / s for s in noise.scale]
 
     def build(u):
         vals = {f.name: float(ui * f.scale) for f, ui in zip(frees, u, strict=True)}
-        m = model
+        m = state["base"]
         for f in model_frees:
             m = set_path(m, f.path, vals[f.name])
         return m, vals
 
+    def key_of(m, vals):
+        return (m.ensemble.n_samples, *(vals[f.name] for f in model_frees))
+
+    def store(key, value):
+        if len(cache) > 64:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
+
     def raws(m, vals):
-        key = tuple(vals[f.name] for f in model_frees)
+        key = key_of(m, vals)
         if key not in cache:
-            if len(cache) > 64:
-                cache.pop(next(iter(cache)))
-            cache[key] = [np.asarray(simulator(m, ds), complex) for ds in datasets]
+            store(key, sim_many([(m, ds) for ds in datasets]))
             counter["sims"] += 1
         return cache[key]
 
@@ -457,16 +537,68 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     u0 = np.array([f.init / f.scale for f in frees])
     lo = np.array([f.lo / f.scale for f in frees])
     hi = np.array([f.hi / f.scale for f in frees])
+
+    def jacobian(u):
+        """Forward differences; the simulations of all model-parameter columns in one
+        batch (they share the cores); read-out columns reuse the cached simulation."""
+        f0 = residuals(u)
+        points = []
+        for j in range(u.size):
+            h = diff_step * max(abs(u[j]), 1.0)
+            uj = u.copy()
+            uj[j] = u[j] + h if u[j] + h <= hi[j] else u[j] - h
+            points.append(uj)
+        todo: dict[tuple, Model] = {}
+        for uj in points:
+            m, vals = build(uj)
+            key = key_of(m, vals)
+            if key not in cache:
+                todo.setdefault(key, m)
+        if todo:
+            try:
+                outs = sim_many([(m, ds) for m in todo.values() for ds in datasets])
+            except ModelError as exc:
+                raise FitError(f"{name}: a trial parameter set is invalid ({exc}); tighten "
+                               "the bounds") from None
+            for i, key in enumerate(todo):
+                store(key, outs[i * len(datasets):(i + 1) * len(datasets)])
+            counter["sims"] += len(todo)
+        J = np.empty((f0.size, u.size))
+        for j, uj in enumerate(points):
+            J[:, j] = (residuals(uj) - f0) / (uj[j] - u[j])
+        return J
+
     t0 = time.perf_counter()
+    nfev = 0
+    u_start = u0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         # relative stopping criteria: ftol (relative change of χ²) and xtol (relative
         # change of the scaled parameters). gtol bounds the gradient in the residuals'
         # units — noise-scaled here, where 1e-10 only catches an exactly flat objective
         # (an absolute 1e-4 on raw µV residuals let fits stop at their start)
-        res = least_squares(residuals, u0, bounds=(lo, hi), method="trf", x_scale=1.0,
-                            diff_step=diff_step, xtol=tol, ftol=tol, gtol=_GTOL,
-                            max_nfev=max_nfev or 60 * (len(frees) + 1))
+        budget = max_nfev or 60 * (len(frees) + 1)
+        if n_early < n_full:
+            res = least_squares(residuals, u_start, jac=jacobian, bounds=(lo, hi),
+                                method="trf", x_scale=1.0, xtol=10 * tol, ftol=10 * tol,
+                                gtol=_GTOL, max_nfev=budget)
+            nfev += int(res.nfev)
+            u_start = res.x
+            state["base"] = model
+        off_minimum = ""
+        for _attempt in range(3):
+            res = least_squares(residuals, u_start, jac=jacobian, bounds=(lo, hi),
+                                method="trf", x_scale=1.0, xtol=tol, ftol=tol, gtol=_GTOL,
+                                max_nfev=max(budget - nfev, 5))
+            nfev += int(res.nfev)
+            # is the end point the minimum? try the Gauss–Newton step from it: in a curved
+            # valley trf can stop on xtol short of the minimum (then it goes on from
+            # there); if the step does not really lower χ², the point is kept
+            off_minimum, u_next = _gauss_newton_check(res, residuals, lo, hi, known_sigma)
+            if u_next is None:
+                break
+            nfev += 1
+            u_start = u_next
     elapsed = time.perf_counter() - t0
     vec, preds = residuals(res.x, full=True)
     fitted, vals = build(res.x)
@@ -477,14 +609,20 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     # ---- the model's Monte-Carlo error: K more ensembles at the optimum (other seeds)
     if mc_seeds is None:
         mc_seeds = 4 if getattr(simulator, "stochastic", False) else 0
-    reps = [stack(preds)]
-    for k in range(int(mc_seeds)):
-        m_k = _reseeded(fitted, k)
-        raw_k = [np.asarray(simulator(m_k, ds), complex) for ds in datasets]
-        counter["sims"] += 1
-        reps.append(stack(predictions(m_k, vals, raw_k)))
-    reps = np.array(reps)  # (K+1, ndata): the fit's own ensemble and K others
-    var_mc = reps.var(axis=0, ddof=1) if len(reps) > 1 else np.zeros(ndata)
+    # (at most _MC_SAMPLES grains each: the Monte-Carlo covariance of a mean over n grains
+    # scales as 1/n, so it is scaled back to the fit's n_full)
+    n_rep = n_full if n_full <= _MC_SAMPLES else max(n_full // 4, _MC_SAMPLES)
+    reps = [stack(preds)] if n_rep == n_full else []
+    if mc_seeds:
+        m_reps = [_with_samples(_reseeded(fitted, k), n_rep) for k in range(int(mc_seeds))]
+        outs = sim_many([(m_k, ds) for m_k in m_reps for ds in datasets])
+        counter["sims"] += int(mc_seeds)
+        for k, m_k in enumerate(m_reps):
+            raw_k = outs[k * len(datasets):(k + 1) * len(datasets)]
+            reps.append(stack(predictions(m_k, vals, raw_k)))
+    reps = np.array(reps) if reps else np.zeros((0, ndata))  # (K[+1], ndata)
+    mc_scale = n_rep / n_full  # variance of n_rep grains → of n_full grains
+    var_mc = (reps.var(axis=0, ddof=1) * mc_scale if len(reps) > 1 else np.zeros(ndata))
 
     # ---- the data's noise: given, or from the residual scatter minus the model's part
     resid_raw = stack([ds.data.y - p for ds, p in zip(datasets, preds, strict=True)])
@@ -509,12 +647,12 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     D = np.array([f.scale for f in frees])
     cov = mc_cov = None
     data_mc = 0.0
-    gn_far = ""
     if errorbars:
         # linearised refit of every replicate ensemble: δu_k = (JᵀJ)⁻¹Jᵀ·δm_k/σ
         A = cov_u @ J.T / sig_d[None, :]
         du = (reps - reps.mean(axis=0)) @ A.T  # (K+1, nvary)
-        cov_mc_u = (du.T @ du) / (len(reps) - 1) if len(reps) > 1 else np.zeros_like(cov_u)
+        cov_mc_u = ((du.T @ du) / (len(reps) - 1) * mc_scale if len(reps) > 1
+                    else np.zeros_like(cov_u))
         # simulated data carry the Monte-Carlo error of their own ensemble: the same
         # covariance, scaled by the ratio of ensemble sizes
         n_fit = model.ensemble.n_samples
@@ -522,14 +660,6 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
                        if ds.data.meta.get("simulated_samples")), default=0.0)
         cov = (cov_u + (1.0 + data_mc) * cov_mc_u) * np.outer(D, D)
         mc_cov = cov_mc_u * np.outer(D, D)
-        # is the reported point the minimum? the Gauss–Newton step from it, in units of
-        # the stated σ (parameters at a bound excepted)
-        step = -cov_u @ (J.T @ (resid_raw / sig_d))  # J = ∂r/∂u, r = (y − model)/σ
-        se_u = np.sqrt(np.diag(cov_u + cov_mc_u))
-        far = [(f.name, abs(s_) / e) for f, s_, e, a
-               in zip(frees, step, se_u, res.active_mask, strict=True)
-               if a == 0 and e > 0 and abs(s_) > 0.5 * e]
-        gn_far = ", ".join(f"{n} by {d:.2g}σ" for n, d in far)
     pv: dict[str, ParamValue] = {}
     for i, f in enumerate(frees):
         se = math.sqrt(cov[i, i]) if (cov is not None and cov[i, i] >= 0) else None
@@ -549,18 +679,24 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     if not moved:
         success = False
         msg = ("REFUSED: the fit did not move from its starting values (the optimiser "
-               f"stopped after {int(res.nfev)} evaluation(s): {res.message}); the start is not "
+               f"stopped after {nfev} evaluation(s): {res.message}); the start is not "
                "shown to be a minimum — try other initial values or check that the data "
                "depend on the free parameters")
     if not errorbars:
         msg += f"; uncertainties could not be estimated ({singular})"
-    elif gn_far and moved:
+    elif off_minimum and moved:
         success = False
-        msg += f"; not at the minimum: a Gauss–Newton step would still move {gn_far}"
+        msg += f"; not at the minimum: {off_minimum}"
     at_bound = [f.name for f, a in zip(frees, res.active_mask, strict=True) if a != 0]
     if at_bound:
         success = False
         msg += f"; parameter(s) at a bound: {', '.join(at_bound)}"
+    resolved = getattr(simulator, "resolved", None)
+    coarse = [w for w in (resolved(fitted, ds) for ds in datasets) if w] if resolved else []
+    if coarse:
+        success = False
+        msg += ("; not resolved: " + "; ".join(coarse) + " — the result is outside the "
+                "range the simulation was set up for; refit starting from it")
     poor = poor_fit(chi2, ndata - nvary, known_sigma=known_sigma)
     if poor:
         success = False
@@ -571,7 +707,9 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         if loose:
             success = False
             msg += f"; not determined by the data: {loose}"
-        combos = constrained_combinations(pv, cov, [f.name for f in frees])
+        combos = constrained_combinations(pv, cov, [f.name for f in frees],
+                                          positive=[f.name for f in frees
+                                                    if _is_positive(f.path)])
     msg += f"; {noise_note}"
     if mc_seeds and mc_cov is not None:
         msg += (f"; uncertainties include the model's Monte-Carlo error ({int(mc_seeds)} "
@@ -588,7 +726,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     mc_se = ({f.name: math.sqrt(max(mc_cov[i, i], 0.0)) for i, f in enumerate(frees)}
              if mc_cov is not None else {})
     return FitResult(name=name, params=pv, success=success, message=msg, chi2=chi2,
-                     redchi=redchi, ndata=ndata, nvary=nvary, nfev=int(res.nfev),
+                     redchi=redchi, ndata=ndata, nvary=nvary, nfev=nfev,
                      correlations=corr, varied=[f.name for f in frees],
                      covar_scaled=not known_sigma, uncertainties=errorbars, curves=curves,
                      combinations=combos,
@@ -597,7 +735,42 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
                            "engine": getattr(simulator, "engine", "custom"),
                            "datasets": [ds.label for ds in datasets],
                            "moved": moved, "mc_seeds": int(mc_seeds),
+                           "samples": {"early": n_early, "full": n_full,
+                                       "mc_replicates": n_rep},
                            "mc_stderr": mc_se, "noise": noise_note})
+
+
+def _gauss_newton_check(res, residuals, lo, hi, known_sigma: bool):
+    """('', None) when ``res`` ends at the minimum; else (why, where to go on from).
+
+    The Gauss–Newton step from the end point predicts a decrease of χ² (in units of the
+    noise variance: 1 with known errors, else the residual mean square); above ¼ (the
+    point is more than ½σ, jointly, from the predicted minimum) the step is evaluated, and
+    if it lowers χ² by more than ¼ the fit is not at the minimum."""
+    J, r = np.asarray(res.jac, float), np.asarray(res.fun, float)
+    if J.size == 0 or not np.all(np.isfinite(J)):
+        return "", None
+    dof = max(r.size - J.shape[1], 1)
+    unit = 1.0 if known_sigma else max(float(r @ r) / dof, 1e-300)
+    step, *_ = np.linalg.lstsq(J, -r, rcond=None)
+    u_new = np.clip(res.x + step, lo, hi)
+    pred = float(np.sum((J @ (u_new - res.x)) ** 2)) / unit
+    if not np.isfinite(pred) or pred <= 0.25:
+        return "", None
+    r_new = residuals(u_new)
+    gain = (float(r @ r) - float(r_new @ r_new)) / unit
+    if gain > 0.25:
+        return (f"a Gauss–Newton step from the end point lowers χ² by {gain:.3g} (noise "
+                "units)"), u_new
+    return "", None
+
+
+def _with_samples(model: Model, n: int) -> Model:
+    """``model`` with ``n`` simulated grains (the same seed: the same first grains)."""
+    if model.ensemble.n_samples == n:
+        return model
+    return dataclasses.replace(model, ensemble=dataclasses.replace(model.ensemble,
+                                                                   n_samples=int(n)))
 
 
 def _reseeded(model: Model, k: int) -> Model:
@@ -648,6 +821,11 @@ def _data_noise(datasets, raw0, model0, ro_guess) -> _Noise:
                    else np.asarray(float(est) if ok else scale))
     est = max((float(e) for e, ok in zip(ests, est_ok, strict=True) if ok), default=None)
     return _Noise(out, False, "estimated", est)
+
+
+def _is_positive(path: str) -> bool:
+    """A parameter positive by nature (a width, a time, a rate, the amplitude)."""
+    return path not in ("phase", "baseline") and path.rsplit(".", 1)[-1] in _POSITIVE
 
 
 def _unit(path: str) -> str:

@@ -26,7 +26,24 @@ from __future__ import annotations
 import json
 import sys
 
-from echo.model import INITIAL_STATES
+
+class _InitialStates:
+    """``echo.model.INITIAL_STATES``, imported when argparse first looks (registering the
+    command must not import numpy: ``spinecho --help`` stays fast)."""
+
+    def _states(self):
+        from echo.model import INITIAL_STATES
+
+        return INITIAL_STATES
+
+    def __contains__(self, item) -> bool:
+        return item in self._states()
+
+    def __iter__(self):
+        return iter(self._states())
+
+    def __len__(self) -> int:
+        return len(self._states())
 
 
 def register(subparsers) -> None:
@@ -37,7 +54,7 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=("fast", "qutip"), default="fast")
     p.add_argument("--frame", choices=("lab", "rwa"), default="lab",
                    help="integration frame (default lab: exact)")
-    p.add_argument("--initial", choices=INITIAL_STATES, default="thermal",
+    p.add_argument("--initial", choices=_InitialStates(), default="thermal", metavar="STATE",
                    help="initial state: thermal (at the model temperature; none = ground state), "
                         "ground, or up (τz = +1)")
     from spinecho.params_option import add_params_option

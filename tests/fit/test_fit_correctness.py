@@ -156,11 +156,17 @@ def small_signal(n_samples: int | None, taus):
     return dataset_from_sequence(data, seq, parameter="tau"), m
 
 
-def check_small_signal_starts(ds, m, starts):
+def check_small_signal_starts(ds, m, starts, *, min_success=None):
+    """Every start must succeed and recover the truth within 2 stated σ — or, with
+    ``min_success``, at least that many must, and the others must be *refused* with a
+    reason (never a success far from the truth)."""
     truth = {"sigma": 6e4, "tau_c": 2e-6}
     fits = []
     for s0, t0 in starts:
         r = fit_model(ds, m, {"sigma": s0, "tau_c": t0, "amplitude": None}, truth=truth)
+        if min_success is not None and not r.success:
+            assert "not resolved" in r.message or "NOT" in r.table(), r.message
+            continue
         assert r.success, (s0, t0, r.message)
         assert r.meta["moved"] and r.meta["mc_seeds"] == 4
         assert "Monte-Carlo error" in r.message
@@ -171,14 +177,18 @@ def check_small_signal_starts(ds, m, starts):
             # within 2 stated σ (one data set: a 95 % interval per parameter)
             assert abs(r.value(k) - v) < 2 * se, (s0, t0, k, r.value(k), se)
         fits.append(r)
+    assert len(fits) >= (len(starts) if min_success is None else min_success)
     return fits
 
 
 def test_small_signal_fit_from_several_starts_cheap():
     """Default-suite variant of the issue's small-signal fit (a few mV echo at 1 %
-    polarisation): 300 grains, 6 delays, 3 starts."""
+    polarisation): 300 grains, 6 delays, 3 starts. With so few grains one start runs
+    into τc ≈ 26 ns, below what the engine step frozen at the start resolves: that fit
+    must be refused ("not resolved"), the others recover the truth."""
     ds, m = small_signal(300, np.linspace(1e-6, 8e-6, 6))
-    check_small_signal_starts(ds, m, [(4e4, 2e-6), (3e4, 1e-6), (1.2e5, 1.5e-6)])
+    check_small_signal_starts(ds, m, [(4e4, 2e-6), (3e4, 1e-6), (1.2e5, 1.5e-6)],
+                              min_success=2)
 
 
 @pytest.mark.slow
@@ -190,3 +200,69 @@ def test_small_signal_fit_from_five_starts():
     fits = check_small_signal_starts(ds, m, [(4e4, 2e-6), (3e4, 1e-6), (9e4, 3e-6),
                                              (1.2e5, 1.5e-6), (5e4, 4e-6)])
     assert all(f.nfev > 2 for f in fits)
+
+
+def joint_problem(n_grains: int, n_hahn: int, n_cpmg: int, data_seed: int, model_seed: int):
+    """The issue's ground-state joint fit, scaled down: a ground-state copy of
+    examples/simple.toml (initial state 'ground'), data at σ = 60 kHz, τc = 2 µs from
+    ensemble seed ``data_seed`` (no detector noise: the data's only noise is their own
+    ensemble's), a Hahn τ sweep and a CPMG train, the model fitted with ``model_seed``."""
+    from echo.fit.model_fit import engine_simulator
+
+    m = load_model(SIMPLE)
+    m = replace(m, ensemble=replace(m.ensemble, n_samples=n_grains, seed=model_seed))
+    truth = set_path(m, "sigma", 6e4)
+    taus = np.linspace(1e-6, 10e-6, n_hahn)
+    hahn = [Sequence.load("hahn").bind(tau=t) for t in taus]
+    cpmg = [Sequence.load("cpmg").bind(n=n_cpmg, tau=2e-6)]
+    k = np.arange(1, n_cpmg + 1, dtype=float)
+    sim = engine_simulator("fast", initial="ground")
+    probe_h = Dataset(from_arrays(taus, np.zeros(n_hahn) + 0j), hahn)
+    probe_c = Dataset(from_arrays(k, np.zeros(n_cpmg) + 0j), cpmg, observable="windows")
+    data_model = replace(truth, ensemble=replace(truth.ensemble, seed=data_seed))
+    y_h, y_c = sim.batch([(data_model, probe_h), (data_model, probe_c)])
+    meta = {"simulated_samples": n_grains}
+    data = [Dataset(from_arrays(taus, y_h, meta=meta), hahn, label="hahn"),
+            Dataset(from_arrays(k, y_c, meta=meta), cpmg, observable="windows",
+                    label="cpmg")]
+    return data, m, sim
+
+
+def coverage(n_seeds: int, n_grains: int, n_hahn: int, n_cpmg: int):
+    """Fraction of seeds whose 1σ interval holds the truth, and the largest |deviation|
+    in stated σ, for σ and τc."""
+    inside = {"sigma": 0, "tau_c": 0}
+    worst = {"sigma": 0.0, "tau_c": 0.0}
+    for s in range(n_seeds):
+        data, m, sim = joint_problem(n_grains, n_hahn, n_cpmg, 100 + s, 1000 + s)
+        r = fit_model(data, m, {"sigma": 4e4, "tau_c": 3e-6, "amplitude": None},
+                      simulator=sim, truth={"sigma": 6e4, "tau_c": 2e-6})
+        assert r.meta["moved"], r.message
+        for k, v in (("sigma", 6e4), ("tau_c", 2e-6)):
+            dev = abs(r.value(k) - v) / r.stderr(k)
+            inside[k] += dev <= 1.0
+            worst[k] = max(worst[k], dev)
+    return {k: v / n_seeds for k, v in inside.items()}, worst
+
+
+@pytest.mark.slow
+def test_joint_fit_intervals_cover_the_truth_over_20_seeds():
+    """Stated 1σ intervals (with the model's and the data's Monte-Carlo error) cover the
+    true σ and τc in 68 ± 15 % of 20 data seeds (each with its own model seed). 68 ± 15 %
+    is 1.4 binomial standard deviations for 20 seeds: a correct interval fails it with
+    probability ~0.15 per parameter, so the seeds are fixed. 1000 grains, 8 + 8 points (the
+    issue's 10^4 grains × 20 + 20 points is the benchmark, benchmarks/fit.py)."""
+    frac, worst = coverage(20, 1000, 8, 8)
+    for k, f in frac.items():
+        assert 0.53 <= f <= 0.83, (k, frac, worst)
+
+
+def test_joint_fit_intervals_cover_the_truth_cheap():
+    """Default-suite variant: 5 seeds, 200 grains, 4 + 4 points. Too few seeds for a
+    coverage fraction; what it guards is the issue's failure (truth 44 and 47 stated σ
+    away): every fit within 3.5 stated σ of the truth (a correct interval fails that with
+    probability 5e-4 per parameter and seed; the seeds are fixed). Seen when written:
+    largest deviation 1.63σ."""
+    _, worst = coverage(5, 200, 4, 4)
+    for k, w in worst.items():
+        assert w < 3.5, (k, worst)
