@@ -178,16 +178,21 @@ def param_dim(seq: Sequence, name: str) -> Dim:
     raise SequenceError(f"parameter {name!r}: dimension unknown (depends on unset params)")
 
 
-def assignment_text(seq: Sequence, name: str, value) -> str:
-    """``"name=value"`` text (the ``--set`` form) of a parameter value: a string as given,
-    a number (SI) with the SI unit of the parameter's dimension (``tau=5e-06 s``), so
-    that a value round-trips exactly through text."""
+def value_text(seq: Sequence, name: str, value) -> str:
+    """The text of a value of parameter ``name``: a string as given, a number (SI) with
+    the SI unit of the parameter's dimension (``5e-06 s``), so that a value round-trips
+    exactly through text (``--set``, ``--sweep``, a run's record)."""
     if isinstance(value, str):
-        return f"{name}={value}"
+        return value
     from sequences.expr import SI_UNIT
 
     unit = SI_UNIT.get(param_dim(seq, name), "")
-    return f"{name}={float(value)!r}" + (f" {unit}" if unit else "")
+    return f"{float(value)!r}" + (f" {unit}" if unit else "")
+
+
+def assignment_text(seq: Sequence, name: str, value) -> str:
+    """``"name=value"`` (the ``--set`` form) with :func:`value_text`."""
+    return f"{name}={value_text(seq, name, value)}"
 
 
 def parse_assignments(items) -> dict[str, str]:

@@ -120,21 +120,25 @@ def apply_model_values(model, values: dict):
     return model
 
 
-def _sweep_specs(sweep) -> list[str]:
+def _sweep_specs(sweep, sequence=None) -> list[str]:
+    """``--sweep`` specs from specs or a dict name → values (numbers in SI units get the
+    parameter's unit, :func:`sequences.bind.value_text`)."""
     if not sweep:
         return []
     if isinstance(sweep, str):
         return [sweep]
     if isinstance(sweep, dict):
+        from sequences.bind import value_text
+        from sequences.errors import SequenceError
+
         out = []
         for name, vals in sweep.items():
             vals = list(vals)
             if not vals:
-                from sequences.errors import SequenceError
-
                 raise SequenceError(f"sweep {name!r}: no values")
-            out.append(f"{name}=" + ",".join(v if isinstance(v, str) else repr(float(v))
-                                             for v in vals))
+            out.append(f"{name}=" + ",".join(value_text(sequence, name, v) if
+                                             sequence is not None or isinstance(v, str)
+                                             else repr(float(v)) for v in vals))
         return out
     return list(sweep)
 
@@ -146,7 +150,7 @@ def bind_points(sequence, values=None, sweep=None):
 
     seq = load_sequence(sequence)
     _, seq_values = split_sets(values or {}, seq)
-    seq, fixed = apply_options(seq, seq_values, _sweep_specs(sweep))
+    seq, fixed = apply_options(seq, seq_values, _sweep_specs(sweep, seq))
     schedules, params = [], []
     for point, sched in seq.sweep(**fixed):
         schedules.append(sched)
@@ -280,15 +284,15 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
         The measured echoes (``kind = "measured"``), as saved in the run folder.
     """
     from instruments.measure import run_measurement
+    from sequences.bind import assignment_text
 
+    seq = load_sequence(sequence)
     if values and not isinstance(values, dict):
         sets = list(values)
     else:
-        from sequences.bind import assignment_text
-
-        seq = load_sequence(sequence)
         sets = [assignment_text(seq, k, v) for k, v in (values or {}).items()]
-    proc = run_measurement(str(sequence), lab, run_dir, sets=sets, sweeps=_sweep_specs(sweep),
+    proc = run_measurement(str(sequence), lab, run_dir, sets=sets,
+                           sweeps=_sweep_specs(sweep, seq),
                            averages=averages, retries=retries,
                            reference_frequency=-1.0 if reference_frequency is None
                            else float(reference_frequency),
