@@ -73,6 +73,8 @@ def main(argv=None) -> int:
             sched.windows[0].channel, 0.0, duration, "echo"),))
         prog = compile_schedule(sched, labcfg)
         assert prog.n_points == N_SAMPLES, prog.n_points
+        from instruments.link import resync
+
         lab = connect(labcfg, ("awg", "digitizer"))
         times = {k: [] for k in ("upload", "trigger", "simulate", "read", "total")}
         misses = 0
@@ -97,6 +99,7 @@ def main(argv=None) -> int:
                         break
                     except Exception:  # noqa: BLE001 - timeout: re-arm and re-trigger
                         misses += 1
+                        resync(dig)  # the late *OPC? reply is not read as the error queue
                         dig.check_errors()
                 t2 = time.perf_counter()
                 t, v = dig.read_trace(1)
