@@ -414,18 +414,45 @@ def _read_back(inst, timeout: float) -> list[str]:
             conn.timeout = old
 
 
+def _problem(exc: Exception, inst) -> str:
+    from instruments.link import is_timeout
+
+    if is_timeout(exc):
+        conn = getattr(getattr(inst, "adapter", None), "connection", None)
+        ms = getattr(conn, "timeout", None)
+        within = f" within {ms / 1000:g} s" if ms else ""
+        return f"no reply{within} (the instrument is busy or unreachable)"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _make_safe(inst, driving: bool, timeout: float) -> str:
-    """Shut ``inst`` down and (``driving``) verify it; see :meth:`Lab.shutdown`."""
-    from instruments.link import alive, drain, reconnect
+    """Shut ``inst`` down and (``driving``) verify it; see :meth:`Lab.shutdown`. A second
+    attempt reopens a closed link, or, on a link that is up but silent (a busy
+    instrument), waits for it patiently: resync within max(10 s, 3 × its timeout)."""
+    from instruments.link import alive, drain, reconnect, resync
 
     problems: list[str] = []
+    conn = getattr(getattr(inst, "adapter", None), "connection", None)
     for attempt in range(2):
+        again = ""
         if attempt:
-            try:
-                reconnect(inst)
-            except Exception as exc:  # noqa: BLE001
-                problems.append(f"reconnect failed: {exc}")
-                break
+            if alive(inst):
+                patience = max(10.0, 3.0 * (getattr(conn, "timeout", None) or 0) / 1000)
+                try:
+                    if not resync(inst, patience):
+                        problems.append(f"no reply to a resync within {patience:g} s")
+                        break
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(_problem(exc, inst))
+                    break
+                again = " after waiting for the instrument"
+            else:
+                try:
+                    reconnect(inst)
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(f"reconnect failed: {exc}")
+                    break
+                again = " after reconnecting"
         try:
             if not alive(inst):
                 problems = ["connection lost"]
@@ -438,18 +465,18 @@ def _make_safe(inst, driving: bool, timeout: float) -> str:
                 return "shut down"
             problems = _read_back(inst, timeout)
             if not problems:
-                return "safe state verified" + (" after reconnecting" if attempt else "")
-        except Exception as exc:  # noqa: BLE001 - try again on a new link
-            problems = [f"{type(exc).__name__}: {exc}"]
+                return "safe state verified" + again
+        except Exception as exc:  # noqa: BLE001 - try again
+            problems = [_problem(exc, inst)]
     if driving and hasattr(inst, "force_safe"):
         try:
             inst.force_safe()
-            again = _read_back(inst, timeout)
-            if not again:
+            more = _read_back(inst, timeout)
+            if not more:
                 return "safe state verified after *RST (" + "; ".join(problems) + ")"
-            problems += [f"after *RST: {p}" for p in again]
+            problems += [f"after *RST: {p}" for p in more]
         except Exception as exc:  # noqa: BLE001
-            problems.append(f"after *RST: {type(exc).__name__}: {exc}")
+            problems.append(f"after *RST: {_problem(exc, inst)}")
     raise InstrumentError("; ".join(problems) or "could not shut down")
 
 

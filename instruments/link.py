@@ -134,12 +134,13 @@ class LinkAdapter(VISAAdapter):
                 raise self._dropped("socket closed") from None
             if r:
                 try:
-                    if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
-                        raise self._dropped("closed while waiting for a reply")
+                    peek = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     continue
                 except OSError as exc:
-                    raise self._dropped(str(exc)) from None
+                    raise self._dropped(exc.strerror or str(exc)) from None
+                if peek == b"":
+                    raise self._dropped("closed while waiting for a reply")
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 import pyvisa

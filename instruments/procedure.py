@@ -419,12 +419,15 @@ def _pacer(lab) -> TriggerPacer:
     return pacer
 
 
+def _timeout_s(inst) -> float:
+    conn = getattr(getattr(inst, "adapter", None), "connection", None)
+    return (getattr(conn, "timeout", None) or 10_000) / 1000.0
+
+
 def _resync_timeout(inst) -> float:
     """How long a resync waits for the marker: twice the session timeout, at least 2 s
     (a late reply can come up to one timeout after the one that expired)."""
-    conn = getattr(getattr(inst, "adapter", None), "connection", None)
-    ms = getattr(conn, "timeout", None) or 10_000
-    return max(2.0, 2.0 * ms / 1000.0)
+    return max(2.0, 2.0 * _timeout_s(inst))
 
 
 def play_program(lab, program, *, averages: int = 1, retries: int = 2,
@@ -458,7 +461,7 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
     """
     from instruments.compiler import upload_program
     from instruments.errors import ProtocolError, ScpiError
-    from instruments.link import LinkDropped, is_timeout, reconnect, resync
+    from instruments.link import LinkDropped, alive, is_timeout, reconnect, resync
 
     awg, dig = lab.awg, lab.digitizer
     acq = program.acquisition
@@ -550,8 +553,15 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                         log.warning("step %d: %s: %s (attempt %d of %d)", step.index, failed,
                                     exc, attempt + 1, retries + 1)
                         inst = insts[failed]
-                        if not resync(inst, _resync_timeout(inst)):
-                            log.warning("%s: no reply to the resync marker; reconnecting",
+                        wait = _resync_timeout(inst)
+                        if not resync(inst, wait):
+                            if alive(inst):  # connected but silent: busy or hung
+                                raise InstrumentError(
+                                    f"no reply within the {_timeout_s(inst):g} s timeout, nor "
+                                    f"to a resync marker in {wait:g} s more: the instrument "
+                                    "is busy or hung (if it is only slow, raise timeout_s "
+                                    "in the lab file)", failed) from exc
+                            log.warning("%s: link closed during the resync; reconnecting",
                                         failed)
                             reconnect(inst)
                             set_up()

@@ -570,3 +570,26 @@ def test_spinecho_measure_stopped_by_a_real_signal(vlab, tmp_path, signame, code
     assert awg_outputs_off(vlab)
     done = csv_points(run)
     assert 2 <= len(done) < 40 and done == list(range(len(done)))
+
+
+@pytest.mark.slow
+def test_long_drive_past_the_client_timeout_never_reads_a_stale_reply(tmp_path):
+    """Issue case 4 as reported: pulse(3 ms) ... pulse(6 ms) with digitize_timeout = 1 s
+    and a 1 s client timeout. The virtual AWG simulates the shot inside *TRG and stays
+    silent for seconds, so replies come late. Before: KeyError 'type' (a late reply read
+    as the preamble). Now the run either completes with real data or stops with a
+    clear error naming the busy instrument, and the stop message follows."""
+    lab = start_lab(small_config(n_samples=16, noise_rms=0.0), lifetime=280.0)
+    try:
+        labfile = lab_file(lab, tmp_path / "lab.toml", sample_rate=20e6, timeout_s=1.0,
+                           max_pulse_energy=1, max_duty_cycle=1)
+        try:
+            proc = run_measurement("hahn", labfile, tmp_path / "run", sets=["t90=3ms"],
+                                   sweeps=["tau=5ms,6ms"], progress=False)
+        except InstrumentError as exc:
+            assert "busy or hung" in str(exc) or "no record" in str(exc), exc
+            assert "points are on disk" in exc.spinecho_stop
+        else:
+            assert np.all(np.isfinite(proc.echo_result().amplitude))
+    finally:
+        lab.stop()
