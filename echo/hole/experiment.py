@@ -199,8 +199,12 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
     if readout == "spectrum":
         resolution = design.fwhm_hz / 10 if resolution is None else resolution
         tw = window_for_resolution(resolution, apodisation)
-        rate = sample_rate or 4 * (f_burn + span)
+        rate = 4 * (f_burn + span) if sample_rate is None else sample_rate
         rate = check_number("sample_rate", rate, positive=True)
+        if rate <= span:
+            raise ModelError(f"sample_rate: {rate:.6g} Hz cannot resolve a {span:.6g} Hz span "
+                             "of the demodulated spectrum (needs > span; default "
+                             "4 (f_burn + span))")
         m = _with_detection(model, reference_frequency=f_burn, sample_rate=rate,
                             demod_bandwidth=None)
         t90 = float(values.get("t90", 10e-9))  # ideal pulses: t90 only enters the delays
@@ -213,6 +217,8 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
                              apodisation=apodisation)
     else:
         resolution = design.fwhm_hz if resolution is None else resolution
+        if isinstance(points, bool) or int(points) != points or points < 3:
+            raise ModelError(f"points: the swept probe needs >= 3 frequencies, got {points!r}")
         probe = probe_settings(model, f_burn, resolution, full_scale=fs)
         base.update({k: probe[k] for k in ("t90", "amp", "tau", "window")})
         base.pop("f_probe", None)

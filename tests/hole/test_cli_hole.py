@@ -124,3 +124,20 @@ def test_analyse_and_compare_fit_a_saved_series(tmp_path, capsys):
                  "--burn-amp", "0.05", "--probe", "2us,3us", "-o",
                  str(tmp_path / "three")]) == 2
     assert "T90,TAU,WINDOW" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--resolution", "0Hz"], "resolution"),
+    (["--resolution=-5kHz"], "resolution"),
+    (["--points", "0", "--readout", "swept"], "points"),
+    (["--sample-rate", "0Hz"], "sample_rate"),
+    (["--sample-rate", "100kHz"], "span"),
+    (["--waits", "1us,2us"], ">= 4 waits"),
+    (["--wait=-1us"], "wait"),
+    (["--waits", "1us,2us,3us,4us", "--readout", "swept"], "--readout spectrum"),
+])
+def test_hole_simulate_refusals_are_clean(argv, words, tmp_path, capsys):
+    assert main(["hole", "simulate", "--model", MODEL, "--set", "ensemble.n_samples=20",
+                 "--f-burn", "4.5MHz", *argv, "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and words in err, err
