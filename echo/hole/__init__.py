@@ -5,6 +5,7 @@ See docs/holeburning.md."""
 
 from echo.hole.burn import (
     BurnDesign,
+    RabiCalibration,
     burn_angles,
     design_burn,
     parse_burn,
@@ -13,5 +14,5 @@ from echo.hole.burn import (
     resonant_grains,
 )
 
-__all__ = ["BurnDesign", "burn_angles", "design_burn", "parse_burn", "rabi_frequency",
-           "rabi_profile", "resonant_grains"]
+__all__ = ["BurnDesign", "RabiCalibration", "burn_angles", "design_burn", "parse_burn",
+           "rabi_frequency", "rabi_profile", "resonant_grains"]

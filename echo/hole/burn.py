@@ -33,8 +33,9 @@ from scipy.special import j1
 from echo.model import Ensemble, ModelError, check_number
 from sequences.units import TWO_PI
 
-__all__ = ["BurnDesign", "ResonantGrains", "burn_angles", "design_burn", "parse_burn",
-           "profile_fwhm_factor", "rabi_frequency", "rabi_profile", "resonant_grains"]
+__all__ = ["BurnDesign", "RabiCalibration", "ResonantGrains", "burn_angles", "design_burn",
+           "parse_burn", "profile_fwhm_factor", "rabi_frequency", "rabi_profile",
+           "resonant_grains"]
 
 #: default burn length (s) when neither a duration nor a hole width is given (holeburn.seq)
 DEFAULT_DURATION = 20e-6
@@ -178,8 +179,10 @@ class BurnDesign:
     def describe(self) -> str:
         return (f"{self.kind} burn at {self.f_burn / 1e6:.6g} MHz: {self.duration * 1e6:.4g} µs "
                 f"at {self.h0 * 1e9:.4g} nT (amp {self.amp:.4g} of {self.full_scale:g} T), "
-                f"Rabi frequency {self.rabi_hz / 1e3:.4g} kHz (spread "
-                f"{100 * self.rabi_spread:.2g} %), angle {self.angle / math.pi:.4g}π, "
+                f"Rabi frequency {self.rabi_hz / 1e3:.4g} kHz"
+                + (f" (spread {100 * self.rabi_spread:.2g} %)" if math.isfinite(self.rabi_spread)
+                   else " (from a measured nutation)")
+                + f", angle {self.angle / math.pi:.4g}π, "
                 f"expected hole FWHM {self.fwhm_hz / 1e3:.4g} kHz")
 
 
@@ -203,16 +206,60 @@ def parse_burn(text) -> str | float:
     return check_number("burn angle", v, positive=True)
 
 
-def design_burn(ensemble: Ensemble, f_burn: float, burn="pi", *, duration: float | None = None,
-                width: float | None = None, full_scale: float = 1e-6, coupling: str = "z",
-                max_amp: float = 1.0) -> BurnDesign:
+@dataclass(frozen=True)
+class RabiCalibration:
+    """A measured nutation: Rabi frequency ``rabi_hz`` (Hz) at amplitude ``amp`` (fraction
+    of ``full_scale``, T) on the carrier ``f`` (Hz) — e.g. ``spinecho tune``'s tuned.toml."""
+
+    rabi_hz: float
+    amp: float
+    f: float
+    full_scale: float = 1e-6
+
+    def __post_init__(self):
+        for name in ("rabi_hz", "amp", "f", "full_scale"):
+            check_number(f"calibration.{name}", getattr(self, name), positive=True)
+
+    @classmethod
+    def from_tune(cls, path, *, f: float, full_scale: float = 1e-6) -> RabiCalibration:
+        """From ``spinecho tune``'s tuned.toml: ``[params] amp`` and ``[tune]
+        rabi_frequency_hz``; ``f`` is the carrier the nutation was measured on."""
+        import tomllib
+        from pathlib import Path
+
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            amp = float(data["params"]["amp"])
+            rabi = float(data["tune"]["rabi_frequency_hz"])
+        except FileNotFoundError:
+            raise ModelError(f"{path}: no such calibration file") from None
+        except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError, OSError) as exc:
+            raise ModelError(f"{path}: not a tune file with [params] amp and [tune] "
+                             f"rabi_frequency_hz ({exc})") from None
+        return cls(rabi, amp, f, full_scale)
+
+
+def design_burn(ensemble: Ensemble | None, f_burn: float, burn="pi", *,
+                duration: float | None = None, width: float | None = None,
+                full_scale: float = 1e-6, coupling: str = "z", max_amp: float = 1.0,
+                calibration: RabiCalibration | None = None) -> BurnDesign:
     """Design a rectangular burn at ``f_burn`` (Hz) for the grains of ``ensemble``.
 
     ``burn``: "pi", "saturate" or an angle θ (rad, or text for :func:`parse_burn`).
     Either ``duration`` (s) or ``width`` (the wanted hole FWHM, Hz) — not both; with
     neither the burn is 20 µs long. ``full_scale`` (T) is the field at amplitude 1 of the
     sequence's field channel; an amplitude above ``max_amp`` is refused. The amplitude is
-    solved self-consistently with the Bessel factor (it depends on h0)."""
+    solved self-consistently with the Bessel factor (it depends on h0).
+
+    ``calibration`` (a measured nutation, :class:`RabiCalibration`): the model's Rabi
+    frequencies are scaled by (measured / model-predicted Rabi frequency at the calibration's
+    amplitude and carrier), so the burn follows the lab's real coupling; with
+    ``ensemble=None`` the calibration alone designs the burn, scaled linearly in amplitude
+    (then f_burn must be the calibration's carrier: the resonant grains' Δ/E is unknown
+    elsewhere)."""
+    if ensemble is None:
+        return _design_from_calibration(calibration, f_burn, burn, duration=duration,
+                                        width=width, full_scale=full_scale, max_amp=max_amp)
     kind = parse_burn(burn)
     if duration is not None and width is not None:
         raise ModelError("design_burn: give a duration or a hole width, not both")
@@ -220,8 +267,17 @@ def design_burn(ensemble: Ensemble, f_burn: float, burn="pi", *, duration: float
     res = resonant_grains(ensemble, f_burn)
     gamma = ensemble.moment_rad_per_tesla
 
+    scale = 1.0
+    if calibration is not None:  # the lab's coupling / the model's, at the calibration
+        cres = resonant_grains(ensemble, calibration.f)
+        predicted = _weighted_quantile(
+            rabi_frequency(cres.delta, cres.bias, calibration.amp * calibration.full_scale,
+                           calibration.f, moment=gamma, coupling=coupling), cres.weight, 0.5)
+        scale = TWO_PI * calibration.rabi_hz / predicted
+
     def rabi_at(h0):  # rad/s per grain
-        return rabi_frequency(res.delta, res.bias, h0, f_burn, moment=gamma, coupling=coupling)
+        return scale * rabi_frequency(res.delta, res.bias, h0, f_burn, moment=gamma,
+                                      coupling=coupling)
 
     per_tesla = rabi_at(1e-12) / 1e-12
     if not np.any(per_tesla > 0):
@@ -287,6 +343,43 @@ def design_burn(ensemble: Ensemble, f_burn: float, burn="pi", *, duration: float
                       duration=float(duration), h0=float(h0), amp=float(amp),
                       full_scale=full_scale, rabi_hz=omega / TWO_PI, rabi_spread=spread,
                       angle=float(angle), fwhm_hz=float(fwhm))
+
+
+def _design_from_calibration(cal, f_burn, burn, *, duration, width, full_scale, max_amp):
+    """Linear scaling of a measured nutation (no model): Ω ∝ amplitude at the same carrier."""
+    if cal is None:
+        raise ModelError("design_burn: give a model ensemble or a Rabi calibration")
+    f_burn = check_number("f_burn", f_burn, positive=True)
+    if abs(f_burn - cal.f) > 1e-6 * cal.f:
+        raise ModelError(f"design_burn: the calibration was measured at {cal.f:.6g} Hz, the "
+                         f"burn is at {f_burn:.6g} Hz; without a model the Rabi frequency "
+                         "there is unknown (give the sample model too)")
+    kind = parse_burn(burn)
+    if kind == "saturate":
+        raise ModelError("burn = saturate needs the sample model (the resonant grains' "
+                         "spread of Rabi frequencies)")
+    if duration is not None and width is not None:
+        raise ModelError("design_burn: give a duration or a hole width, not both")
+    angle = math.pi if kind == "pi" else float(kind)
+    factor = profile_fwhm_factor(angle)
+    if width is not None:
+        omega = TWO_PI * check_number("width", width, positive=True) / factor
+        duration = angle / omega
+    else:
+        duration = check_number("duration", DEFAULT_DURATION if duration is None else duration,
+                                positive=True)
+        omega = angle / duration
+    h_cal = cal.amp * cal.full_scale
+    h0 = h_cal * omega / (TWO_PI * cal.rabi_hz)
+    amp = h0 / check_number("full_scale", full_scale, positive=True)
+    if amp > max_amp:
+        raise ModelError(f"design_burn: the {kind} burn needs amplitude {amp:.4g} of full "
+                         f"scale > {max_amp:g}; give a longer duration or a narrower width")
+    return BurnDesign(kind="angle" if isinstance(kind, float) else kind, f_burn=f_burn,
+                      duration=float(duration), h0=float(h0), amp=float(amp),
+                      full_scale=float(full_scale), rabi_hz=omega / TWO_PI,
+                      rabi_spread=float("nan"), angle=float(angle),
+                      fwhm_hz=float(factor * omega / TWO_PI))
 
 
 def burn_angles(schedule, ensemble: Ensemble, *, label: str = "burn",

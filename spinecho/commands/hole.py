@@ -1,9 +1,10 @@
 """``spinecho hole design|simulate|analyse``: spectral hole burning designed from the sample.
 
 * ``hole design --model M.toml --f-burn 4.5MHz [--burn pi|saturate|ANGLE]
-  [--burn-time T | --hole-width W]``: the burn length and amplitude for the grains resonant
-  at f_burn (their Rabi frequency γh0 (Δ/E) 2J1(z)/z), as ``--set`` options for
-  ``spinecho simulate holeburn`` or ``spinecho measure holeburn``.
+  [--burn-time T | --hole-width W] [--tuned TUNE/tuned.toml [--tuned-f F]]``: the burn
+  length and amplitude for the grains resonant at f_burn (their Rabi frequency
+  γh0 (Δ/E) 2J1(z)/z, scaled to a measured nutation with ``--tuned``), as ``--set``
+  options for ``spinecho simulate holeburn`` or ``spinecho measure holeburn``.
 * ``hole simulate --model M.toml --f-burn F [burn options] [--readout spectrum|swept]
   [--resolution R] [--span S] [--wait T | --waits T1,T2,...] -o DIR [--json]``: burn,
   reference (no burn), read-out, analysis: depth, FWHM and area ± 1σ beside the closed form
@@ -57,14 +58,16 @@ def add_burn_options(p, *, f_burn_required: bool = True) -> None:
     g.add_argument("--hole-width", metavar="W", help="wanted hole FWHM (sets the burn length)")
 
 
-def design_from_args(args, ensemble, f_burn: float, full_scale: float, coupling: str):
+def design_from_args(args, ensemble, f_burn: float, full_scale: float, coupling: str,
+                     calibration=None):
     from echo.hole import design_burn
 
     return design_burn(ensemble, f_burn, args.burn or "pi",
                        duration=_time(args.burn_time, "--burn-time") if args.burn_time
                        else None,
                        width=_freq(args.hole_width, "--hole-width") if args.hole_width
-                       else None, full_scale=full_scale, coupling=coupling)
+                       else None, full_scale=full_scale, coupling=coupling,
+                       calibration=calibration)
 
 
 def register(subparsers) -> None:
@@ -73,7 +76,14 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="hole_command", metavar="ACTION")
 
     d = sub.add_parser("design", help="burn length and amplitude for the sample")
-    d.add_argument("--model", required=True, metavar="MODEL.toml")
+    d.add_argument("--model", metavar="MODEL.toml",
+                   help="sample model (the resonant grains' Rabi frequency)")
+    d.add_argument("--tuned", metavar="TUNED.toml",
+                   help="a measured nutation (spinecho tune's tuned.toml): scales the "
+                        "model's coupling to the lab's, or alone (linear in amplitude, "
+                        "f_burn = the tune carrier)")
+    d.add_argument("--tuned-f", metavar="F",
+                   help="the carrier the tune was measured on (default: f_burn)")
     d.add_argument("--f-burn", required=True, metavar="F", help="burn frequency (4.5MHz)")
     d.add_argument("--full-scale", default="1uT", metavar="B",
                    help="field at amplitude 1 of the sequence's field channel (default 1uT)")
@@ -162,12 +172,20 @@ def _emit(args, payload: dict, lines: list[str], out: Path, name: str) -> None:
 
 
 def run_design(args) -> int:
+    from echo.hole import RabiCalibration
     from sequences.expr import FIELD
+    from spinecho.cli import UserError
 
-    model = _model(args.model)
-    d = design_from_args(args, model.ensemble, _freq(args.f_burn, "--f-burn"),
-                         _quantity(args.full_scale, FIELD, "--full-scale"),
-                         model.environment.drive_coupling)
+    if not args.model and not args.tuned:
+        raise UserError("hole design: give --model, --tuned or both")
+    model = _model(args.model) if args.model else None
+    f_burn = _freq(args.f_burn, "--f-burn")
+    full_scale = _quantity(args.full_scale, FIELD, "--full-scale")
+    cal = RabiCalibration.from_tune(
+        args.tuned, f=_freq(args.tuned_f, "--tuned-f") if args.tuned_f else f_burn,
+        full_scale=full_scale) if args.tuned else None
+    d = design_from_args(args, model.ensemble if model else None, f_burn, full_scale,
+                         model.environment.drive_coupling if model else "z", cal)
     if args.json:
         json.dump(d.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -149,3 +149,40 @@ def test_check_flags_the_library_default_burn_near_two_pi(model, f):
     d = design_burn(m.ensemble, f, "pi")
     (b,) = burn_angles(Sequence.load("holeburn").bind(**d.sets(), f_probe=f), m.ensemble)
     assert b["angle"] == pytest.approx(math.pi, rel=1e-3) and b["warning"] is None
+
+
+def test_a_measured_nutation_calibrates_the_burn(tmp_path):
+    """A calibration that agrees with the model changes nothing; one 20 % weaker than the
+    model needs 1.25× the amplitude; without the model the calibration is scaled linearly
+    (exact for a weak drive: here the 300 nT calibration drive has z ≈ 0.17 and
+    2J1(z)/z ≈ 0.996, so the linear design is 0.4 % stronger than the model's)."""
+    from echo.hole import RabiCalibration
+    from echo.hole.burn import _weighted_quantile, resonant_grains
+
+    m = load_model(ROOT / "examples" / "holeburn.toml")
+    ens = m.ensemble
+    d0 = design_burn(ens, 4.5e6, "pi")
+    r = resonant_grains(ens, 4.5e6)
+    om = _weighted_quantile(rabi_frequency(r.delta, r.bias, 0.3e-6, 4.5e6,
+                                           moment=ens.moment_rad_per_tesla), r.weight, 0.5)
+    cal = RabiCalibration(om / (2 * math.pi), 0.3, 4.5e6)
+    assert design_burn(ens, 4.5e6, "pi", calibration=cal).amp == pytest.approx(d0.amp,
+                                                                                rel=1e-9)
+    weak = RabiCalibration(0.8 * om / (2 * math.pi), 0.3, 4.5e6)
+    assert design_burn(ens, 4.5e6, "pi", calibration=weak).amp == pytest.approx(
+        1.25 * d0.amp, rel=1e-4)
+    linear = design_burn(None, 4.5e6, "pi", calibration=cal)
+    assert linear.amp / d0.amp == pytest.approx(1.0037, abs=5e-4)
+    with pytest.raises(ModelError, match="unknown"):
+        design_burn(None, 4.4e6, "pi", calibration=cal)
+    # spinecho tune's file
+    f = tmp_path / "tuned.toml"
+    f.write_text(f'[params]\namp = 0.3\nt90 = "336 ns"\n\n[tune]\n'
+                 f'rabi_frequency_hz = {om / (2 * math.pi)!r}\n')
+    assert RabiCalibration.from_tune(f, f=4.5e6) == cal
+    f.write_text("[params]\namp = 0.3\n")
+    with pytest.raises(ModelError, match="rabi_frequency_hz"):
+        RabiCalibration.from_tune(f, f=4.5e6)
+    for bad in (0.0, float("nan"), -1.0, float("inf")):
+        with pytest.raises(ModelError):
+            RabiCalibration(bad, 0.3, 4.5e6)
