@@ -256,7 +256,7 @@ class EchoResult:
         ds.attrs = _encode_attrs(ds.attrs)
         for name in ds.variables:
             ds.variables[name].attrs = _encode_attrs(ds.variables[name].attrs)
-        with _dask_hidden():
+        with _distributed_hidden():
             ds.to_netcdf(path, engine="h5netcdf")
         return path
 
@@ -372,19 +372,20 @@ def window_gaps(x, y, window) -> tuple[np.ndarray, np.ndarray]:
 
 
 @contextlib.contextmanager
-def _dask_hidden():
-    """Hide an installed but unused dask while xarray writes a file: ``to_netcdf`` asks
-    dask for its scheduler, which imports dask, dask.array and dask.distributed (seconds
-    of start-up for a result of in-memory arrays). Nothing is hidden once dask is in use."""
-    if "dask" in sys.modules:
+def _distributed_hidden():
+    """Hide an installed but unimported dask.distributed while xarray writes a result:
+    ``to_netcdf`` asks dask for its scheduler, and dask looks for a distributed client by
+    importing dask.distributed (seconds of start-up). Without that module imported there
+    can be no client, so the answer ("no distributed scheduler") is the same."""
+    if "distributed" in sys.modules:
         yield
         return
-    sys.modules["dask"] = None  # `import dask` raises ImportError: "no dask scheduler"
+    sys.modules["distributed"] = None  # `import distributed` raises ImportError
     try:
         yield
     finally:
-        if sys.modules.get("dask", 0) is None:
-            del sys.modules["dask"]
+        if "distributed" in sys.modules and sys.modules["distributed"] is None:
+            del sys.modules["distributed"]
 
 
 def _encode_attrs(attrs: dict) -> dict:
