@@ -5,6 +5,16 @@ ensemble/environment/detection; :func:`simulate` also accepts a ``sequences`` Se
 (bound and swept through the sequence language) or a single Schedule, and a
 :class:`echo.model.Model`.
 
+Entry points (one orchestration, :func:`simulate_schedules`; the others call it):
+:func:`run` (one Schedule), :func:`simulate` (a Sequence bound and swept, or Schedules,
+on a Model); ``spinecho.simulate`` and ``spinecho simulate`` add the command line's rules
+(``--set``/``--sweep``, model-field names) on top of :func:`simulate_schedules`. The
+user-facing ones (:func:`simulate`, ``spinecho.simulate``, the CLI) compute the
+normalised amplitude by default (``normalise=True``); :func:`run` and
+:func:`simulate_schedules`, the building blocks of fits and tools, do not. Engine, frame,
+initial state and engine options are validated once, before anything runs
+(:mod:`echo.engines.frontend`).
+
 Demodulation reference: a sequence that binds the parameter ``f_ref`` (e.g. holeburn.seq,
 ``f_ref = f_probe``) is demodulated at each point's own ``f_ref``, as the measurement
 procedure does (:meth:`sequences.Schedule.reference_frequency`); otherwise at the model's
@@ -157,7 +167,7 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
 
 
 def run(schedule, ensemble, environment, detection, *, engine="fast", frame="lab",
-        initial="thermal", executor=None, progress=False, keep_tau_z=False, **opts):
+        initial="thermal", executor=None, progress=None, keep_tau_z=False, **opts):
     """Simulate one :class:`sequences.Schedule` on the ensemble; returns an EchoResult
     with one sweep point. ``executor``: any ``concurrent.futures.Executor`` (None =
     in-process). ``opts`` go to the engine (``max_error``, ``dt``, ...)."""
