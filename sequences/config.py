@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -186,17 +187,23 @@ def check_value(value: Any, tp: Any, spec: Spec | None = None, *, where: str = "
         return tuple(check_value(v, args[0], spec, where=f"{where}[{i}]", error=error,
                                  filename=filename) for i, v in enumerate(value))
     if tp is float or tp is int:
-        if isinstance(value, bool) or not _is_number(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             _raise(error, where, "expected an integer" if tp is int else "expected a number",
                    value, allowed, filename)
-        v = float(value)
-        if math.isnan(v) or (math.isinf(v) and not (spec.allow_inf and v > 0)):
-            _raise(error, where, "must be finite", value, allowed, filename)
-        if tp is int:
-            if math.isinf(v) or v != int(v):
-                _raise(error, where, "must be an integer", value, allowed, filename)
-            v = int(value) if isinstance(value, int) else int(v)
-        if not (math.isinf(v) and spec.allow_inf):
+        if tp is int and isinstance(value, numbers.Integral):
+            v = int(value)  # exact, however large (a seed)
+        else:
+            try:
+                v = float(value)
+            except OverflowError:  # an int beyond the float range
+                v = math.inf if value > 0 else -math.inf
+            if math.isnan(v) or (math.isinf(v) and not (spec.allow_inf and v > 0)):
+                _raise(error, where, "must be finite", value, allowed, filename)
+            if tp is int:
+                if math.isinf(v) or v != int(v):
+                    _raise(error, where, "must be an integer", value, allowed, filename)
+                v = int(v)
+        if not (isinstance(v, float) and math.isinf(v) and spec.allow_inf):
             for op, bound, ok in (("> ", spec.gt, lambda a, b: a > b),
                                   (">= ", spec.ge, lambda a, b: a >= b),
                                   ("< ", spec.lt, lambda a, b: a < b),
@@ -217,15 +224,6 @@ def check_value(value: Any, tp: Any, spec: Spec | None = None, *, where: str = "
     if spec.choices is not None and v not in spec.choices:
         _raise(error, where, f"must be {_choices_text(spec.choices)}", value, None, filename)
     return v
-
-
-def _is_number(value) -> bool:
-    try:
-        import numbers
-
-        return isinstance(value, numbers.Real)
-    except Exception:  # pragma: no cover
-        return False
 
 
 def _spec(f: dataclasses.Field) -> Spec | None:

@@ -140,6 +140,15 @@ def test_every_bad_field_names_file_field_value_and_allowed(table, text):
     assert e.filename == "lab.toml" and e.field.startswith("coil.")
 
 
+def test_huge_integers_are_exact_or_a_clean_error():
+    """A seed beyond 2**53 stays exact; an int beyond the float range is not finite."""
+    from sequences.config import Spec, check_value
+
+    assert check_value(2**70 + 1, int, Spec(ge=0)) == 2**70 + 1
+    with pytest.raises(ConfigError, match="must be finite"):
+        check_value(10**400, float, Spec(), where="x")
+
+
 def test_python_construction_obeys_the_same_declarations():
     with pytest.raises(ConfigError, match=r"coil\.channel: expected an integer, got 'one'"):
         _Coil(t2=1.0, channel="one")
