@@ -4,15 +4,12 @@ and name the offending field and value."""
 from __future__ import annotations
 
 from echo.model import ModelError, check_number
+from sequences.config import Spec, check_value
 
 __all__ = ["ModelError", "check_count", "check_number"]
 
 
 def check_count(name: str, value, *, minimum: int = 0) -> int:
-    """An integer count (a float with integral value is accepted)."""
-    v = check_number(name, value)
-    if v != int(v):
-        raise ModelError(f"{name}: must be an integer, got {value!r}")
-    if v < minimum:
-        raise ModelError(f"{name}: must be >= {minimum}, got {value!r}")
-    return int(v)
+    """An integer count >= ``minimum`` (a float with integral value is accepted): the
+    integer rule of :func:`sequences.config.check_value`."""
+    return check_value(value, int, Spec(ge=minimum), where=name, error=ModelError)
