@@ -170,9 +170,9 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
                   readout: str = "spectrum", resolution: float | None = None,
                   span: float | None = None, wait: float = 1e-6, points: int = 21,
                   apodisation: str = "hann", sample_rate: float | None = None,
-                  sequence="holeburn", values: dict | None = None, engine: str = "fast",
+                  sequence=None, values: dict | None = None, engine: str = "fast",
                   executor=None, design: BurnDesign | None = None,
-                  reference=None) -> HoleReport:
+                  reference=None, probe: str = "ideal", t90: float = 200e-9) -> HoleReport:
     """Burn a designed hole at ``f_burn`` (Hz) in ``model`` and read it out.
 
     ``readout="spectrum"``: ideal probe pulses, a window of
@@ -181,11 +181,20 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
     transformed over f_burn ± span/2 (default 6 hole widths). ``readout="swept"``: a
     selective probe (:func:`probe_settings`, ``resolution`` default the hole FWHM) swept
     over ``points`` values of f_probe. ``values``: more sequence parameters. ``reference``:
-    a reference EchoResult to reuse (the series shares one)."""
+    a reference EchoResult to reuse (the series shares one).
+
+    ``probe`` (spectrum read-out): "ideal" (ideal rotations, holeburn.seq) or "finite"
+    (a hard π/2 of ``t90`` designed for the resonant grains and its π, with EXORCYCLE:
+    holeburn_exorcycle.seq — what a lab plays; the wait must exceed half the window)."""
     from sequences import Sequence
 
     if readout not in READOUTS:
         raise ModelError(f"readout: must be one of {READOUTS}, got {readout!r}")
+    if probe not in ("ideal", "finite"):
+        raise ModelError(f"probe: must be 'ideal' or 'finite', got {probe!r}")
+    if sequence is None:
+        sequence = "holeburn_exorcycle" if probe == "finite" and readout == "spectrum" \
+            else "holeburn"
     f_burn = check_number("f_burn", f_burn, positive=True)
     wait = check_number("wait", wait, nonneg=True)
     seq = Sequence.load(sequence) if isinstance(sequence, str) else sequence
@@ -207,9 +216,19 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
                              "4 (f_burn + span))")
         m = _with_detection(model, reference_frequency=f_burn, sample_rate=rate,
                             demod_bandwidth=None)
-        t90 = float(values.get("t90", 10e-9))  # ideal pulses: t90 only enters the delays
-        base.update(ideal=1, t90=t90, window=tw, tau=tw / 2 + 2 * t90 + 0.1e-6,
-                    f_probe=f_burn)
+        if probe == "ideal":
+            t90 = float(values.get("t90", 10e-9))  # ideal pulses: t90 only enters delays
+            base.update(ideal=1, t90=t90)
+        else:
+            t90 = check_number("t90", t90, positive=True)
+            if wait <= tw / 2:
+                raise ModelError(f"wait: {wait:.4g} s; a finite probe needs wait > window/2 "
+                                 f"= {tw / 2:.4g} s (the burn's coherence, refocused by the "
+                                 "probe's π pulse, would land in the window)")
+            p90 = design_burn(model.ensemble, f_burn, math.pi / 2, duration=t90,
+                              full_scale=fs, coupling=model.environment.drive_coupling)
+            base.update(ideal=0, t90=t90, amp=p90.amp)
+        base.update(window=tw, tau=tw / 2 + 2 * t90 + 0.1e-6, f_probe=f_burn)
         rb = _run(seq, base, m, engine=engine, executor=executor)
         rr = reference if reference is not None else _run(
             seq, {**base, "burn_amp": 0.0}, m, engine=engine, executor=executor)

@@ -103,6 +103,11 @@ def register(subparsers) -> None:
     s.add_argument("--span", metavar="S", help="frequency span around f_burn (default 6 FWHM)")
     s.add_argument("--points", type=int, default=21, help="probe frequencies (swept)")
     s.add_argument("--apodisation", choices=("hann", "rect"), default="hann")
+    s.add_argument("--probe", choices=("ideal", "finite"), default="ideal",
+                   help="spectrum read-out: ideal rotations, or a hard π/2 of --t90 and "
+                        "its π with EXORCYCLE (holeburn_exorcycle; needs wait > window/2)")
+    s.add_argument("--t90", default="200ns", metavar="T",
+                   help="finite probe: π/2 length (amplitude designed; default 200 ns)")
     s.add_argument("--sample-rate", metavar="HZ", help="output sampling (spectrum)")
     w = s.add_mutually_exclusive_group()
     w.add_argument("--wait", default="1us", metavar="T", help="burn → probe (default 1 us)")
@@ -208,6 +213,7 @@ def run_simulate(args) -> int:
     out = _outdir(args.output)
     model = _model(args.model, args.sets)
     kw = dict(readout=args.readout, apodisation=args.apodisation, points=args.points,
+              probe=args.probe, t90=_time(args.t90, "--t90"),
               resolution=_freq(args.resolution, "--resolution") if args.resolution else None,
               span=_freq(args.span, "--span") if args.span else None,
               sample_rate=_freq(args.sample_rate, "--sample-rate") if args.sample_rate
