@@ -52,7 +52,8 @@ import numpy as np
 from echo.model import Detection, Ensemble, ModelError
 
 __all__ = ["output_times", "to_signal", "window_slices", "demodulate", "phase_cycle",
-           "echo_amplitude", "window_mean", "window_means", "window_warnings"]
+           "echo_amplitude", "window_mean", "window_means", "window_warnings", "iq_signal",
+           "low_pass"]
 
 
 def output_times(schedule, detection: Detection) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +108,9 @@ def to_signal(tau_z, times, window_index, schedule, ensemble: Ensemble, detectio
     times = np.asarray(times, dtype=float)
     if tau_z.shape[-1] != times.size:
         raise ValueError(f"tau_z has {tau_z.shape[-1]} samples for {times.size} times")
+    if detection.kind == "quadrature":
+        raise ModelError("detection.kind = 'quadrature' reads the Bloch vector, not ⟨τz⟩ "
+                         "(echo.detect.iq_signal; echo.simulate does it)")
     scale = detection.volts_per_tau_z(ensemble)
     slices = window_slices(window_index)
     if detection.kind == "squid":
@@ -124,12 +128,37 @@ def to_signal(tau_z, times, window_index, schedule, ensemble: Ensemble, detectio
         if rng is None:
             rng = np.random.default_rng(detection.seed)
         v = v + rng.normal(0.0, detection.noise_rms, v.shape)
-    z = demodulate(v, times, detection.reference_frequency)
+    return low_pass(demodulate(v, times, detection.reference_frequency), window_index,
+                    detection)
+
+
+def low_pass(z, window_index, detection: Detection) -> np.ndarray:
+    """The demodulation low-pass of step 3: a centred moving average over
+    round(sample_rate / demod_bandwidth) samples inside each window (no-op without a
+    ``demod_bandwidth``). ``z`` (n_steps, n_t) complex, modified in place and returned."""
+    z = np.atleast_2d(z)
     if detection.demod_bandwidth is not None:
         n = max(1, int(round(detection.sample_rate / detection.demod_bandwidth)))
-        for sl in slices:
+        for sl in window_slices(window_index):
             z[:, sl] = _moving_average(z[:, sl], n)
     return z
+
+
+def iq_signal(iq, times, window_index, ensemble: Ensemble, detection: Detection,
+              rng: np.random.Generator | None = None) -> np.ndarray:
+    """The quadrature detector (``detection.kind = "quadrature"``): I + iQ (V) =
+    volts_per_tau_z · (⟨σ̃x⟩ + i⟨σ̃y⟩), the ensemble's transverse eigenbasis Bloch vector in
+    the frame rotating at the carrier (:mod:`echo.observables`; ``iq`` (n_steps, n_t)
+    complex), plus white noise of ``noise_rms`` on each of I and Q, low-passed like the
+    demodulated SQUID trace (:func:`low_pass`). The pulse-EPR spectrometer's view (already
+    at baseband). Linear in ``iq``."""
+    z = detection.volts_per_tau_z(ensemble) * np.atleast_2d(np.asarray(iq, complex))
+    if detection.noise_rms > 0:
+        if rng is None:
+            rng = np.random.default_rng(detection.seed)
+        z = z + rng.normal(0.0, detection.noise_rms, z.shape) \
+            + 1j * rng.normal(0.0, detection.noise_rms, z.shape)
+    return low_pass(z, window_index, detection)
 
 
 def demodulate(volts, times, f_ref: float | None) -> np.ndarray:

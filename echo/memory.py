@@ -6,7 +6,9 @@ What a simulation holds (bytes, a deliberately generous upper estimate):
   detection windows; a Schedule without windows is sampled over the whole shot): the
   time and window index (16), the demodulated complex trace per phase step (16), the
   ensemble-mean ⟨τz⟩ per phase step and variant (8, ×2 with the normalising quiet run),
-  and the same again for the result's labelled copy;
+  and the same again for the result's labelled copy; the per-batch sums the tasks return
+  (8 per phase step, variant, component — 5 with Bloch observables — and batch, the
+  ensemble's ``batches`` plus one per chunk for batches split between chunks);
 * the fast engine's op table for the largest task: one row per output sample, per pulse
   substep (a carrier of angular frequency ω over a pulse of length T takes ≈ ωT/0.27 rad
   substeps at the default ``max_error``) and per segment edge, ~200 bytes a row (13
@@ -90,7 +92,7 @@ def _pulse_rows(schedule, gamma: float = 0.0) -> float:
 
 
 def estimate_bytes(schedules, ensemble: Ensemble, detection: Detection, *,
-                   variants: int = 1) -> dict:
+                   variants: int = 1, components: int = 1) -> dict:
     """The estimate of the module docstring, as a dict of parts (bytes) and ``total``."""
     outputs = 0.0
     table = 0.0
@@ -101,6 +103,8 @@ def estimate_bytes(schedules, ensemble: Ensemble, detection: Detection, *,
         samples += n
         steps = max(1, int(sch.n_steps))
         outputs += 2 * n * (16 + 16 * steps + 8 * steps * variants)
+        outputs += 8 * n * steps * variants * components * (ensemble.batches
+                                                            + ensemble.n_chunks)
         rows = _pulse_rows(sch, ensemble.moment_rad_per_tesla)
         pulse_rows = max(pulse_rows, rows)
         table = max(table, _ROW_BYTES * (n + rows))
@@ -120,11 +124,12 @@ def _fmt(b: float) -> str:
 
 
 def check_memory(schedules, ensemble: Ensemble, detection: Detection, *, variants: int = 1,
-                 budget: float | None = None) -> dict:
+                 budget: float | None = None, components: int = 1) -> dict:
     """Refuse (ModelError) a simulation whose estimate exceeds ``budget`` (default
     :func:`memory_budget`); returns the estimate."""
     schedules = list(schedules)
-    est = estimate_bytes(schedules, ensemble, detection, variants=variants)
+    est = estimate_bytes(schedules, ensemble, detection, variants=variants,
+                         components=components)
     limit = memory_budget() if budget is None else float(budget)
     if est["total"] > limit:
         windowless = [s for s in schedules if not s.windows]

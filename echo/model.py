@@ -31,6 +31,11 @@ from sequences.units import MU_B_OVER_HBAR, angular
 #: environment's temperature; None → T = 0, the ground state), "ground" (|−E⟩ whatever the
 #: temperature, a prepared state) and "up" (τz = +1, the paper's P(t) set-up).
 INITIAL_STATES = ("thermal", "ground", "up")
+#: Read-out kinds of :class:`Detection`.
+DETECTION_KINDS = ("squid", "coil", "quadrature")
+#: Ensemble rules of a distribution (:mod:`echo.rules`) and the most quadrature nodes.
+RULES = ("random", "quadrature", "qmc")
+MAX_POINTS = 100_000
 
 
 class ModelError(SpinechoError, ValueError):
@@ -52,6 +57,8 @@ class Distribution:
     weights are 1 except for :class:`Samples` with explicit weights."""
 
     kind = "abstract"
+    rule = "random"
+    points = None
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -59,36 +66,68 @@ class Distribution:
     def to_dict(self) -> dict:
         raise NotImplementedError
 
+    def _check_rule(self):
+        """``points`` only with the quadrature rule (see :mod:`echo.rules`)."""
+        if self.points is not None and self.rule != "quadrature":
+            raise ModelError(f"points: only for rule = 'quadrature' (the rule is "
+                             f"{self.rule!r}; use ensemble.n_samples), got {self.points!r}")
+
+    def _rule_dict(self) -> dict:
+        d = {}
+        if self.rule != "random":
+            d["rule"] = self.rule
+        if self.points is not None:
+            d["points"] = int(self.points)
+        return d
+
+    def nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Quadrature (values, weights summing to 1) of this distribution."""
+        from echo.rules import quadrature_nodes
+
+        return quadrature_nodes(self)
+
+    def ppf(self, u) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse CDF at ``u`` (values, weights), for quasi-Monte Carlo."""
+        from echo.rules import ppf
+
+        return ppf(self, u)
+
 
 @dataclass(frozen=True)
 class Fixed(Distribution):
     value: float = setting()
+    rule: str = setting("random", choices=RULES, doc="ensemble rule (echo.rules)")
+    points: int | None = setting(None, ge=1, le=MAX_POINTS, doc="quadrature nodes")
     kind = "fixed"
 
     def __post_init__(self):
         validate(self, "fixed", error=ModelError)
+        self._check_rule()
 
     def draw(self, rng, n):
         return np.full(n, float(self.value)), np.ones(n)
 
     def to_dict(self):
-        return {"kind": "fixed", "value": self.value}
+        return {"kind": "fixed", "value": self.value, **self._rule_dict()}
 
 
 @dataclass(frozen=True)
 class Gaussian(Distribution):
     mean: float = setting()
     std: float = setting(ge=0)
+    rule: str = setting("random", choices=RULES, doc="ensemble rule (echo.rules)")
+    points: int | None = setting(None, ge=1, le=MAX_POINTS, doc="quadrature nodes")
     kind = "gaussian"
 
     def __post_init__(self):
         validate(self, "gaussian", error=ModelError)
+        self._check_rule()
 
     def draw(self, rng, n):
         return rng.normal(self.mean, self.std, n), np.ones(n)
 
     def to_dict(self):
-        return {"kind": "gaussian", "mean": self.mean, "std": self.std}
+        return {"kind": "gaussian", "mean": self.mean, "std": self.std, **self._rule_dict()}
 
 
 @dataclass(frozen=True)
@@ -97,26 +136,33 @@ class LogNormal(Distribution):
 
     median: float = setting(gt=0)
     sigma_ln: float = setting(ge=0)
+    rule: str = setting("random", choices=RULES, doc="ensemble rule (echo.rules)")
+    points: int | None = setting(None, ge=1, le=MAX_POINTS, doc="quadrature nodes")
     kind = "lognormal"
 
     def __post_init__(self):
         validate(self, "lognormal", error=ModelError)
+        self._check_rule()
 
     def draw(self, rng, n):
         return self.median * np.exp(rng.normal(0.0, self.sigma_ln, n)), np.ones(n)
 
     def to_dict(self):
-        return {"kind": "lognormal", "median": self.median, "sigma_ln": self.sigma_ln}
+        return {"kind": "lognormal", "median": self.median, "sigma_ln": self.sigma_ln,
+                **self._rule_dict()}
 
 
 @dataclass(frozen=True)
 class Uniform(Distribution):
     low: float = setting()
     high: float = setting()
+    rule: str = setting("random", choices=RULES, doc="ensemble rule (echo.rules)")
+    points: int | None = setting(None, ge=1, le=MAX_POINTS, doc="quadrature nodes")
     kind = "uniform"
 
     def __post_init__(self):
         validate(self, "uniform", error=ModelError)
+        self._check_rule()
         if self.high < self.low:
             raise ModelError(f"high: must be >= low ({self.low!r}), got {self.high!r}")
 
@@ -124,7 +170,7 @@ class Uniform(Distribution):
         return rng.uniform(self.low, self.high, n), np.ones(n)
 
     def to_dict(self):
-        return {"kind": "uniform", "low": self.low, "high": self.high}
+        return {"kind": "uniform", "low": self.low, "high": self.high, **self._rule_dict()}
 
 
 @dataclass(frozen=True)
@@ -135,10 +181,13 @@ class Samples(Distribution):
 
     values: tuple[float, ...] = setting()
     weights: tuple[float, ...] | None = setting(None, ge=0)
+    rule: str = setting("random", choices=RULES, doc="ensemble rule (echo.rules)")
+    points: int | None = setting(None, ge=1, le=MAX_POINTS, doc="quadrature nodes")
     kind = "samples"
 
     def __post_init__(self):
         validate(self, "samples", error=ModelError)
+        self._check_rule()
         if len(self.values) == 0:
             raise ModelError("values: expected a non-empty list of numbers, got []")
         if self.weights is not None and len(self.weights) != len(self.values):
@@ -155,7 +204,7 @@ class Samples(Distribution):
         d = {"kind": "samples", "values": list(self.values)}
         if self.weights is not None:
             d["weights"] = list(self.weights)
-        return d
+        return {**d, **self._rule_dict()}
 
 
 @dataclass(frozen=True)
@@ -165,10 +214,13 @@ class Tabulated(Distribution):
 
     x: tuple[float, ...] = setting()
     pdf: tuple[float, ...] = setting(ge=0)
+    rule: str = setting("random", choices=RULES, doc="ensemble rule (echo.rules)")
+    points: int | None = setting(None, ge=1, le=MAX_POINTS, doc="quadrature nodes")
     kind = "tabulated"
 
     def __post_init__(self):
         validate(self, "tabulated", error=ModelError)
+        self._check_rule()
         x = np.asarray(self.x, float)
         p = np.asarray(self.pdf, float)
         if x.size < 2 or x.size != p.size:
@@ -180,13 +232,17 @@ class Tabulated(Distribution):
             raise ModelError("pdf: all zero")
 
     def draw(self, rng, n):
+        return self.ppf(rng.uniform(0.0, 1.0, n)), np.ones(n)
+
+    def ppf(self, u):
+        """Values at CDF fractions ``u`` in [0, 1] (exact inverse, see :meth:`draw`)."""
         x = np.asarray(self.x, float)
         p = np.asarray(self.pdf, float)
         h = np.diff(x)
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (p[1:] + p[:-1]) * h)])
         # exact inverse of the piecewise-quadratic CDF of the piecewise-linear density:
         # in cell j, F = C_j + p_j u + s u²/2 (u = x − x_j, s the slope); solve for u
-        target = rng.uniform(0.0, 1.0, n) * cdf[-1]
+        target = np.asarray(u, float) * cdf[-1]
         j = np.clip(np.searchsorted(cdf, target, side="right") - 1, 0, x.size - 2)
         r = np.maximum(target - cdf[j], 0.0)
         pj = p[j]
@@ -194,11 +250,12 @@ class Tabulated(Distribution):
         root = np.sqrt(np.maximum(pj * pj + 2.0 * slope * r, 0.0))
         denom = pj + root
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.where(denom > 0, 2.0 * r / denom, 0.0)
-        return x[j] + np.clip(u, 0.0, h[j]), np.ones(n)
+            uu = np.where(denom > 0, 2.0 * r / denom, 0.0)
+        return x[j] + np.clip(uu, 0.0, h[j])
 
     def to_dict(self):
-        return {"kind": "tabulated", "x": list(self.x), "pdf": list(self.pdf)}
+        return {"kind": "tabulated", "x": list(self.x), "pdf": list(self.pdf),
+                **self._rule_dict()}
 
 
 DISTRIBUTIONS: dict[str, type[Distribution]] = {
@@ -250,28 +307,145 @@ class GrainChunk:
 class Ensemble:
     """Grains with tunnelling Δ0 and bias ε drawn from distributions (Hz).
 
-    ``n_samples`` grains are simulated (Monte Carlo); ``n_grains`` is the physical number
-    of grains in the sample, which scales the detected moment. ``spin`` S and ``g`` give
-    the moment g μB S per grain. Sampling is lazy, in chunks of ``chunk_size`` grains;
-    chunk i uses the random stream ``SeedSequence(seed).spawn`` child i, so results do
-    not depend on how chunks are distributed over workers.
+    ``n_samples`` grains are simulated; ``n_grains`` is the physical number of grains in
+    the sample, which scales the detected moment. ``spin`` S and ``g`` give the moment
+    g μB S per grain. How the grains sample the distributions is each distribution's
+    ``rule`` (random, qmc or quadrature; see :mod:`echo.rules`); ``grains`` (a
+    :class:`echo.rules.GrainTable`) gives explicit paired grains instead of ``delta0`` and
+    ``bias``.
+
+    ``n_samples``: default 1000 for random/qmc ensembles; a fully deterministic ensemble
+    (quadrature or fixed distributions, or a grain table) has exactly grid size ×
+    ``batches`` grains, and ``n_samples`` may be omitted. ``batches``: the grains are split
+    into this many contiguous batches (default 16 for random/qmc, at most n_samples; 1 for
+    deterministic ensembles, where each batch is one replica of the grid with its own
+    noise); the standard errors are batch means (:mod:`echo.stats`).
+
+    Sampling is lazy, in chunks of ``chunk_size`` grains; chunk i uses the random stream
+    ``SeedSequence(seed).spawn`` child i, so results do not depend on how chunks are
+    distributed over workers.
     """
 
-    delta0: Distribution
-    bias: Distribution
+    delta0: Distribution | None = None
+    bias: Distribution | None = None
     spin: float = setting(100.0, gt=0, doc="S (grain spin)")
     g: float = setting(2.0, gt=0, doc="g-factor")
     n_grains: float = setting(1.0, gt=0, doc="physical number of grains (scales the signal)")
-    n_samples: int = setting(1000, ge=1, doc="grains simulated (Monte Carlo)")
+    n_samples: int | None = setting(None, ge=1, doc="grains simulated (random/qmc: default "
+                                    "1000; a quadrature grid or table: its size × batches)")
     seed: int = setting(0, ge=0, doc="random seed of the ensemble")
     chunk_size: int = setting(65536, ge=1, doc="grains per chunk (memory bound)")
+    batches: int | None = setting(None, ge=1, le=1_000_000,
+                                  doc="batches for standard errors (default 16; grids 1)")
+    grains: object = None  # echo.rules.GrainTable: explicit paired grains
+    #: set when n_samples was derived (grid size × batches, or the default 1000), so that
+    #: ``dataclasses.replace`` of another field derives it again
+    n_samples_auto: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self):
+        from echo.rules import GrainTable, batch_edges
+
         validate(self, "ensemble", error=ModelError)
-        if not isinstance(self.delta0, Distribution):
-            raise ModelError(f"ensemble.delta0: not a distribution: {self.delta0!r}")
-        if not isinstance(self.bias, Distribution):
-            raise ModelError(f"ensemble.bias: not a distribution: {self.bias!r}")
+        if abs(2.0 * self.spin - round(2.0 * self.spin)) > 1e-9 * max(1.0, self.spin):
+            raise ModelError(f"ensemble.spin: must be an integer or a half-integer "
+                             f"(Δ = 2Δ0 cos πS; docs/units.md), got {self.spin!r}")
+        if self.grains is not None:
+            if not isinstance(self.grains, GrainTable) and not (
+                    hasattr(self.grains, "draw") and hasattr(self.grains, "to_dict")):
+                raise ModelError(f"ensemble.grains: not a grain table or a joint sampler: "
+                                 f"{self.grains!r}")
+            if self.delta0 is not None or self.bias is not None:
+                raise ModelError("ensemble.grains: a grain table replaces delta0 and bias; "
+                                 "give one or the other")
+        else:
+            for name in ("delta0", "bias"):
+                d = getattr(self, name)
+                if d is None:
+                    raise ModelError(f"ensemble.{name}: missing field (a distribution, Hz)")
+                if not isinstance(d, Distribution):
+                    raise ModelError(f"ensemble.{name}: not a distribution: {d!r}")
+        grid = self._grid()
+        size = grid[2].size
+        if self.deterministic:
+            reps = 1 if self.batches is None else int(self.batches)
+            n = size * reps
+            if self.n_samples is not None and self.n_samples != n \
+                    and not self.n_samples_auto:
+                raise ModelError(
+                    f"ensemble.n_samples: this ensemble is a deterministic grid of {size} "
+                    f"grains × {reps} batches = {n} grains, got n_samples = "
+                    f"{self.n_samples!r} (omit n_samples, or set batches)")
+            object.__setattr__(self, "n_samples", n)
+            object.__setattr__(self, "n_samples_auto", True)
+            object.__setattr__(self, "batches", reps)
+        else:
+            if self.n_samples is None:
+                object.__setattr__(self, "n_samples", 1000)
+                object.__setattr__(self, "n_samples_auto", True)
+            if size > self.n_samples:
+                raise ModelError(f"ensemble.n_samples: {self.n_samples} grains cannot cover "
+                                 f"the {size} quadrature nodes (need n_samples >= {size})")
+            b = 16 if self.batches is None else int(self.batches)
+            object.__setattr__(self, "batches", int(batch_edges(self.n_samples, b).size - 1))
+
+    # ---------------------------------------------------------------- rules
+    def _dims(self) -> list:
+        return [] if self.grains is not None else [self.delta0, self.bias]
+
+    @property
+    def deterministic(self) -> bool:
+        """True when the grains are a fixed grid (quadrature/fixed distributions or a
+        grain table): no random or qmc distribution, and at least one quadrature one."""
+        if self.grains is not None:
+            return bool(getattr(self.grains, "deterministic", True))
+        dims = self._dims()
+        stoch = [d for d in dims if d.rule != "quadrature" and d.kind != "fixed"]
+        return not stoch and any(d.rule == "quadrature" for d in dims)
+
+    @property
+    def rule(self) -> str:
+        """"table", "quadrature", "qmc", "random", or "mixed" (a summary for results)."""
+        if self.grains is not None:
+            return "table" if self.deterministic else str(self.grains.kind)
+        rules = {d.rule for d in self._dims() if d.kind != "fixed"} or {"random"}
+        if self.deterministic:
+            return "quadrature"
+        return rules.pop() if len(rules) == 1 else "mixed"
+
+    def _grid(self):
+        """(Δ0 nodes, ε nodes, weights) of the deterministic part: a grain table, or the
+        tensor grid of the quadrature distributions (one node with weight 1 if none);
+        Δ0 or ε is None where that distribution is not on the grid."""
+        cache = self.__dict__.get("_grid_cache")
+        if cache is not None:
+            return cache
+        if self.grains is not None and not self.deterministic:  # a joint random sampler
+            out = (None, None, np.ones(1))
+        elif self.grains is not None:
+            out = self.grains.arrays()
+        else:
+            on = [d.rule == "quadrature" or d.kind == "fixed" for d in self._dims()]
+            nodes = [d.nodes() if o else None for d, o in zip(self._dims(), on, strict=True)]
+            d0 = nodes[0][0] if nodes[0] else None
+            w0 = nodes[0][1] if nodes[0] else np.ones(1)
+            e = nodes[1][0] if nodes[1] else None
+            w1 = nodes[1][1] if nodes[1] else np.ones(1)
+            # delta0 slowest: node k = (i0, i1) with k = i0·n1 + i1
+            W = (w0[:, None] * w1[None, :]).ravel()
+            D = None if d0 is None else np.repeat(d0, w1.size)
+            E = None if e is None else np.tile(e, w0.size)
+            out = (D, E, W)
+        object.__setattr__(self, "_grid_cache", out)
+        return out
+
+    def batch_edges(self) -> np.ndarray:
+        """Global grain-index edges (batches + 1,) of the batches."""
+        from echo.rules import batch_edges
+
+        if self.deterministic:
+            g = self.n_samples // self.batches
+            return g * np.arange(self.batches + 1, dtype=np.int64)
+        return batch_edges(self.n_samples, self.batches)
 
     @property
     def moment_rad_per_tesla(self) -> float:
@@ -288,26 +462,86 @@ class Ensemble:
     def n_chunks(self) -> int:
         return -(-self.n_samples // self.chunk_size)
 
+    def _qmc(self, lo: int, hi: int, d: int) -> np.ndarray:
+        """Scrambled Sobol points (hi − lo, d) of global grains lo..hi−1: batch b is an
+        independent scrambling (seeded by SeedSequence(seed, spawn_key=(2³¹ + b,)))."""
+        import warnings
+
+        from scipy.stats import qmc
+
+        edges = self.batch_edges()
+        out = np.empty((hi - lo, d))
+        b = int(np.searchsorted(edges, lo, side="right") - 1)
+        pos = lo
+        while pos < hi:
+            end = min(hi, int(edges[b + 1]))
+            ss = np.random.SeedSequence(int(self.seed), spawn_key=(2 ** 31 + b,))
+            eng = qmc.Sobol(d, scramble=True, seed=np.random.default_rng(ss))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # balance needs 2^m points
+                if pos > edges[b]:
+                    eng.fast_forward(pos - int(edges[b]))
+                out[pos - lo:end - lo] = eng.random(end - pos)
+            pos = end
+            b += 1
+        return out
+
     def chunk(self, i: int) -> GrainChunk:
         """Chunk ``i`` of the ensemble (deterministic given ``seed``)."""
         if not 0 <= i < self.n_chunks:
             raise IndexError(f"chunk {i} out of range 0..{self.n_chunks - 1}")
-        n = min(self.chunk_size, self.n_samples - i * self.chunk_size)
-        child = np.random.SeedSequence(self.seed).spawn(i + 1)[i]
-        rng = np.random.default_rng(child)
-        d0, w0 = self.delta0.draw(rng, n)
-        eps, w1 = self.bias.draw(rng, n)
+        lo = i * self.chunk_size
+        n = min(self.chunk_size, self.n_samples - lo)
+        j = np.arange(lo, lo + n, dtype=np.int64)
+        gd0, geps, gw = self._grid()
+        size = gw.size
+        k = j % size
+        if self.deterministic:
+            d0, eps, w = gd0[k], geps[k], gw[k] * size
+        else:
+            child = np.random.SeedSequence(self.seed).spawn(i + 1)[i]
+            rng = np.random.default_rng(child)
+            if self.grains is not None:  # a joint sampler of (Δ0, ε, weight)
+                d0, eps, w = self.grains.draw(rng, n)
+                delta = 2.0 * angular(np.asarray(d0, float)) * self.cos_pi_s
+                return GrainChunk(i, delta, angular(np.asarray(eps, float)),
+                                  np.asarray(w, float))
+            qdims = [m for m, d in enumerate(self._dims())
+                     if d.rule == "qmc" and d.kind != "fixed"]
+            u = self._qmc(lo, lo + n, len(qdims)) if qdims else None
+            vals, w = [], np.ones(n)
+            for m, d in enumerate(self._dims()):
+                grid_vals = (gd0, geps)[m]
+                if grid_vals is not None:
+                    vals.append(grid_vals[k])
+                elif m in qdims:
+                    v, wm = d.ppf(u[:, qdims.index(m)])
+                    vals.append(v)
+                    w = w * wm
+                else:
+                    v, wm = d.draw(rng, n)
+                    vals.append(v)
+                    w = w * wm
+            d0, eps = vals
+            if size > 1:  # node k holds n_k grains: weight w_k·N/n_k (exact quadrature)
+                n_k = self.n_samples // size + (k < self.n_samples % size)
+                w = w * gw[k] * self.n_samples / n_k
         delta = 2.0 * angular(np.asarray(d0, float)) * self.cos_pi_s
-        return GrainChunk(i, delta, angular(np.asarray(eps, float)), w0 * w1)
+        return GrainChunk(i, delta, angular(np.asarray(eps, float)), np.asarray(w, float))
 
     def chunks(self) -> Iterator[GrainChunk]:
         for i in range(self.n_chunks):
             yield self.chunk(i)
 
     def to_dict(self) -> dict:
-        return {"delta0": self.delta0.to_dict(), "bias": self.bias.to_dict(),
-                "spin": self.spin, "g": self.g, "n_grains": self.n_grains,
-                "n_samples": self.n_samples, "seed": self.seed, "chunk_size": self.chunk_size}
+        d = {"spin": self.spin, "g": self.g, "n_grains": self.n_grains,
+             "n_samples": self.n_samples, "seed": self.seed, "chunk_size": self.chunk_size,
+             "batches": self.batches}
+        if self.grains is not None:
+            d["grains"] = self.grains.to_dict()
+        else:
+            d = {"delta0": self.delta0.to_dict(), "bias": self.bias.to_dict(), **d}
+        return d
 
 
 # --------------------------------------------------------------------------- environment
@@ -407,7 +641,9 @@ class Detection:
     """Read-out chain: moment → flux → volts → noise → demodulation → windows.
 
     * ``kind``: ``"squid"`` sees M(t) = n_grains · g μB S · ⟨τz⟩(t) (A m²); ``"coil"`` sees
-      dM/dt (A m² s⁻¹).
+      dM/dt (A m² s⁻¹); ``"quadrature"`` is a pulse-EPR quadrature detector: I + iQ =
+      volts_per_tau_z · (⟨σ̃x⟩ + i⟨σ̃y⟩) in the frame rotating at the carrier
+      (:func:`echo.detect.iq_signal`), noise_rms on each of I and Q.
     * ``flux_per_moment`` (Φ0 per μB for a SQUID; for a coil, Φ0 per (μB/s)):
       coupling of the moment to the read-out flux.
     * ``volts_per_flux`` (V/Φ0): flux-locked-loop transfer.
@@ -419,7 +655,7 @@ class Detection:
     * ``seed``: noise stream.
     """
 
-    kind: str = setting("squid", choices=("squid", "coil"))
+    kind: str = setting("squid", choices=DETECTION_KINDS)
     flux_per_moment: float = setting(1e-3, gt=0)
     volts_per_flux: float = setting(1.0, gt=0, unit="V/Phi0")
     noise_rms: float = setting(0.0, ge=0, unit="V")

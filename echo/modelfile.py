@@ -6,7 +6,10 @@ Format (all frequencies cyclic, in Hz; times in s; fields in T; temperatures in 
     spin = 100                 # S (grain spin)                          default 100
     g = 2.0                    # g-factor                                default 2
     n_grains = 1e12            # physical number of grains (scales the signal)  default 1
-    n_samples = 20000          # grains simulated (Monte Carlo)          default 1000
+    n_samples = 20000          # grains simulated (random/qmc)  default 1000; omit for a
+                               # quadrature grid or a grain table (their size is fixed)
+    batches = 16               # batches for standard errors (batch means)  default 16
+                               # (quadrature/table: replicas of the grid, default 1)
     seed = 0                   # random seed of the ensemble             default 0
     chunk_size = 65536         # grains per chunk (memory bound)         default 65536
     delta0 = { kind = "lognormal", median = 1e6, sigma_ln = 0.3 }      # required (Hz)
@@ -35,7 +38,7 @@ Format (all frequencies cyclic, in Hz; times in s; fields in T; temperatures in 
     t2 = 3e-5
 
     [detection]                # optional; see echo.model.Detection for every field
-    kind = "squid"             # or "coil"
+    kind = "squid"             # or "coil", or "quadrature" (I/Q of the rotating frame)
     flux_per_moment = 1e-3
     volts_per_flux = 1.0
     noise_rms = 0.0
@@ -43,6 +46,23 @@ Format (all frequencies cyclic, in Hz; times in s; fields in T; temperatures in 
     reference_frequency = 4e6  # omit for the raw trace
     demod_bandwidth = 2e6
     seed = 1
+
+Instead of ``delta0`` and ``bias``, ``grains = "grains.csv"`` (or ``.nc``; relative to the
+model file) or an inline ``grains = { delta0 = [...], bias = [...], weight = [...] }`` gives
+explicit paired grains (Hz; weights optional, >= 0): a CSV file has a header line naming
+its columns ``delta0``, ``bias``, ``weight``. ``grains = { kind = "spinbath_channels",
+delta0 = 1e6, lam = 10, lam_prime = 0, fraction_a = 1e-4 }`` draws the grains of the
+spin-bath theory's co-flip channels (:mod:`echo.theory.channels`; Δ0 in Hz).
+
+Every distribution takes an optional ``rule`` (see :mod:`echo.rules`): ``"random"``
+(default, Monte Carlo), ``"qmc"`` (scrambled Sobol points, one replica per batch) or
+``"quadrature"`` with ``points`` nodes (default 16: Gauss–Hermite for gaussian/lognormal,
+Gauss–Legendre for uniform/tabulated/spinbath, each value once with its weight for
+samples; ``spinbath`` calls it ``quadrature_points``, its ``points`` being the
+tabulation). Quadrature distributions form a tensor grid over (Δ0, ε)::
+
+    delta0 = { kind = "gaussian", mean = 1e6, std = 1e5, rule = "quadrature", points = 20 }
+    bias = { kind = "gaussian", mean = 0.0, std = 2e6, rule = "quadrature", points = 40 }
 
 Distributions (a number is shorthand for ``fixed``):
 
@@ -69,6 +89,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +107,7 @@ from echo.model import (
     Telegraph,
     spin_diffusion,
 )
+from echo.rules import GrainTable, load_grain_table
 from sequences.config import Spec, check_value, from_table
 
 __all__ = ["load_model", "parse_model", "model_from_dict", "DISTRIBUTION_KINDS"]
@@ -139,8 +161,16 @@ def distribution(d, path: str):
     d = _table(d, path)
     kind = _kind(d, path, DISTRIBUTION_KINDS, "distribution")
     if kind == "spinbath":
-        _known(d, _SPINBATH_FIELDS | {"kind"}, path)
-        return _spinbath(d, path)
+        _known(d, _SPINBATH_FIELDS | {"kind", "rule", "quadrature_points"}, path)
+        rule = {}
+        if "rule" in d:
+            rule["rule"] = d["rule"]
+        if "quadrature_points" in d:
+            rule["points"] = _num(d, "quadrature_points", path, positive=True, integer=True)
+        try:
+            return replace(_spinbath(d, path), **rule)
+        except ModelError as exc:
+            raise ModelError(f"{path}.{exc}") from None
     return from_table(DISTRIBUTIONS[kind], d, where=path, error=ModelError, ignore=("kind",))
 
 
@@ -195,13 +225,43 @@ def _noise_list(value, path: str) -> tuple:
     return tuple(_noise(n, f"{path}[{i}]") for i, n in enumerate(value))
 
 
-def model_from_dict(data: dict, where: str = "", filename: str | None = None) -> Model:
+def _grains_parser(base):
+    """Parser of ``ensemble.grains``: a file name (CSV/NetCDF, relative to ``base``) or an
+    inline table {delta0 = [...], bias = [...], weight = [...]}."""
+    def parse(value, where: str) -> GrainTable:
+        if isinstance(value, str):
+            path = Path(value)
+            if not path.is_absolute() and base is not None:
+                path = Path(base) / path
+            return load_grain_table(path)
+        t = _table(value, where)
+        if t.get("kind") == "spinbath_channels":
+            from echo.theory.channels import SpinBathChannels
+
+            return from_table(SpinBathChannels, t, where=where, error=ModelError,
+                              ignore=("kind",))
+        _known(t, {"delta0", "bias", "weight"}, where)
+        cols = {}
+        for k in ("delta0", "bias", "weight"):
+            if k in t:
+                cols[k] = check_value(t[k], tuple[float, ...], Spec(ge=0 if k == "weight"
+                                                                    else None),
+                                      where=f"{where}.{k}", error=ModelError)
+            elif k != "weight":
+                raise ModelError(f"{where}.{k}: missing field (a list, Hz)")
+        return GrainTable(cols["delta0"], cols["bias"], cols.get("weight"))
+    return parse
+
+
+def model_from_dict(data: dict, where: str = "", filename: str | None = None,
+                    base=None) -> Model:
     """A :class:`Model` from the parsed TOML tables (see the module docstring).
 
     Fields, defaults and ranges are those declared on :class:`echo.model.Ensemble`,
     :class:`~echo.model.Environment` and :class:`~echo.model.Detection` (read by
     :func:`sequences.config.from_table`); ``where`` prefixes the table paths (``"model"``
-    for a model inlined in a virtual-lab file), ``filename`` names the file in errors."""
+    for a model inlined in a virtual-lab file), ``filename`` names the file in errors;
+    ``base`` is the folder relative file names (``ensemble.grains``) are resolved against."""
     pre = f"{where}." if where else ""
     try:
         data = _table(data, where or "model")
@@ -210,7 +270,8 @@ def model_from_dict(data: dict, where: str = "", filename: str | None = None) ->
         if "ensemble" not in data:
             raise ModelError(f"{pre}ensemble: missing table [{pre}ensemble]")
         ens = from_table(Ensemble, data["ensemble"], where=f"{pre}ensemble", error=ModelError,
-                         parsers={"delta0": distribution, "bias": distribution})
+                         parsers={"delta0": distribution, "bias": distribution,
+                                  "grains": _grains_parser(base)})
         env = from_table(Environment, data.get("environment", {}), where=f"{pre}environment",
                          error=ModelError, parsers={"noise": _noise_list})
         det = from_table(Detection, data.get("detection", {}), where=f"{pre}detection",
@@ -222,8 +283,8 @@ def model_from_dict(data: dict, where: str = "", filename: str | None = None) ->
     return Model(ens, env, det)
 
 
-def parse_model(text: str, filename: str = "<model>") -> Model:
-    """A Model from TOML text."""
+def parse_model(text: str, filename: str = "<model>", base=None) -> Model:
+    """A Model from TOML text (``base``: folder for relative file names)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -231,13 +292,14 @@ def parse_model(text: str, filename: str = "<model>") -> Model:
 
         where, detail = toml_error_parts(filename, exc, text)
         raise ModelError(f"{where}: TOML syntax error: {detail}") from None
-    return model_from_dict(data, filename=None if filename == "<model>" else filename)
+    return model_from_dict(data, filename=None if filename == "<model>" else filename,
+                           base=base)
 
 
 def load_model(path) -> Model:
     """A Model from a TOML file."""
     path = Path(path)
-    return parse_model(_read_text(path), str(path))
+    return parse_model(_read_text(path), str(path), base=path.parent)
 
 
 def _read_text(path: Path) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["ChunkTask", "chunk_seed", "in_worker_thread", "make_executor", "map_tasks",
-           "reduce_tasks", "run_task", "thread_count"]
+           "reduce_batches", "reduce_tasks", "run_task", "thread_count"]
 
 _LOCAL = threading.local()
 _POOL: ThreadPoolExecutor | None = None
@@ -107,18 +107,52 @@ class ChunkTask:
     initial: str
     seed: int
     opts: dict = field(default_factory=dict)
+    bloch: bool = False
+
+
+def _local_batches(ensemble, chunk: int, n: int) -> tuple[np.ndarray, int]:
+    """Edges (local grain indices) of the ensemble's batches inside chunk ``chunk`` of
+    ``n`` grains, and the global index of its first batch."""
+    ge = ensemble.batch_edges()
+    lo = chunk * ensemble.chunk_size
+    cut = ge[(ge > lo) & (ge < lo + n)] - lo
+    first = int(np.searchsorted(ge, lo, side="right") - 1)
+    return np.concatenate([[0], cut, [n]]).astype(np.int64), first
 
 
 def run_task(task: ChunkTask):
-    """Run one task; returns (point, chunk, variant, tau_z_sum, weight_sum)."""
+    """Run one task; returns (point, chunk, variant, sums, weights, first_batch): the
+    weighted sums of ⟨τz⟩ (or of the Bloch components, ``task.bloch``) and the weight
+    sums of every batch of the ensemble inside this chunk (leading axis), and the global
+    index of the first of these batches."""
     from echo.engines import get_engine
+    from echo.model import GrainChunk, ModelError
 
     mod = get_engine(task.engine)
     grains = task.ensemble.chunk(task.chunk)
-    tz, w = mod.simulate_chunk(task.schedule, grains, task.environment, task.times,
-                               frame=task.frame, initial=task.initial, seed=task.seed,
-                               moment=task.ensemble.moment_rad_per_tesla, **task.opts)
-    return task.point, task.chunk, task.variant, np.asarray(tz, dtype=float), float(w)
+    edges, first = _local_batches(task.ensemble, task.chunk, len(grains))
+    kw = dict(frame=task.frame, initial=task.initial,
+              moment=task.ensemble.moment_rad_per_tesla, **task.opts)
+    if hasattr(mod, "simulate_chunk_batches"):
+        tz, w = mod.simulate_chunk_batches(task.schedule, grains, task.environment, task.times,
+                                           seed=task.seed, edges=edges, bloch=task.bloch, **kw)
+    else:
+        if task.bloch:
+            raise ModelError(f"engine {task.engine!r}: no Bloch-vector observables "
+                             "(use the fast engine)")
+        parts = []
+        for b in range(edges.size - 1):  # batch b > 0 of a chunk: its own noise seed
+            a, z = int(edges[b]), int(edges[b + 1])
+            sub = GrainChunk(grains.index, grains.delta[a:z], grains.bias[a:z],
+                             grains.weight[a:z])
+            seed = task.seed if b == 0 else int(np.random.SeedSequence(
+                task.seed, spawn_key=(b,)).generate_state(1, np.uint64)[0] >> np.uint64(1))
+            parts.append(mod.simulate_chunk(task.schedule, sub, task.environment,
+                                            task.times, seed=seed, **kw))
+        tz = np.stack([np.asarray(p[0], float) for p in parts])
+        w = np.array([float(p[1]) for p in parts])
+    return (task.point, task.chunk, task.variant, np.asarray(tz, dtype=float),
+            np.asarray(w, float), first)
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None):
@@ -209,17 +243,37 @@ def map_tasks(tasks: list[ChunkTask], executor=None, progress: bool | None = Non
 def reduce_tasks(results: list, n_points: int, variant: int = 0) -> list[np.ndarray]:
     """Per point, the weighted ensemble mean ⟨τz⟩ (n_steps, n_t): chunk sums added in
     chunk order (deterministic), divided by the summed weight."""
-    by_point: dict[int, list] = {}
-    for p, c, v, tz, w in results:
-        if v == variant:
-            by_point.setdefault(p, []).append((c, tz, w))
+    return [m for m, _ in reduce_batches(results, n_points, variant)]
+
+
+def reduce_batches(results: list, n_points: int, variant: int = 0):
+    """Per point: (mean, deviations). ``mean`` = Σ_b S_b / Σ_b W_b, the weighted
+    ensemble mean (batch sums S_b added in batch order: deterministic); ``deviations``
+    (n_batches, ...) = (S_b − mean·W_b)/Σ W, whose squares sum to the batch-means variance
+    of the ratio estimator: Var(mean) ≈ B/(B − 1) Σ_b deviation_b² (see :mod:`echo.stats`).
+    A batch split over two chunks is merged first."""
+    by_point: dict[int, dict] = {}
+    for p, _c, v, tz, w, first in results:
+        if v != variant:
+            continue
+        acc = by_point.setdefault(p, {})
+        for i in range(tz.shape[0]):
+            b = first + i
+            if b in acc:
+                acc[b] = (acc[b][0] + tz[i], acc[b][1] + w[i])
+            else:
+                acc[b] = (tz[i], w[i])
     out = []
     for p in range(n_points):
-        items = sorted(by_point[p], key=lambda x: x[0])
-        total = np.zeros_like(items[0][1])
-        wsum = 0.0
-        for _, tz, w in items:
-            total = total + tz
-            wsum = wsum + w
-        out.append(total / wsum)
+        acc = by_point[p]
+        keys = sorted(acc)
+        sums = np.stack([acc[b][0] for b in keys])
+        ws = np.array([acc[b][1] for b in keys])
+        total = np.zeros_like(sums[0])
+        for s_b in sums:
+            total = total + s_b
+        wsum = float(ws.sum())
+        mean = total / wsum
+        dev = (sums - mean[None] * ws.reshape((-1,) + (1,) * mean.ndim)) / wsum
+        out.append((mean, dev))
     return out

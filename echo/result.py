@@ -65,7 +65,8 @@ def versions() -> dict[str, str]:
 
 
 def build_result(*, schedules, times, window_index, trace, tau_z=None, params=None,
-                 amplitude_quiet=None, attrs=None) -> EchoResult:
+                 amplitude_quiet=None, attrs=None, errors=None, bloch=None,
+                 rotating_frequency=None) -> EchoResult:
     """Assemble an :class:`EchoResult` from per-point arrays.
 
     ``schedules``: one Schedule per sweep point; ``times`` / ``window_index``: per point
@@ -127,6 +128,34 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
         data["tau_z"] = (("point", "step", "time"), tz)
     data["receiver"] = (("point", "step"),
                         np.array([np.asarray(s.receiver, complex) for s in schedules]))
+    if errors is not None:  # echo.stats.PointErrors per point
+        def pad(get, shape, dtype):
+            a = np.full((n_pts,) + shape, np.nan, dtype=dtype)
+            for p, e in enumerate(errors):
+                v = np.asarray(get(e))
+                a[(p,) + tuple(slice(0, k) for k in v.shape)] = v
+            return a
+
+        data["trace_stderr"] = (("point", "step", "time"),
+                                pad(lambda e: e.trace, (n_steps, n_t), complex))
+        data["signal_stderr"] = (("point", "time"), pad(lambda e: e.signal, (n_t,), complex))
+        data["amplitude_stderr"] = (("point",), pad(lambda e: e.amplitude, (), complex))
+        data["abs_amplitude_stderr"] = (("point",), pad(lambda e: e.abs_amplitude, (), float))
+        if tz is not None:
+            data["tau_z_stderr"] = (("point", "step", "time"),
+                                    pad(lambda e: e.tau_z, (n_steps, n_t), float))
+        if amplitude_quiet is not None:
+            data["normalised_stderr"] = (("point",), pad(lambda e: e.normalised, (), float))
+    if bloch is not None:  # per point: frame → (vector (n_steps, 3, n_t), stderr)
+        coords["axis"] = ("axis", ["x", "y", "z"])
+        for frame in bloch[0]:
+            for j, suffix in ((0, ""), (1, "_stderr")):
+                a = np.full((n_pts, n_steps, 3, n_t), np.nan)
+                for p, fr in enumerate(bloch):
+                    a[p, :, :, :lengths[p]] = fr[frame][j]
+                data[f"bloch_{frame}{suffix}"] = (("point", "step", "axis", "time"), a)
+    if rotating_frequency is not None:
+        data["rotating_frequency"] = (("point",), np.asarray(rotating_frequency, float))
     if amplitude_quiet is not None:
         aq = np.asarray(amplitude_quiet, dtype=complex)
         data["amplitude_quiet"] = (("point",), aq)
@@ -134,6 +163,7 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
             data["normalised"] = (("point",), np.real(amp / aq))
     if n_pts:  # the window averaged into ``amplitude`` (for noise estimates on reload)
         attrs.setdefault("echo_window", max(schedules[0].echo_window(), 0))
+    attrs.setdefault("echo_windows", [int(s.echo_window()) for s in schedules])
     attrs.setdefault("kind", "simulated")
     attrs.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     attrs.setdefault("versions", versions())
@@ -141,8 +171,10 @@ def build_result(*, schedules, times, window_index, trace, tau_z=None, params=No
     attrs["window_labels"] = [w.label for w in schedules[0].windows] if schedules else []
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds["time"].attrs["units"] = "s"
-    for v in ("trace", "signal", "amplitude"):
-        ds[v].attrs["units"] = "V"
+    for v in ("trace", "signal", "amplitude", "trace_stderr", "signal_stderr",
+              "amplitude_stderr", "abs_amplitude_stderr"):
+        if v in ds:
+            ds[v].attrs["units"] = "V"
     return EchoResult(ds)
 
 
@@ -233,8 +265,45 @@ class EchoResult:
                 v = float(norm[p])
                 d["normalised_echo_amplitude"] = v if math.isfinite(v) else None
             d["windows"] = self.window_summary(p)
+            if "bloch_rotating" in self.dataset:
+                d["rotating_transverse_echo"] = self._rotating_echo(p)
+            if "amplitude_stderr" in self.dataset:
+                se = complex(self.dataset["amplitude_stderr"].values[p])
+                d["echo_amplitude_stderr"] = _finite(
+                    self.dataset["abs_amplitude_stderr"].values[p])
+                d["echo_amplitude_complex_stderr"] = [_finite(se.real), _finite(se.imag)]
+                if "normalised_stderr" in self.dataset:
+                    d["normalised_echo_amplitude_stderr"] = _finite(
+                        self.dataset["normalised_stderr"].values[p])
             out.append(d)
         return out
+
+    def _rotating_echo(self, p: int) -> dict:
+        """Echo-window mean of the phase-cycled ⟨σ̃x⟩ + i⟨σ̃y⟩ of the rotating frame."""
+        ds = self.dataset
+        w = ds["window"].values
+        wp = w[p] if w.ndim == 2 else w
+        b = ds["bloch_rotating"].values[p]  # (step, axis, time)
+        se = ds["bloch_rotating_stderr"].values[p]
+        rec = ds["receiver"].values[p]
+        z = np.tensordot(rec, b[:, 0] + 1j * b[:, 1], axes=(0, 0)) / rec.size
+        zse = np.sqrt(np.tensordot(np.abs(rec) ** 2, se[:, 0] ** 2 + se[:, 1] ** 2,
+                                   axes=(0, 0))) / rec.size
+        k = self._echo_window_index(p)
+        mask = np.isfinite(z) & ((wp == k) if k >= 0 else True)
+        m = complex(np.mean(z[mask])) if mask.any() else complex(np.nan, np.nan)
+        n = int(mask.sum())
+        return {"value": [_finite(m.real), _finite(m.imag)], "abs": _finite(abs(m)),
+                # the standard error of a mean of correlated samples is at most the mean
+                # of their standard errors
+                "stderr_bound": _finite(np.sum(zse[mask]) / max(n, 1)),
+                "rotating_frequency": _finite(ds["rotating_frequency"].values[p])}
+
+    def _echo_window_index(self, p: int) -> int:
+        labels = self.dataset.attrs.get("echo_windows")
+        if isinstance(labels, list) and p < len(labels):
+            return int(labels[p])
+        return -1
 
     # ------------------------------------------------------------------- files
     def save(self, path) -> Path:
@@ -307,10 +376,18 @@ class EchoResult:
                               if k in units else f"{k}={v:.4g}"
                               for k, v in self.point_params(p).items())
             x, y = t_us, np.abs(s)
+            err = (abs_stderr(s, ds["signal_stderr"].values[p]) if "signal_stderr" in ds
+                   else None)
             if "window" in ds:  # no line across the gap between two detection windows
                 w = ds["window"].values
-                x, y = window_gaps(x, y, w[p] if w.ndim == 2 else w)
-            ax.plot(x, y, label=label or None, lw=1)
+                wp = w[p] if w.ndim == 2 else w
+                if err is not None:
+                    _, err = window_gaps(t_us, err, wp)
+                x, y = window_gaps(x, y, wp)
+            line, = ax.plot(x, y, label=label or None, lw=1)
+            if err is not None and np.any(np.isfinite(err) & (err > 0)):  # ±1 standard error
+                ax.fill_between(x, y - err, y + err, color=line.get_color(), alpha=0.25,
+                                lw=0)
         ax.set_xlabel("time (µs)" + (" since window start"
                                      if ds.attrs.get("time_reference") == "window" else ""))
         ax.set_ylabel("|signal| (V)")
@@ -321,12 +398,18 @@ class EchoResult:
             ax2 = axes[0, 1]
             scale, unit = units[name]
             x = ds[name].values / scale
-            ax2.plot(x, np.abs(ds["amplitude"].values), "o-", label="|echo amplitude|")
+            yerr = (ds["abs_amplitude_stderr"].values if "abs_amplitude_stderr" in ds
+                    else None)
+            ax2.errorbar(x, np.abs(ds["amplitude"].values), yerr=yerr, fmt="o-", capsize=2,
+                         label="|echo amplitude| ± 1 s.e.")
             ax2.set_xlabel(f"{name} ({unit})" if unit else name)
             ax2.set_ylabel("|echo amplitude| (V), circles", color="C0")
             if "normalised" in ds:
                 ax3 = ax2.twinx()
-                ax3.plot(x, ds["normalised"].values, "s--", color="C1", label="normalised")
+                ax3.errorbar(x, ds["normalised"].values, fmt="s--", color="C1",
+                             yerr=(ds["normalised_stderr"].values
+                                   if "normalised_stderr" in ds else None),
+                             capsize=2, label="normalised")
                 ax3.set_ylabel("normalised echo, squares", color="C1")
         fig.suptitle(f"{ds.attrs.get('kind', '')} echo, engine {ds.attrs.get('engine', '?')}, "
                      f"frame {ds.attrs.get('frame', '?')}", fontsize=9)
@@ -361,6 +444,22 @@ class EchoResult:
             if top >= sc:
                 scale, unit = sc, un
         return scale, unit
+
+
+def _finite(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def abs_stderr(z, z_stderr) -> np.ndarray:
+    """Standard error of |z| from the per-part standard errors (complex: re/im parts) by
+    the delta method, covariance of the parts neglected; |z_stderr| where z = 0."""
+    z = np.asarray(z, complex)
+    se = np.asarray(z_stderr, complex)
+    mag = np.abs(z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt((z.real * se.real) ** 2 + (z.imag * se.imag) ** 2) / mag
+    return np.where(mag > 0, out, np.abs(se))
 
 
 def window_gaps(x, y, window) -> tuple[np.ndarray, np.ndarray]:

@@ -36,11 +36,22 @@ from dataclasses import replace
 
 import numpy as np
 
-from echo.detect import output_times, to_signal, window_warnings
+from echo.detect import (
+    demodulate,
+    echo_amplitude,
+    iq_signal,
+    low_pass,
+    output_times,
+    phase_cycle,
+    to_signal,
+    window_warnings,
+)
 from echo.memory import check_memory
 from echo.model import Detection, Ensemble, Environment, Model, ModelError
-from echo.parallel import ChunkTask, chunk_seed, map_tasks, reduce_tasks
+from echo.parallel import ChunkTask, chunk_seed, map_tasks, reduce_batches
 from echo.result import EchoResult, build_result
+from echo.stats import normalised_error, point_errors
+from sequences.units import angular, cyclic
 
 __all__ = ["run", "simulate", "simulate_many", "simulate_schedules", "point_detection",
            "REFERENCE_PARAMETER"]
@@ -67,16 +78,20 @@ def simulate_schedules(schedules, ensemble: Ensemble, environment: Environment,
                        detection: Detection, *, engine="fast", frame="lab",
                        initial="thermal", executor=None, progress=None, keep_tau_z=False,
                        params=None, normalise=False, source="", model=None,
-                       memory_budget=None, **opts) -> EchoResult:
+                       memory_budget=None, observables=False, **opts) -> EchoResult:
     """Simulate each Schedule of ``schedules`` (one per sweep point); ``params`` gives
     the swept parameter values per point (dicts, SI floats). Before anything runs, the
     memory is estimated and a simulation over ``memory_budget`` bytes (default
-    :func:`echo.memory.memory_budget`) is refused with a hint (:mod:`echo.memory`)."""
+    :func:`echo.memory.memory_budget`) is refused with a hint (:mod:`echo.memory`).
+    ``observables``: also the full Bloch vector per output sample in the lab frame, the
+    static eigenbasis and the frame rotating at the carrier (:mod:`echo.observables`;
+    fast engine; 5 × the engine work), with standard errors."""
     return simulate_many([((schedules, ensemble, environment, detection),
                            dict(engine=engine, frame=frame, initial=initial,
                                 keep_tau_z=keep_tau_z, params=params, normalise=normalise,
                                 source=source, model=model, memory_budget=memory_budget,
-                                **opts))], executor=executor, progress=progress)[0]
+                                observables=observables, **opts))],
+                         executor=executor, progress=progress)[0]
 
 
 def simulate_many(calls, *, executor=None, progress=None) -> list[EchoResult]:
@@ -102,7 +117,8 @@ def simulate_many(calls, *, executor=None, progress=None) -> list[EchoResult]:
 
 def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: Detection, *,
           engine="fast", frame="lab", initial="thermal", keep_tau_z=False, params=None,
-          normalise=False, source="", model=None, memory_budget=None, **opts):
+          normalise=False, source="", model=None, memory_budget=None, observables=False,
+          **opts):
     """Generator: checks, yields the chunk tasks, receives their results and returns the
     :class:`EchoResult` (see :func:`simulate_schedules`)."""
     from echo.engines import get_engine
@@ -120,7 +136,10 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
     envs = [(0, environment)]
     if normalise:
         envs.append((1, environment.quiet()))
-    check_memory(schedules, ensemble, detection, variants=len(envs), budget=memory_budget)
+    quad_det = detection.kind == "quadrature"
+    bloch = bool(observables) or quad_det
+    check_memory(schedules, ensemble, detection, variants=len(envs), budget=memory_budget,
+                 components=5 if bloch else 1)
     out_t, out_w, tasks = [], [], []
     for p, sch in enumerate(schedules):
         t, w = output_times(sch, detection)
@@ -132,9 +151,10 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
         for variant, env in envs:
             for c in range(ensemble.n_chunks):
                 tasks.append(ChunkTask(p, c, variant, sch, ensemble, env, t, engine, frame,
-                                       initial, chunk_seed(ensemble.seed, p, c, 0), dict(opts)))
+                                       initial, chunk_seed(ensemble.seed, p, c, 0), dict(opts),
+                                       bloch=bloch and (variant == 0 or quad_det)))
     results = yield tasks
-    tau = reduce_tasks(results, len(schedules), 0)
+    reduced = reduce_batches(results, len(schedules), 0)
     dets = [point_detection(detection, sch) for sch in schedules]
     said = set()
     for sch, det in zip(schedules, dets, strict=True):
@@ -142,28 +162,119 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
             if msg not in said:
                 said.add(msg)
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)
-    traces = []
+    random = not ensemble.deterministic or bool(environment.noise)
+    omegas = [_rotating_omega(sch, det, opts) for sch, det in zip(schedules, dets, strict=True)]
+    tau, traces, errors, frames = [], [], [], []
     for p, sch in enumerate(schedules):
         rng = np.random.default_rng(np.random.SeedSequence(detection.seed, spawn_key=(p,)))
-        traces.append(to_signal(tau[p], out_t[p], out_w[p], sch, ensemble, dets[p], rng))
+        mean, dev = reduced[p]
+        read = _Readout(sch, out_t[p], out_w[p], ensemble, dets[p], omegas[p], bloch)
+        tau.append(mean[2] if bloch else mean)
+        traces.append(read.trace(mean, dets[p], rng))
+        errors.append(read.errors(dev, traces[-1], random, p))
+        if observables:
+            frames.append(_frames(mean, dev, out_t[p], omegas[p], ensemble.batches, random))
     amp_quiet = None
     if normalise:
-        tau_q = reduce_tasks(results, len(schedules), 1)
-        qtr = [to_signal(tau_q[p], out_t[p], out_w[p], sch, ensemble,
-                         replace(dets[p], noise_rms=0.0))
-               for p, sch in enumerate(schedules)]
+        reduced_q = reduce_batches(results, len(schedules), 1)
+        qtr, qreads = [], []
+        for p, sch in enumerate(schedules):
+            qdet = replace(dets[p], noise_rms=0.0)
+            qreads.append(_Readout(sch, out_t[p], out_w[p], ensemble, qdet, omegas[p],
+                                   quad_det))
+            qtr.append(qreads[-1].trace(reduced_q[p][0], qdet, None))
         qres = build_result(schedules=schedules, times=out_t, window_index=out_w, trace=qtr)
         amp_quiet = qres.amplitude
+        for p, sch in enumerate(schedules):
+            qerr = qreads[p].errors(reduced_q[p][1], qtr[p], not ensemble.deterministic, p)
+            amp = echo_amplitude(phase_cycle(traces[p], sch.receiver), out_w[p], sch)
+            errors[p].normalised = normalised_error(errors[p], qerr, amp, complex(amp_quiet[p]))
     if model is None:
         model = Model(ensemble, environment, detection)
     attrs = {"kind": "simulated", "engine": engine, "frame": frame, "initial": initial,
              "seed": int(ensemble.seed), "sequence": source or schedules[0].source or "",
              "model": json.dumps(model.to_dict()),
              "engine_options": json.dumps(opts, default=str),
+             "ensemble_rule": ensemble.rule, "batches": int(ensemble.batches),
+             "stderr_method": "batch means over the ensemble's batches (echo.stats)",
              "schedule_names": [s.name for s in schedules]}
     return build_result(schedules=schedules, times=out_t, window_index=out_w, trace=traces,
                         tau_z=tau if keep_tau_z else None, params=params,
-                        amplitude_quiet=amp_quiet, attrs=attrs)
+                        amplitude_quiet=amp_quiet, attrs=attrs, errors=errors,
+                        bloch=frames or None,
+                        rotating_frequency=[cyclic(w) for w in omegas] if bloch else None)
+
+
+def _rotating_omega(schedule, detection: Detection, opts: dict) -> float:
+    """Carrier (rad/s) of the rotating frame: the point's demodulation reference
+    (``detection.reference_frequency``, or the sequence's ``f_ref``) if > 0, else the
+    engine option ``frame_frequency`` (Hz), else :meth:`sequences.Schedule.carrier`."""
+    f = detection.reference_frequency
+    if f is not None and f > 0:
+        return float(angular(f))
+    if opts.get("frame_frequency") is not None:
+        return float(angular(float(opts["frame_frequency"])))
+    return float(angular(schedule.carrier()))
+
+
+def _frames(mean, dev, times, omega, n_batches, random) -> dict:
+    """Frame name → (Bloch vector (n_steps, 3, n_t), standard error) of one point."""
+    from echo.observables import bloch_frames
+    from echo.stats import frame_errors
+
+    m = bloch_frames(mean, times, omega)
+    d = bloch_frames(dev, times, omega)
+    return {k: (m[k], frame_errors(d[k], n_batches, random)) for k in m}
+
+
+class _Readout:
+    """The read-out chain of one point: SQUID/coil from ⟨τz⟩ (component 2 of the Bloch
+    sums when ``bloch``), or the quadrature detector from the rotating-frame Bloch vector."""
+
+    def __init__(self, sch, times, window, ensemble, detection, omega, bloch):
+        self.sch, self.times, self.window = sch, times, window
+        self.ensemble, self.detection, self.omega, self.bloch = (ensemble, detection, omega,
+                                                                 bloch)
+        self.quiet = replace(detection, noise_rms=0.0)
+
+    def _iq(self, comp):
+        from echo.observables import bloch_frames
+
+        rot = bloch_frames(comp, self.times, self.omega)["rotating"]
+        return rot[..., 0, :] + 1j * rot[..., 1, :]
+
+    def trace(self, mean, detection, rng):
+        if detection.kind == "quadrature":
+            return iq_signal(self._iq(mean), self.times, self.window, self.ensemble,
+                             detection, rng)
+        tz = mean[2] if self.bloch else mean
+        return to_signal(tz, self.times, self.window, self.sch, self.ensemble, detection, rng)
+
+    def _read(self, trace):
+        sg = phase_cycle(trace, self.sch.receiver)
+        return trace, sg, echo_amplitude(sg, self.window, self.sch)
+
+    def errors(self, dev, trace, random, point):
+        """:class:`echo.stats.PointErrors` from the batch deviations ``dev``."""
+        det = self.detection
+        quad = det.kind == "quadrature"
+        shape = (self.sch.n_steps, np.size(self.times))
+
+        def chain(d):
+            return self._read(self.trace(d, self.quiet, None))
+
+        def noise_chain(rng):
+            if quad:
+                return self._read(iq_signal(np.zeros(shape, complex), self.times, self.window,
+                                            self.ensemble, det, rng))
+            return self._read(low_pass(demodulate(rng.normal(0.0, det.noise_rms, shape),
+                                                  self.times, det.reference_frequency),
+                                       self.window, det))
+
+        amp = self._read(trace)[2]
+        rng = np.random.default_rng(np.random.SeedSequence(det.seed, spawn_key=(point, 1)))
+        return point_errors(dev, chain, noise_chain, det.noise_rms, rng, random, amp,
+                            tz_dev=dev[:, 2] if self.bloch else dev)
 
 
 def run(schedule, ensemble, environment, detection, *, engine="fast", frame="lab",
@@ -178,7 +289,7 @@ def run(schedule, ensemble, environment, detection, *, engine="fast", frame="lab
 
 def simulate(sequence, model: Model, *, sweep=None, values=None, engine="fast",
              frame="lab", initial="thermal", executor=None, progress=None,
-             keep_tau_z=False, normalise=True, **opts) -> EchoResult:
+             keep_tau_z=False, normalise=True, observables=False, **opts) -> EchoResult:
     """Simulate ``sequence`` on ``model``.
 
     ``sequence``: a Schedule, a list of Schedules, or a ``sequences`` Sequence (template)
@@ -200,7 +311,8 @@ def simulate(sequence, model: Model, *, sweep=None, values=None, engine="fast",
     return simulate_schedules(schedules, model.ensemble, model.environment, model.detection,
                               engine=engine, frame=frame, initial=initial, executor=executor,
                               progress=progress, keep_tau_z=keep_tau_z, params=params,
-                              normalise=normalise, source=source, model=model, **opts)
+                              normalise=normalise, source=source, model=model,
+                              observables=observables, **opts)
 
 
 def _bind_sweep(sequence, values: dict, sweep: dict):

@@ -213,5 +213,5 @@ def test_model_file_error_names_the_file(tmp_path):
     p.write_text('[ensemble]\ndelta0 = 1e6\nbias = 0\n[detection]\nkind = "antenna"\n')
     with pytest.raises(ModelError) as info:
         load_model(p)
-    assert str(info.value) == (f"{p}: detection.kind: must be 'squid' or 'coil', "
-                               "got 'antenna'")
+    assert str(info.value) == (f"{p}: detection.kind: must be one of 'squid', 'coil', "
+                               "'quadrature', got 'antenna'")

@@ -69,7 +69,8 @@ from echo.model import (
 from sequences.errors import ScheduleError
 from sequences.units import K_B_OVER_HBAR, angular
 
-__all__ = ["simulate_chunk", "noise_step", "default_carrier_phase", "warm_up"]
+__all__ = ["simulate_chunk", "simulate_chunk_batches", "noise_step", "default_carrier_phase",
+           "warm_up", "BLOCH_COMPONENTS"]
 
 _SQ3 = math.sqrt(3.0)
 _PARALLEL_MIN_WORK = 2_000_000  # grain-ops below which the serial kernel is used
@@ -392,6 +393,46 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
                    initial="thermal", seed: int, moment: float, max_error=1e-3,
                    **engine_options):
     """Σ_grains weight·⟨τz⟩(t) for each phase step, and Σ weight (see ENGINE.md)."""
+    sums, w = simulate_chunk_batches(schedule, chunk, environment, times, frame=frame,
+                                     initial=initial, seed=seed, moment=moment,
+                                     max_error=max_error, **engine_options)
+    return sums[0], float(w[0])
+
+
+#: Bloch components of :func:`simulate_chunk_batches` with ``bloch=True``: the lab-frame
+#: ⟨τx⟩, ⟨τy⟩, ⟨τz⟩ and the static-eigenbasis ⟨σx'⟩, ⟨σz'⟩ (⟨σy'⟩ = ⟨τy⟩), where
+#: σz' = (Δ τx + ε τz)/E and σx' = (ε τx − Δ τz)/E (σx' × σy' = σz').
+BLOCH_COMPONENTS = ("tau_x", "tau_y", "tau_z", "sigma_x_eigen", "sigma_z_eigen")
+
+
+def _bloch_records(grains, frame, times, omega_f):
+    """Per component of :data:`BLOCH_COMPONENTS`: (Oz, Ox, c_rec, s_rec) for the record op
+    ``Oz r_z + Ox (r_x c − r_y s)`` of the kernel (see :mod:`echo.engines._kernels`)."""
+    n = grains.energy.size
+    one, zero = np.ones(n), np.zeros(n)
+    s, c = grains.sin, grains.cos
+    nt = times.size
+    if frame == "lab":  # r is the lab Bloch vector
+        c1, s1 = np.ones(nt), np.zeros(nt)
+        cy, sy = np.zeros(nt), -np.ones(nt)
+        return [(zero, one, c1, s1), (zero, one, cy, sy), (one, zero, c1, s1),
+                (-s, c, c1, s1), (c, s, c1, s1)]
+    # r = (x̂, ŷ, ẑ) in the eigenframe rotating at ω_f: σx' = x̂ cos ωt − ŷ sin ωt,
+    # σy' = x̂ sin ωt + ŷ cos ωt, σz' = ẑ; τx = s σz' + c σx', τz = c σz' − s σx'
+    cw, sw = np.cos(omega_f * times), np.sin(omega_f * times)
+    return [(s, c, cw, sw), (zero, one, sw, -cw), (c, -s, cw, sw), (zero, one, cw, sw),
+            (one, zero, cw, sw)]
+
+
+def simulate_chunk_batches(schedule, chunk, environment: Environment, times, *, frame="lab",
+                           initial="thermal", seed: int, moment: float, max_error=1e-3,
+                           edges=None, bloch=False, **engine_options):
+    """Weighted sums per batch of grains: ``edges`` (local grain indices, increasing, from
+    0 to len(chunk); default one batch) cut the chunk into batches. Returns
+    ``(sums, weights)``: sums (n_batches, n_steps, n_t) of Σ w⟨τz⟩, or with ``bloch``
+    (n_batches, 5, n_steps, n_t) of the :data:`BLOCH_COMPONENTS`; weights (n_batches,).
+    Every grain keeps its own noise stream (seeded by its index in the chunk), so the
+    batches change neither the trajectories nor, up to rounding, the total."""
     from echo.engines._kernels import run_ops, run_ops_serial
     from echo.parallel import in_worker_thread
 
@@ -412,8 +453,15 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     channel = opts.channel
     n = len(chunk)
     n_steps = schedule.n_steps
+    edges = np.array([0, n], np.int64) if edges is None else np.asarray(edges, np.int64)
+    if edges.ndim != 1 or edges.size < 2 or edges[0] != 0 or edges[-1] != n \
+            or np.any(np.diff(edges) < 0):
+        raise ModelError(f"edges: batch edges must increase from 0 to {n}, got {edges!r}")
+    n_b = edges.size - 1
+    n_c = len(BLOCH_COMPONENTS) if bloch else 0
+    shape = (n_b, n_c, n_steps, times.size) if bloch else (n_b, n_steps, times.size)
     if n == 0:
-        return np.zeros((n_steps, times.size)), 0.0
+        return np.zeros(shape), np.zeros(n_b)
     for name, arr in (("delta", chunk.delta), ("bias", chunk.bias), ("weight", chunk.weight)):
         if not np.all(np.isfinite(arr)):
             raise ModelError(f"ensemble.{name}: non-finite grain value in chunk {chunk.index}")
@@ -449,7 +497,7 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
         h_cap = min(h_cap, dt_user)
     tel_amp = np.array([a for a, _ in tel], float)
     tel_rate = np.array([r for _, r in tel], float)
-    out = np.zeros((n_steps, times.size))
+    out = np.zeros(shape)
     weight = np.ascontiguousarray(chunk.weight, dtype=float)
     tables = []
     for k in range(n_steps):
@@ -466,25 +514,41 @@ def simulate_chunk(schedule, chunk, environment: Environment, times, *, frame="l
     # region per wave; the result does not depend on it, see echo.engines._kernels)
     wave = max(1, min(-(-min(n, _SUB_CHUNK) // block),
                       _WAVE_BYTES // (8 * max(times.size, 1))))
-    for lo in range(0, n, _SUB_CHUNK):
-        hi = min(n, lo + _SUB_CHUNK)
+    pieces = [(b, lo, min(int(edges[b + 1]), lo + _SUB_CHUNK)) for b in range(n_b)
+              for lo in range(int(edges[b]), int(edges[b + 1]), _SUB_CHUNK)]
+    for b, lo, hi in pieces:
         sub = GrainChunk(chunk.index, np.asarray(chunk.delta[lo:hi], float),
                          np.asarray(chunk.bias[lo:hi], float), weight[lo:hi])
         grains = _Grains(sub, environment, frame, initial, moment, omega_f)
         w_sub = np.ascontiguousarray(weight[lo:hi])
+        records = (_bloch_records(grains, frame, times, omega_f) if bloch
+                   else [(grains.Oz, grains.Ox, None, None)])
         for k, (ops, seed_k) in enumerate(tables):
             # small problems run on one thread: starting the thread team costs more (up to
             # a scheduler time slice on a loaded machine) than it saves; so does every task
             # of an in-process thread pool (echo.parallel: the pool spreads the tasks)
             kernel = run_ops if (hi - lo) * ops["ops"].size >= _PARALLEL_MIN_WORK \
                 and hi - lo > block and not in_worker_thread() else run_ops_serial
-            out[k] += kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"],
-                             ops["u2"], ops["v2"], ops["dflag"], ops["ang"], ops["cph"],
-                             ops["sph"], ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,
+            rec = np.flatnonzero(ops["ops"] == 2)
+            for m, (oz, ox, c_rec, s_rec) in enumerate(records):
+                cph, sph = ops["cph"], ops["sph"]
+                if c_rec is not None:  # the record coefficients of this component
+                    cph, sph = cph.copy(), sph.copy()
+                    cph[rec] = c_rec[ops["ridx"][rec]]
+                    sph[rec] = s_rec[ops["ridx"][rec]]
+                res = kernel(ops["ops"], ops["t0"], ops["dt"], ops["u1"], ops["v1"],
+                             ops["u2"], ops["v2"], ops["dflag"], ops["ang"], cph,
+                             sph, ops["ridx"], ops["ou_coef"], tel_amp, tel_rate,
                              grains.A0, grains.P, grains.Q, grains.N, grains.Xp, grains.Yp,
-                             grains.Oz, grains.Ox, w_sub, grains.r0, grains.diss, grains.M,
-                             grains.b, seed_k, lo, block, times.size, wave)
-    return out, float(weight.sum())
+                             np.ascontiguousarray(oz), np.ascontiguousarray(ox), w_sub,
+                             grains.r0, grains.diss, grains.M, grains.b, seed_k, lo, block,
+                             times.size, wave)
+                if bloch:
+                    out[b, m, k] += res
+                else:
+                    out[b, k] += res
+    wsum = np.array([float(weight[edges[b]:edges[b + 1]].sum()) for b in range(n_b)])
+    return out, wsum
 
 
 def count_steps(schedule, chunk, environment, times, *, frame="lab", max_error=1e-3,

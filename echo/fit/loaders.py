@@ -191,7 +191,7 @@ class EchoData:
 
 # ------------------------------------------------------------------------ entry point
 def load(path, *, x: str | None = None, observable: str = "auto",
-         point: int = 0) -> EchoData:
+         point: int = 0, use_stderr: bool = False) -> EchoData:
     """Load ``path`` (result file, pymeasure CSV or plain CSV/TXT) as :class:`EchoData`.
 
     ``x``: name of the abscissa column (default: recognised by name). ``observable`` (result
@@ -199,7 +199,8 @@ def load(path, *, x: str | None = None, observable: str = "auto",
     trace of sweep point ``point`` against time), ``"windows"`` (mean signal of each detection
     window of point ``point`` against the window centre time: a CPMG echo train),
     ``"normalised"``, or ``"auto"`` (amplitude for a sweep, signal for a single point).
-    Raises :class:`DataFileError`.
+    ``use_stderr`` (result files): the simulation's standard errors become σ (see
+    :func:`from_result`). Raises :class:`DataFileError`.
     """
     p = Path(path)
     if not p.exists():
@@ -212,7 +213,7 @@ def load(path, *, x: str | None = None, observable: str = "auto",
     except OSError as exc:
         raise DataFileError(p, f"cannot read: {exc.strerror or exc}") from None
     if head.startswith(b"\x89HDF") or head.startswith(b"CDF"):
-        return _load_result(p, observable=observable, point=point)
+        return _load_result(p, observable=observable, point=point, use_stderr=use_stderr)
     if head.startswith(b"#DESC") or p.suffix.lower() in (".dsc", ".dta"):
         return _load_bes3t(p, x=x, point=point)
     try:
@@ -235,9 +236,24 @@ def from_arrays(x, y, *, sigma=None, x_name="x", x_unit="", y_unit="", source="a
     return d
 
 
+def _stderr_sigma(ds, name: str, index=None):
+    """Per-point σ from a result's Monte-Carlo standard error ``name`` (:mod:`echo.stats`):
+    the larger of the real and imaginary parts' errors; None unless every one is finite
+    and > 0 (a noiseless quadrature grid has none: its error is not statistical)."""
+    if name not in ds:
+        return None
+    v = ds[name].values if index is None else ds[name].values[index]
+    v = np.asarray(v)
+    sig = np.maximum(np.abs(v.real), np.abs(v.imag)) if np.iscomplexobj(v) else np.abs(v)
+    return sig if sig.size and np.all(np.isfinite(sig)) and np.all(sig > 0) else None
+
+
 def from_result(result, *, observable: str = "auto", point: int = 0,
-                source: str = "result") -> EchoData:
-    """:class:`EchoData` from an :class:`echo.result.EchoResult` (see :func:`load`)."""
+                source: str = "result", use_stderr: bool = False) -> EchoData:
+    """:class:`EchoData` from an :class:`echo.result.EchoResult` (see :func:`load`).
+    ``use_stderr``: take the result's Monte-Carlo standard errors (``amplitude_stderr``,
+    ``normalised_stderr``, ``signal_stderr``) as the data's σ, so a fit weights each point
+    by its simulation error (None where the result has no finite, positive ones)."""
     ds = result.dataset
     n_pts = int(ds.sizes.get("point", 0))
     swept = list(getattr(result, "swept", []) or [])
@@ -268,7 +284,9 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
             est = _phase_cycle_estimate(ds)
             if est is not None:
                 meta = {**meta, "noise_estimate": est, "noise_source": "phase cycle"}
-        return EchoData(xv, y, name, unit, "V", None, source=source,
+        sigma = (_stderr_sigma(ds, "normalised_stderr" if observable == "normalised"
+                               else "amplitude_stderr") if use_stderr else None)
+        return EchoData(xv, y, name, unit, "V", sigma, source=source,
                         is_complex=observable == "amplitude", meta=meta)
     if observable == "windows":
         if not 0 <= point < max(n_pts, 1):
@@ -292,7 +310,8 @@ def from_result(result, *, observable: str = "auto", point: int = 0,
         if not 0 <= point < max(n_pts, 1):
             raise DataFileError(source, f"point {point} out of range 0..{n_pts - 1}")
         t = ds["shot_time"].values[point] if "shot_time" in ds else ds["time"].values
-        return EchoData(t, ds["signal"].values[point], "time", "s", "V", None, source=source,
+        sigma = _stderr_sigma(ds, "signal_stderr", point) if use_stderr else None
+        return EchoData(t, ds["signal"].values[point], "time", "s", "V", sigma, source=source,
                         meta=meta)
     raise DataFileError(source, f"unknown observable {observable!r} "
                                 "(amplitude, signal, windows, normalised)")
@@ -342,7 +361,7 @@ def _phase_cycle_estimate(ds) -> float | None:
     return phase_cycle_noise(tr, ds["receiver"].values, win == echo)
 
 
-def _load_result(p: Path, *, observable: str, point: int) -> EchoData:
+def _load_result(p: Path, *, observable: str, point: int, use_stderr: bool = False) -> EchoData:
     try:
         from echo.result import EchoResult
     except ImportError:  # pragma: no cover - the engine package is part of the project
@@ -355,7 +374,8 @@ def _load_result(p: Path, *, observable: str, point: int) -> EchoData:
     for var in ("amplitude", "signal"):
         if var not in res.dataset:
             raise DataFileError(p, f"result file has no {var!r} variable")
-    d = from_result(res, observable=observable, point=point, source=str(p))
+    d = from_result(res, observable=observable, point=point, source=str(p),
+                    use_stderr=use_stderr)
     if d.n_valid < len(d):
         bad = np.flatnonzero(~d.mask)
         warnings.warn(f"{p}: {bad.size} of {len(d)} points are NaN/inf and are masked "

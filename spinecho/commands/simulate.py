@@ -19,6 +19,9 @@ as ``measure`` and ``compare`` do. A detection window shorter than 1/demod_bandw
 three reference periods is warned about. This command is a thin wrapper over
 :func:`spinecho.simulate`: the same rules for ``--set`` (a swept parameter given a value
 is fixed) and ``--sweep``.
+The echo amplitudes come with their standard errors (batch means over the ensemble's
+batches, ``echo.stats``); ``--observables`` also stores the Bloch vector in three frames
+(``echo.observables``) and prints the rotating-frame echo.
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-normalise", action="store_true",
                    help="skip the quiet reference run (no normalised amplitude)")
     p.add_argument("--keep-tau-z", action="store_true", help="store the raw ⟨τz⟩(t)")
+    p.add_argument("--observables", action="store_true",
+                   help="store the full Bloch vector per sample in the lab frame, the static "
+                        "eigenbasis and the frame rotating at the carrier (fast engine)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     from spinecho.commands.hole import add_burn_options
 
@@ -142,7 +148,8 @@ def run(args) -> int:
                       engine=args.engine, frame=args.frame, initial=args.initial,
                       max_error=args.max_error, normalise=not args.no_normalise,
                       keep_tau_z=args.keep_tau_z, workers=args.workers,
-                      scheduler=args.scheduler, progress=args.progress)
+                      scheduler=args.scheduler, progress=args.progress,
+                      observables=args.observables)
     result.save(args.output)
     if args.plot:
         result.plot(args.plot)
@@ -156,7 +163,13 @@ def run(args) -> int:
                 f"{k}={v / units[k][0]:.6g} {units[k][1]}".rstrip() if k in units
                 else f"{k}={v:.6g}" for k, v in row["params"].items()) or "point"
             norm = row.get("normalised_echo_amplitude")
-            print(f"{where}: echo {row['echo_amplitude']:.6g} V"
-                  + (f", normalised {norm:.6g}" if norm is not None else ""))
+            se = row.get("echo_amplitude_stderr")
+            nse = row.get("normalised_echo_amplitude_stderr")
+            print(f"{where}: echo {row['echo_amplitude']:.6g}"
+                  + (f" ± {se:.2g}" if se else "") + " V"
+                  + (f", normalised {norm:.6g}" if norm is not None else "")
+                  + (f" ± {nse:.2g}" if norm is not None and nse else "")
+                  + (f", rotating-frame |⟨σx⟩+i⟨σy⟩| {row['rotating_transverse_echo']['abs']:.6g}"
+                     if "rotating_transverse_echo" in row else ""))
         print(f"wrote {args.output}")
     return 0

@@ -6,6 +6,10 @@
 * ``chi --lam L [--lam-prime LP] --omega W1,W2,… [--json]``: χ''(ω)/A, ω in units of Δ0
   (flat bias for every channel M, Φ = 0).
 * ``pt --lam L [--lam-prime LP] --t T1,T2,… [--json]``: [1 − P(t)]/A, t in units of 1/Δ0.
+* ``pt-sim --lam L [--lam-prime LP] --t T1,T2,… [--delta0 HZ] [--fraction-a A]
+  [--grains N] [--seed S] [--json]``: the engine's ⟨τz(t)τz(0)⟩ over the spin-bath
+  channel ensemble (``echo.theory.channels``, ``echo.correlation``), beside
+  :func:`echo.theory.polarisation`, with the standard error.
 * ``figure1 -o fig1.png``: both panels of the paper's Fig. 1.
 """
 
@@ -23,6 +27,9 @@ _DESCRIPTION = """The spin-bath theory of Prokof'ev & Stamp (echo.theory):
           chi''(omega)/A, omega in units of Delta0 (flat bias, Phi = 0)
   pt      --lam L [--lam-prime LP] --t T1,T2,... [--json]
           [1 - P(t)]/A, t in units of 1/Delta0
+  pt-sim  --lam L [--lam-prime LP] --t T1,T2,... [--delta0 HZ] [--fraction-a A]
+          [--grains N] [--seed S] [--json]
+          1 - P(t) from the fast engine over the channel ensemble vs the theory
   figure1 -o fig1.png
           both panels of the paper's Fig. 1
 """
@@ -65,6 +72,31 @@ def register(subparsers) -> None:
     t.add_argument("--json", action="store_true",
                    help='print [{"t": ..., "one_minus_p_over_A": ...}, ...]')
     t.set_defaults(func=run_pt)
+
+    s = sub.add_parser("pt-sim", help="1 - P(t) of the engine over the channel ensemble vs "
+                       "the theory", description="Draws grains from the spin-bath channel "
+                       "mixture (echo.theory.channels: channel M with probability "
+                       "e^{-2λ̃}I_M(2λ̃), Δ_M = 2Δ0|J_M(2(λ̃y)^{1/2})|, flat bias density in "
+                       "every channel), evolves each from τz = +1 with the fast engine and "
+                       "prints 1 − P(t), its standard error (batch means) and the theory's "
+                       "1 − P(t) (echo.theory.polarisation), t in units of 1/Δ0.")
+    _coupling_args(s)
+    s.add_argument("--t", dest="times", required=True, metavar="T1,T2,...",
+                   help="times in units of 1/Δ0, comma separated")
+    s.add_argument("--delta0", type=float, default=1e6, metavar="HZ",
+                   help="Δ0 in Hz (default 1e6)")
+    s.add_argument("--fraction-a", type=float, default=1e-4, metavar="A",
+                   help="A = 2πΔ0 w, the flat bias density (default 1e-4; the finite band "
+                        "of each channel costs ~4A²/π² per channel)")
+    s.add_argument("--grains", type=int, default=1_000_000, metavar="N",
+                   help="grains simulated (default 1e6)")
+    s.add_argument("--batches", type=int, default=32, metavar="B",
+                   help="batches for the standard error (default 32)")
+    s.add_argument("--seed", type=int, default=0, metavar="S", help="ensemble seed")
+    s.add_argument("--json", action="store_true",
+                   help='print [{"t": ..., "one_minus_p": ..., "stderr": ..., '
+                        '"theory": ..., "z": ...}, ...]')
+    s.set_defaults(func=run_pt_sim)
 
     f = sub.add_parser("figure1", help="draw both panels of the paper's Fig. 1",
                        description="Fig. 1: χ''(ω)/A for (a) λ = 1e-3 and (b) λ − λ' = 10.")
@@ -181,6 +213,44 @@ def _curve(args, fn, text, option, what, x_key, y_key, title, headers) -> int:
     print(f"{headers[0]:>14}  {headers[1]:>14}")
     for x, y in zip(xs, ys, strict=True):
         print(f"{x:>14.6g}  {y:>14.6g}")
+    return 0
+
+
+def run_pt_sim(args) -> int:
+    from echo.correlation import tau_z_correlation
+    from echo.model import Ensemble, ModelError
+    from echo.theory import polarisation
+    from echo.theory.channels import SpinBathChannels
+    from spinecho.cli import UserError
+
+    _check_couplings(args)
+    xs = _floats(args.times, "--t")
+    if any(x < 0 for x in xs) or any(b < a for a, b in zip(xs, xs[1:], strict=False)):
+        raise UserError("--t: times must be >= 0 and increasing")
+    if args.grains < 2 or args.batches < 2:
+        raise UserError("--grains and --batches: need at least 2")
+    if not (math.isfinite(args.delta0) and args.delta0 > 0):
+        raise ModelError(f"--delta0: must be a frequency > 0 Hz, got {args.delta0!r}")
+    g = SpinBathChannels(delta0=args.delta0, lam=args.lam, lam_prime=args.lam_prime,
+                         fraction_a=args.fraction_a)
+    ens = Ensemble(grains=g, n_samples=args.grains, batches=args.batches, seed=args.seed)
+    w0 = 2 * math.pi * args.delta0
+    t = [x / w0 for x in xs]
+    p, se = tau_z_correlation(ens, t)
+    th = polarisation(t, delta0=w0, lam=args.lam, lam_prime=args.lam_prime,
+                      flat_density=g.density / (2 * math.pi))
+    rows = [{"t": x, "one_minus_p": 1 - float(a), "stderr": float(e), "theory": 1 - float(b),
+             "z": float((b - a) / e) if e > 0 else None}
+            for x, a, e, b in zip(xs, p, se, th, strict=True)]
+    if args.json:
+        print(json.dumps(_clean(rows)))
+        return 0
+    print(f"# 1 - P(t): fast engine over {args.grains} channel grains (A = {args.fraction_a:g},"
+          f" lambda = {args.lam:g}, lambda' = {args.lam_prime:g}) vs echo.theory")
+    print(f"{'t*Delta0':>10}  {'engine':>12}  {'stderr':>9}  {'theory':>12}  {'z':>6}")
+    for r in rows:
+        print(f"{r['t']:>10.6g}  {r['one_minus_p']:>12.6g}  {r['stderr']:>9.2g}  "
+              f"{r['theory']:>12.6g}  {r['z']:>+6.2f}")
     return 0
 
 

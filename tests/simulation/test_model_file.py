@@ -75,7 +75,7 @@ def test_spinbath_matches_theory_density():
      "environment.t1: must be > 0, got -0.001"),
     (BASE.format(bias="0") + "[environment]\nt_2 = 1\n", "environment.t_2: unknown field"),
     (BASE.format(bias="0") + '[detection]\nkind = "antenna"\n',
-     "detection.kind: must be 'squid' or 'coil', got 'antenna'"),
+     "detection.kind: must be one of 'squid', 'coil', 'quadrature', got 'antenna'"),
     (BASE.format(bias="0").replace("n_samples = 100", "n_samples = 1.5"),
      "ensemble.n_samples: must be an integer, got 1.5"),
     ("[ensemble\n", "TOML syntax error"),
