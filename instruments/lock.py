@@ -77,6 +77,9 @@ class ResourceLock:
             fh.seek(0)
             fh.truncate()
             fh.flush()
+        except OSError:
+            pass
+        try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         except OSError:
             pass
@@ -89,6 +92,31 @@ def _path(resource: str) -> Path:
     return lock_dir() / f"{key}.lock"
 
 
+def _make_dir(d: Path) -> None:
+    """The lock directory, shared by every user of the machine (one lab, whoever runs):
+    world-writable with the sticky bit, like /tmp."""
+    if not d.is_dir():
+        d.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(d, 0o1777)
+        except OSError:
+            pass
+
+
+def _open(path: Path):
+    """The lock file, created readable and writable by every user; another user's file
+    is opened read-only (flock works on it all the same)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        return open(path)  # noqa: SIM115 - held open while the lock is held
+    try:
+        os.fchmod(fd, 0o666)
+    except OSError:
+        pass
+    return os.fdopen(fd, "r+")
+
+
 def holder(resource: str) -> dict | None:
     """Who holds the lock of ``resource`` (the JSON written by :func:`acquire`), or None
     when it is free."""
@@ -97,7 +125,7 @@ def holder(resource: str) -> dict | None:
     path = _path(resource)
     if not path.exists():
         return None
-    with open(path, "a+") as fh:
+    with _open(path) as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -125,8 +153,8 @@ def acquire(resource: str, owner: str = "", role: str | None = None) -> Resource
         log.warning("no fcntl: %s is not locked against a second run", resource)
         return None
     path = _path(resource)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - held open while the lock is held
+    _make_dir(path.parent)
+    fh = _open(path)
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -141,8 +169,11 @@ def acquire(resource: str, owner: str = "", role: str | None = None) -> Resource
             "pid": os.getpid(), "host": socket.gethostname(), "resource": resource,
             "role": role or "",
             "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    fh.seek(0)
-    fh.truncate()
-    fh.write(json.dumps(info))
-    fh.flush()
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps(info))
+        fh.flush()
+    except OSError:  # another user's file: locked, but who holds it cannot be said
+        pass
     return ResourceLock(resource, path, fh)
