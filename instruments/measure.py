@@ -2,7 +2,15 @@
 measure`` calls): pymeasure Results CSV written row by row, a tqdm progress bar,
 ``shutdown()`` on every path, resume, and the EchoResult file at the end.
 
-Run directory ``RUN/``: ``run.json`` (configuration, checked on resume), ``results.csv``
+Every stop runs the same verified shutdown (:meth:`instruments.lab.Lab.shutdown`):
+Ctrl-C, SIGTERM and SIGHUP (:func:`stop_signals` turns the last two into
+:class:`RunTerminated`), any error, and interpreter exit (an ``atexit`` hook in
+:mod:`instruments.lab`). The exception that stopped the run carries ``spinecho_stop``:
+the safe-state report, the points on disk and the exact ``--resume`` command
+(:func:`stop_message`, :func:`resume_command`), which the command line prints.
+
+Run directory ``RUN/``: ``run.json`` (configuration and lab snapshot, checked on resume;
+strict JSON), ``results.csv``
 (pymeasure Results: ``pymeasure.experiment.Results.load`` and ``ManagedWindow`` open
 it), ``points/point_NNNNN.npz`` (per-point demodulated traces), ``result.nc`` (the
 :class:`echo.result.EchoResult`, attrs kind = "measured", written once every point is

@@ -11,14 +11,18 @@
    upload (any error aborts, naming the instrument), configure marker/burst/digitizer,
    switch the output on; then per software average and step: arm the digitizer, select
    the step's arb, trigger, wait, read the trace; demodulate and co-add with the
-   receiver weights. A digitizer/AWG timeout is retried (``retries`` times, re-arming
-   and re-triggering the same step), then the run aborts. Each completed point is
+   receiver weights. Triggers are paced by one real-time guard (:class:`TriggerPacer`); a
+   timeout is resynced and retried, a dropped link reopened, an SCPI error reported with
+   instrument and command (:func:`play_program`). Each completed point is
    written at once: ``points/point_NNNNN.npz`` (atomic rename) then one row of the
    pymeasure Results CSV ``results.csv`` (through ``emit("results", ...)``: pymeasure's
    Worker or :func:`instruments.measure.run_measurement` writes it). When every point
    is on disk the :class:`echo.result.EchoResult` is saved as ``result.nc``.
-3. ``shutdown()`` — every output off (:meth:`instruments.lab.Lab.shutdown`) and the
-   sessions closed, on every path (normal end, error, Ctrl-C); pymeasure's Worker and
+3. ``shutdown()`` — every output off and read back (:meth:`instruments.lab.Lab.shutdown`:
+   reconnect if the link dropped, ``OUTP?``/``SYST:ERR?`` verified, ``*RST`` as a last
+   resort, an :class:`~instruments.lab.UnsafeStateError` if it cannot be verified) and the
+   sessions and instrument locks released, on every path (normal end, error, Ctrl-C,
+   SIGTERM/SIGHUP, interpreter exit); pymeasure's Worker and
    :func:`instruments.measure.run_measurement` both call it in a ``finally``.
 
 Resume: a run directory remembers its configuration (``run.json``); with ``resume`` the
