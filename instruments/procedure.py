@@ -727,6 +727,10 @@ class EchoProcedure(Procedure):
                 self.identities[role] = str(inst.id).strip()  # *IDN?, for the provenance
                 problem = idn_problem(type(inst), self.identities[role])
                 if problem:  # before a byte of a program is sent (as lab check says)
+                    # nothing was switched on, and this driver's shutdown commands are
+                    # not that instrument's: close without them
+                    lab, self.lab = self.lab, None
+                    lab.close()
                     raise InstrumentError(problem, role)
 
     # --------------------------------------------------------------------- running

@@ -155,8 +155,8 @@ def test_corrupt_block_is_a_clear_protocol_error(vlab, tmp_path):
 def test_timeout_is_retried_then_succeeds(vlab, tmp_path):
     """A late ``*OPC?`` reply (the scope busy past the client's timeout): resynced and
     the step retried (tests/lab/test_lab_safety.py has the other timeout cases)."""
-    vlab.digitizer.set_faults(Faults(slow={"*OPC": 0.8}, slow_count=1))
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=0.4)
+    vlab.digitizer.set_faults(Faults(slow={"*OPC": 2.5}, slow_count=1))
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.0)
     proc = run_measurement("hahn", labfile, tmp_path / "run", sweeps=["tau=2us,3us"],
                            progress=False, retries=2)
     assert proc.n_measured == 2

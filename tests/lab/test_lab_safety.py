@@ -82,17 +82,18 @@ def test_stop_signal_mid_sweep_runs_the_shutdown_and_says_how_to_resume(vlab, tm
 def test_dropped_awg_link_is_reopened_by_the_shutdown(vlab, tmp_path):
     """Issue case 2a: the AWG link drops while its output is on; no retries, so the run
     stops, and the shutdown reconnects and switches the output off, verified."""
-    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=30)
+    t0 = []
 
     def drop(n):
         if n == 3:
             vlab.awg.set_faults(Faults(drop_after=0))
+            t0.append(time.monotonic())
 
-    t0 = time.monotonic()
     with pytest.raises(LinkDropped) as info:
         run_measurement("hahn", labfile, tmp_path / "run", sweeps=SWEEP, progress=False,
                         retries=0, connect_fn=connect_with(drop))
-    assert time.monotonic() - t0 < 3.0  # found at once, not after a 3 s timeout
+    assert time.monotonic() - t0[0] < 15.0  # found at once, not after the 30 s timeout
     assert "awg" in str(info.value)
     assert awg_outputs_off(vlab)
     assert "awg: safe state verified after reconnecting" in info.value.spinecho_stop
@@ -100,7 +101,7 @@ def test_dropped_awg_link_is_reopened_by_the_shutdown(vlab, tmp_path):
 
 def test_dropped_links_are_reconnected_and_the_run_completes(vlab, tmp_path):
     """Issue case 5 (dropped link): found at once, reopened, the step retried."""
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=5)
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=30)
 
     def drop(n):
         if n == 2:
@@ -112,7 +113,7 @@ def test_dropped_links_are_reconnected_and_the_run_completes(vlab, tmp_path):
     proc = run_measurement("hahn", labfile, tmp_path / "run", sweeps=SWEEP, progress=False,
                            connect_fn=connect_with(drop))
     assert proc.n_measured == 4 and np.all(np.isfinite(proc.echo_result().amplitude))
-    assert time.monotonic() - t0 < 5.0 + 4.0  # no 5 s timeout was waited for
+    assert time.monotonic() - t0 < 25.0  # no 30 s timeout was waited for
     assert vlab.servers["digitizer"]._next_conn >= 2 and vlab.servers["awg"]._next_conn >= 2
     assert awg_outputs_off(vlab)
 
@@ -120,7 +121,7 @@ def test_dropped_links_are_reconnected_and_the_run_completes(vlab, tmp_path):
 def test_refused_outp_says_the_safe_state_is_not_verified(vlab, tmp_path):
     """Issue case 2b: ``OUTP`` answered by -221 and Ctrl-C: the shutdown reads the state
     back, cannot verify it, resets the AWG (*RST: outputs off) and says so plainly."""
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=0.5)
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.0)
 
     def refuse_and_interrupt(n):
         if n == 3:
@@ -163,8 +164,8 @@ def test_late_reply_after_a_timeout_is_never_taken_as_data(vlab, tmp_path):
     """Issue case 4: the digitizer answers ``*OPC?`` after the client's timeout; the
     matched resync discards the late reply and the retried step reads a real record
     (before: the late '1' was read as the preamble -> KeyError 'type')."""
-    vlab.digitizer.set_faults(Faults(slow={"*OPC": 1.0}, slow_count=1))
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=0.4)
+    vlab.digitizer.set_faults(Faults(slow={"*OPC": 2.5}, slow_count=1))
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.0)
     proc = run_measurement("hahn", labfile, tmp_path / "run", sweeps=["tau=2us,3us"],
                            progress=False)
     assert proc.n_measured == 2
@@ -188,11 +189,11 @@ def test_refused_trigger_is_reported_as_the_awgs_error_at_once(vlab, tmp_path):
     """Issue case 5: a *TRG the AWG rejects was reported after 32 s as a digitizer
     timeout."""
     vlab.awg.set_faults(Faults(errors={"*TRG": -211}))
-    labfile = lab_file(vlab, tmp_path / "lab.toml")
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=30)
     t0 = time.monotonic()
     with pytest.raises(ScpiError) as info:
         run_measurement("hahn", labfile, tmp_path / "run", sweeps=SWEEP, progress=False)
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 20.0  # at once: no 30 s timeout waited for
     assert info.value.code == -211 and str(info.value).startswith("awg")
     assert "*TRG" in info.value.commands and "*TRG" in str(info.value)
     assert awg_outputs_off(vlab)
@@ -205,7 +206,7 @@ def test_refused_trigger_is_reported_as_the_awgs_error_at_once(vlab, tmp_path):
 def test_read_failures_name_the_digitizer_and_the_cause(vlab, tmp_path, fault, match):
     """Issue case 5: a -230 on :WAV:DATA? and a truncated block ended as 'timeouts'."""
     vlab.digitizer.set_faults(fault)
-    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=0.3)
+    labfile = lab_file(vlab, tmp_path / "lab.toml", timeout_s=1.5)
     with pytest.raises((ScpiError, ProtocolError), match=match):
         run_measurement("hahn", labfile, tmp_path / "run", sweeps=SWEEP, progress=False,
                         retries=0)
