@@ -186,6 +186,10 @@ class BurnDesign:
                 f"expected hole FWHM {self.fwhm_hz / 1e3:.4g} kHz")
 
 
+def _kind_text(kind) -> str:
+    return kind if isinstance(kind, str) else f"{kind:.4g} rad"
+
+
 def parse_burn(text) -> str | float:
     """``"pi"``, ``"saturate"``, or an angle: a number in rad, ``"90deg"``, ``"0.5pi"``."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -336,7 +340,8 @@ def design_burn(ensemble: Ensemble | None, f_burn: float, burn="pi", *,
                          "peaks at z = 1.84); give a longer burn")
     amp = h0 / full_scale
     if amp > max_amp:
-        raise ModelError(f"design_burn: the {kind} burn needs amplitude {amp:.4g} of full "
+        raise ModelError(f"design_burn: the {_kind_text(kind)} burn needs amplitude {amp:.4g} of "
+                         "full "
                          f"scale ({h0:.4g} T) > {max_amp:g}; give a longer duration or a "
                          "narrower width")
     return BurnDesign(kind="angle" if isinstance(kind, float) else kind, f_burn=float(f_burn),
@@ -373,7 +378,8 @@ def _design_from_calibration(cal, f_burn, burn, *, duration, width, full_scale, 
     h0 = h_cal * omega / (TWO_PI * cal.rabi_hz)
     amp = h0 / check_number("full_scale", full_scale, positive=True)
     if amp > max_amp:
-        raise ModelError(f"design_burn: the {kind} burn needs amplitude {amp:.4g} of full "
+        raise ModelError(f"design_burn: the {_kind_text(kind)} burn needs amplitude {amp:.4g} of "
+                         "full "
                          f"scale > {max_amp:g}; give a longer duration or a narrower width")
     return BurnDesign(kind="angle" if isinstance(kind, float) else kind, f_burn=f_burn,
                       duration=float(duration), h0=float(h0), amp=float(amp),
