@@ -45,6 +45,7 @@ amplitude its mean over the window labelled "echo" (else window 0).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -65,6 +66,7 @@ from pymeasure.experiment import (
 
 from echo.detect import demodulate, echo_amplitude, phase_cycle
 from instruments.errors import InstrumentError
+from sequences.config import setting, validate
 from sequences.errors import ScheduleError
 
 log = logging.getLogger(__name__)
@@ -81,43 +83,41 @@ class OptionError(InstrumentError):
     """A measurement option out of range (the message names option and value)."""
 
 
-#: the measurement options and their ranges: (flag, low, high, what) — the one home of
-#: these checks (command line, :func:`instruments.measure.run_measurement`, Procedure)
-OPTION_RANGES = {
-    "averages": ("--averages", 1, 1_000_000, "an integer number of repetitions"),
-    "retries": ("--retries", 0, 100, "an integer number of retries"),
-    "reference_frequency": ("--reference-frequency", 0.0, 1e12,
-                            "a frequency in Hz (or -1: the carrier / f_ref per point)"),
-    "repetition_time": ("--repetition-time", 0.0, 3600.0,
-                        "a shot period in s (0: the played waveform's length)"),
-}
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The measurement options and their ranges, declared once with
+    :func:`sequences.config.setting` (the project's one configuration mechanism); the
+    command line, :func:`instruments.measure.run_measurement` and the Procedure all
+    check them through :func:`check_options`."""
+
+    averages: int = setting(1, ge=1, le=1_000_000, doc="software repetitions of the cycle")
+    retries: int = setting(2, ge=0, le=100, doc="retries of a failed acquisition")
+    reference_frequency: float = setting(-1.0, ge=-1.0, le=1e12, unit="Hz",
+                                         doc="-1: the carrier / f_ref of each point")
+    repetition_time: float = setting(0.0, ge=0.0, le=3600.0, unit="s",
+                                     doc="shot period; 0: the played waveform's length")
+
+    def __post_init__(self):
+        validate(self, "", error=OptionError)
+        if -1.0 < self.reference_frequency < 0.0:
+            raise OptionError("reference_frequency: must be -1 or >= 0, got "
+                              f"{self.reference_frequency!r}")
 
 
-def check_options(*, averages=1, retries=2, reference_frequency=-1.0,
-                  repetition_time=0.0) -> dict:
-    """Check the measurement options once, before anything is compiled or connected;
-    returns them as numbers. Non-finite values (NaN, inf), values beyond
-    :data:`OPTION_RANGES` and non-integers where an integer is needed raise
-    :class:`OptionError` naming the option and the value."""
-    values = {"averages": averages, "retries": retries,
-              "reference_frequency": reference_frequency, "repetition_time": repetition_time}
-    out = {}
-    for key, value in values.items():
-        flag, lo, hi, what = OPTION_RANGES[key]
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise OptionError(f"{flag} {value!r}: must be {what}") from None
-        if key == "reference_frequency" and number == -1.0:
-            out[key] = -1.0
-            continue
-        integral = math.isfinite(number) and number == int(number)
-        if isinstance(lo, int) and (isinstance(value, bool) or not integral):
-            raise OptionError(f"{flag} {value!r}: must be {what} in {lo}..{hi}")
-        if not (math.isfinite(number) and lo <= number <= hi):
-            raise OptionError(f"{flag} {value!r}: must be {what} in [{lo:g}, {hi:g}]")
-        out[key] = int(number) if isinstance(lo, int) else number
-    return out
+def check_options(**options) -> dict:
+    """Check the measurement options once, before anything is compiled or connected
+    (:class:`MeasureOptions`); returns them converted. NaN, inf, values out of range and
+    non-integers where an integer is needed raise :class:`OptionError` naming the
+    command-line flag and the value."""
+    try:
+        opts = MeasureOptions(**options)
+    except OptionError as exc:
+        text = str(exc)
+        name = text.split(":", 1)[0]
+        if name in options:
+            text = f"--{name.replace('_', '-')}" + text[len(name):]
+        raise OptionError(text) from None
+    return dataclasses.asdict(opts)
 
 
 # ------------------------------------------------------------------------------ data
