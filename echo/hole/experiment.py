@@ -168,7 +168,7 @@ def _run(seq, values, model, *, engine, executor, sweep=None):
 
 def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, width=None,
                   readout: str = "spectrum", resolution: float | None = None,
-                  span: float | None = None, wait: float = 1e-6, points: int = 21,
+                  span: float | None = None, wait: float | None = None, points: int = 21,
                   apodisation: str = "hann", sample_rate: float | None = None,
                   sequence=None, values: dict | None = None, engine: str = "fast",
                   executor=None, design: BurnDesign | None = None,
@@ -196,7 +196,8 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
         sequence = "holeburn_exorcycle" if probe == "finite" and readout == "spectrum" \
             else "holeburn"
     f_burn = check_number("f_burn", f_burn, positive=True)
-    wait = check_number("wait", wait, nonneg=True)
+    if wait is not None:
+        wait = check_number("wait", wait, nonneg=True)
     seq = Sequence.load(sequence) if isinstance(sequence, str) else sequence
     values = dict(values or {})
     fs = _full_scale(seq, {**values, "f_burn": f_burn})
@@ -204,7 +205,20 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
         design = design_burn(model.ensemble, f_burn, burn, duration=duration, width=width,
                              full_scale=fs, coupling=model.environment.drive_coupling)
     span = 6 * design.fwhm_hz if span is None else check_number("span", span, positive=True)
-    base = {**values, **design.sets(), "wait": wait}
+    base = {**values, **design.sets()}
+
+    def clear_wait(window):
+        # finite probe pulses refocus the burn's own coherence from wait + τ after the
+        # probe's π pulse on, the window ends τ + window/2 after it: wait > window/2
+        # (ideal pulses cancel that pathway in the [x, −x] cycle)
+        if wait is None:
+            return max(1e-6, 0.6 * window)
+        if wait <= window / 2:
+            raise ModelError(f"wait: {wait:.4g} s; a finite probe needs wait > window/2 "
+                             f"= {window / 2:.4g} s (the burn's coherence, refocused by the "
+                             "probe's π pulse, would land in the window)")
+        return wait
+
     if readout == "spectrum":
         resolution = design.fwhm_hz / 10 if resolution is None else resolution
         tw = window_for_resolution(resolution, apodisation)
@@ -218,13 +232,10 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
                             demod_bandwidth=None)
         if probe == "ideal":
             t90 = float(values.get("t90", 10e-9))  # ideal pulses: t90 only enters delays
-            base.update(ideal=1, t90=t90)
+            base.update(ideal=1, t90=t90, wait=1e-6 if wait is None else wait)
         else:
             t90 = check_number("t90", t90, positive=True)
-            if wait <= tw / 2:
-                raise ModelError(f"wait: {wait:.4g} s; a finite probe needs wait > window/2 "
-                                 f"= {tw / 2:.4g} s (the burn's coherence, refocused by the "
-                                 "probe's π pulse, would land in the window)")
+            base["wait"] = clear_wait(tw)
             p90 = design_burn(model.ensemble, f_burn, math.pi / 2, duration=t90,
                               full_scale=fs, coupling=model.environment.drive_coupling)
             base.update(ideal=0, t90=t90, amp=p90.amp)
@@ -240,6 +251,7 @@ def simulate_hole(model: Model, f_burn: float, burn="pi", *, duration=None, widt
             raise ModelError(f"points: the swept probe needs >= 3 frequencies, got {points!r}")
         probe = probe_settings(model, f_burn, resolution, full_scale=fs)
         base.update({k: probe[k] for k in ("t90", "amp", "tau", "window")})
+        base["wait"] = clear_wait(probe["window"])
         base.pop("f_probe", None)
         grid = f_burn + np.linspace(-span / 2, span / 2, int(points))
         m = _with_detection(model, reference_frequency=f_burn)

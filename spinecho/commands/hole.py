@@ -110,7 +110,9 @@ def register(subparsers) -> None:
                    help="finite probe: π/2 length (amplitude designed; default 200 ns)")
     s.add_argument("--sample-rate", metavar="HZ", help="output sampling (spectrum)")
     w = s.add_mutually_exclusive_group()
-    w.add_argument("--wait", default="1us", metavar="T", help="burn → probe (default 1 us)")
+    w.add_argument("--wait", metavar="T",
+                   help="burn → probe (default 1 us; with finite probe pulses 0.6 window: "
+                        "they need wait > window/2)")
     w.add_argument("--waits", metavar="T1,T2,...",
                    help="a refilling series (>= 4 waits): fit σ, τc of OU bias noise")
     s.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
@@ -236,7 +238,8 @@ def run_simulate(args) -> int:
         _emit(args, series.to_dict(), series.holes[0].lines()[:2] + series.lines(), out,
               "series")
         return 0
-    report = simulate_hole(model, f_burn, args.burn, wait=_time(args.wait, "--wait"), **kw)
+    report = simulate_hole(model, f_burn, args.burn,
+                           wait=_time(args.wait, "--wait") if args.wait else None, **kw)
     report.results["burn"].save(out / "burn.nc")
     report.results["reference"].save(out / "reference.nc")
     plot_hole(report, out / "hole.png")
