@@ -110,7 +110,6 @@ def plan_measurement(sequence, model, lab, *, target_snr: float, noise_rms: floa
     :func:`plan_averages`."""
     from echo.simulate import simulate
     from instruments.compiler import compile as compile_schedule
-    from instruments.procedure import echo_window, reference_frequency
 
     dig = lab.require("digitizer", "a plan")
     if not (isinstance(repetition_time, (int, float)) and math.isfinite(repetition_time)
@@ -123,7 +122,7 @@ def plan_measurement(sequence, model, lab, *, target_snr: float, noise_rms: floa
     hw = int(getattr(dig, "averages", 1) or 1)
     plan = Plan(target_snr, noise_rms, pairs[0][1].n_steps, hw, repetition_time)
     for point, sched in pairs:
-        k = echo_window(sched)
+        k = sched.echo_window()
         if k < 0:
             raise PlanError("the sequence has no detection window")
         # the record the procedure will read: the compiled acquisition's sampling
@@ -132,7 +131,7 @@ def plan_measurement(sequence, model, lab, *, target_snr: float, noise_rms: floa
                 else acq.sample_rate or dig.sample_rate)
         n_w = max(1, int(round(sched.windows[k].duration * rate)))
         # demodulated at the reference the measurement procedure uses for this point
-        f_ref = reference_frequency(sched)
+        f_ref = sched.reference_frequency()
         m = replace(model, detection=replace(model.detection, reference_frequency=f_ref,
                                              noise_rms=0.0))
         amp = complex(simulate(sched, m, engine=engine, normalise=False).amplitude[0])
