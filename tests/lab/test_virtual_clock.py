@@ -78,6 +78,12 @@ def test_slow_shots_complete_however_long_the_host_takes():
         _arm_awg(awg)
         dig.send(":ACQ:TYPE AVER;:ACQ:COUN 3;:TIM:RANG 1e-6;:WAV:POIN 100")
         dig.send(":DIGitize CHANnel1")
+        # the two instruments are separate connections: a *TRG that reaches the AWG before
+        # the scope has processed :DIGitize is a shot the scope never saw (as on a real bench)
+        deadline = time.monotonic() + 60
+        while not lab.digitizer.armed:
+            assert time.monotonic() < deadline, "the scope never armed"
+            time.sleep(0.01)
         for _ in range(3):
             awg.send("*TRG")
         assert dig.ask("*OPC?") == "1"
