@@ -92,8 +92,9 @@ def plan_averages(amplitude: float, *, noise_rms: float, target_snr: float, n_wi
     if not math.isfinite(a) or a == 0:
         raise PlanError(f"the simulated echo amplitude is {a!r} V: no echo to average for")
     factor = 4.0 if baseband else 2.0
-    need = factor * noise_rms**2 * target_snr**2 / (n_window * n_steps * hw_averages * a * a)
-    if need > max_averages:
+    ratio = noise_rms * target_snr / a  # products, not powers: a huge ratio is inf, no error
+    need = factor * ratio * ratio / (n_window * n_steps * hw_averages)
+    if not need <= max_averages:
         raise PlanError(f"SNR {target_snr:g} needs {need:.3g} averages of a {a:.3g} V echo "
                         f"under {noise_rms:.3g} V noise (limit {max_averages}): lower the "
                         "target, widen the window or improve the read-out")

@@ -52,6 +52,8 @@ def test_quadrature_stderr_closed_form():
         plan_averages(1.0, noise_rms=float("nan"), target_snr=2, n_window=100, n_steps=2)
     with pytest.raises(PlanError, match="lower the target"):
         plan_averages(1e-9, noise_rms=1.0, target_snr=100, n_window=10, n_steps=1)
+    with pytest.raises(PlanError, match="lower the target"):  # huge values: no overflow
+        plan_averages(1e-300, noise_rms=1e300, target_snr=1e300, n_window=10, n_steps=1)
 
 
 def test_planned_averages_reach_the_target_snr_on_the_virtual_lab(tmp_path):
