@@ -225,3 +225,36 @@ def test_an_independent_file_read_through_its_dta_name_warns_nothing(tmp_path):
         warnings.simplefilter("error")
         d = load(tmp_path / "trace.DTA")
     assert len(d) == 355
+
+
+def test_signal_traces_and_two_sweep_grid_round_trip(tmp_path):
+    """write_result: a 2-D grid of two swept parameters (x = the inner sweep) and the
+    signal traces (x = time) read back through the loader as the result holds them."""
+    import sequences
+    from echo.bes3t import write_result
+    from echo.result import build_result
+
+    seq = sequences.load("hahn")
+    taus, t90s = [2e-6, 3e-6, 4e-6], [100e-9, 120e-9]
+    pts = [(a, b) for a in t90s for b in taus]  # t90 outer, tau inner
+    scheds = [seq.bind(t90=a, tau=b) for a, b in pts]
+    t = np.arange(5) * 1e-8
+    rng = np.random.default_rng(2)
+    trace = [rng.normal(size=(2, 5)) + 1j * rng.normal(size=(2, 5)) for _ in pts]
+    res = build_result(schedules=scheds, times=[t] * len(pts),
+                       window_index=[np.zeros(5, int)] * len(pts), trace=trace,
+                       params=[{"t90": a, "tau": b} for a, b in pts],
+                       attrs={"sequence": seq.source})
+    write_result(res, tmp_path / "grid.DSC")
+    b = read_bes3t(tmp_path / "grid.DSC")
+    assert b.data.shape == (2, 3) and [a.name for a in b.axes] == ["tau", "t90"]
+    np.testing.assert_array_equal(b.data.ravel(), res.amplitude)
+    np.testing.assert_allclose(b.axes[0].values, [2000, 3000, 4000])
+    d = load(tmp_path / "grid.DSC", point=1)  # the second t90
+    assert d.meta["y_value"] == pytest.approx(120.0) and d.x_name == "tau"
+    write_result(res, tmp_path / "sig.DSC", observable="signal")
+    s = read_bes3t(tmp_path / "sig.DSC")
+    assert s.data.shape == (6, 5) and s.axes[0].unit == "ns"
+    np.testing.assert_array_equal(s.data, res.dataset["signal"].values)
+    with pytest.raises(DataFileError, match="observable 'x'"):
+        write_result(res, tmp_path / "bad.DSC", observable="x")
