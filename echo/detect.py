@@ -39,7 +39,7 @@ Read-out chain (:func:`to_signal`), per phase-cycle step, in volts:
 
 Steps 3–5 are the one implementation shared by the engines' results
 (:func:`echo.result.build_result`), the measurement procedure
-(:mod:`instruments.procedure`) and the fits: a measured and a simulated echo are reduced
+(:mod:`instruments.readout`) and the fits: a measured and a simulated echo are reduced
 the same way.
 """
 

@@ -27,7 +27,8 @@ import signal
 import threading
 from pathlib import Path
 
-from instruments.procedure import EchoProcedure, RunDirError, RunStore
+from instruments.procedure import EchoProcedure
+from instruments.runstore import RunDirError, RunStore
 
 log = logging.getLogger(__name__)
 

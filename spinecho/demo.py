@@ -26,7 +26,7 @@ measured twice on the virtual lab — with the burn and with the burn amplitude 
 (the reference) — and the hole is their difference (its depth and FWHM are reported
 beside the burn's closed form seen through the probe's band). The measurement procedure
 demodulates every point at its own probe carrier
-(``f_ref = f_probe`` in holeburn.seq; see :func:`instruments.procedure.reference_frequency`);
+(``f_ref = f_probe`` in holeburn.seq; see :func:`instruments.readout.reference_frequency`);
 the simulation does the same (:func:`echo.simulate.point_detection`).
 
 The moment per grain (the paper's proposal) is the fitted N·g·S over the number of grains,

@@ -42,7 +42,7 @@ def test_measurement_compare_and_engines_use_one_carrier(silent_first):
     """The reproduction: the procedure demodulated at 3 MHz, compare simulated at 4 MHz."""
     from echo.engines import fast, reference
     from echo.fit.compare import _carrier
-    from instruments.procedure import reference_frequency
+    from instruments.readout import reference_frequency
 
     assert reference_frequency(silent_first) == 4e6
     assert _carrier(SimpleNamespace(schedules=[silent_first])) == 4e6

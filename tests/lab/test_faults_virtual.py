@@ -17,7 +17,7 @@ from echo.result import EchoResult
 from instruments.errors import LimitViolation, ProtocolError, ScpiError
 from instruments.lab import connect
 from instruments.measure import run_measurement
-from instruments.procedure import RunDirError
+from instruments.runstore import RunDirError
 from instruments.virtual.server import Faults
 
 SWEEP = ["tau=lin(1.5us, 3us, 4)"]

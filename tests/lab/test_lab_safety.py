@@ -23,7 +23,7 @@ from instruments.errors import InstrumentError, ProtocolError, ScpiError
 from instruments.lab import connect, load_lab
 from instruments.link import LinkDropped
 from instruments.measure import RunTerminated, run_measurement
-from instruments.procedure import RunDirError
+from instruments.runstore import RunDirError
 from instruments.virtual.server import Faults
 
 SWEEP = ["tau=lin(1.5us, 3us, 4)"]

@@ -15,7 +15,8 @@ from pymeasure.experiment import Procedure, Results
 from virtual_support import ROOT, lab_file, small_config, start_lab
 
 from echo.detect import demodulate, phase_cycle
-from instruments.procedure import EchoProcedure, window_samples
+from instruments.procedure import EchoProcedure
+from instruments.readout import window_samples
 from instruments.virtual.lab import VirtualLabError, config_from_dict, default_config
 from sequences.schedule import Channel, DetectionWindow, Schedule
 from spinecho.cli import main

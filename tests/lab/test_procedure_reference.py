@@ -15,7 +15,8 @@ from echo.fit.model_fit import redemodulated_amplitude
 from echo.result import EchoResult
 from instruments.errors import InstrumentError
 from instruments.measure import run_measurement
-from instruments.procedure import EchoProcedure, reference_frequency
+from instruments.procedure import EchoProcedure
+from instruments.readout import reference_frequency
 from sequences.parser import load
 
 F_BURN = 4.4e6
@@ -80,7 +81,7 @@ def test_hardware_averages_are_triggered_one_period_apart():
     """Bus triggers for on-scope averaging are paced by the program's repetition period."""
     import time
 
-    from instruments.procedure import _paced_triggers
+    from instruments.playback import _paced_triggers
 
     class Awg:
         def __init__(self):
