@@ -14,7 +14,7 @@ measurement's up and down rates are equal), so no T1-like offset enters.
 Read-out: ideal π/2_x – τ – π_x – τ – π/2_x (as in the dephasing tests), lab ⟨τz⟩ right
 after the read-out = −cos θ · echo.
 
-Homodyne record (QuTiP convention, stated in :class:`echo.engines.reference.MonitorResult`):
+Homodyne record (QuTiP convention, stated in :class:`echo.engines.monitor.MonitorResult`):
 record_i = 2√κ⟨τz⟩(t_i) + ΔW_i/Δt with ΔW_i ~ N(0, Δt), so the noise has variance 1/Δt.
 """
 
@@ -25,6 +25,7 @@ import math
 import numpy as np
 import pytest
 
+from echo.engines.monitor import monitor
 from echo.model import Environment
 
 TWO_PI = 2 * math.pi
@@ -72,7 +73,7 @@ def monitored(reference, build):
     sch, t_e = _echo_schedule(build, TAU, tail=0.2e-6)
     times = np.arange(int(round((t_e + 0.2e-6) / DT_REC)) + 1) * DT_REC
     env = Environment(measurement_rate=KAPPA)
-    mon = reference.monitor(sch, DELTA_M, BIAS_M, env, times, ntraj=NTRAJ, seed=7)
+    mon = monitor(sch, DELTA_M, BIAS_M, env, times, ntraj=NTRAJ, seed=7)
     s, w = reference.simulate_chunk(sch, build.chunk([DELTA_M], [BIAS_M]), env, times, seed=0)
     return mon, s[0] / w, times, t_e
 
@@ -122,11 +123,11 @@ def test_monitor_rejects_bad_input(reference, build):
     env = Environment(measurement_rate=KAPPA)
     times = np.arange(11) * 1e-7
     with pytest.raises(Exception, match="kappa"):
-        reference.monitor(sch, DELTA_M, BIAS_M, Environment(), times, ntraj=1)
+        monitor(sch, DELTA_M, BIAS_M, Environment(), times, ntraj=1)
     with pytest.raises(Exception, match="uniform"):
-        reference.monitor(sch, DELTA_M, BIAS_M, env, np.array([0, 1e-7, 3e-7]), ntraj=1)
+        monitor(sch, DELTA_M, BIAS_M, env, np.array([0, 1e-7, 3e-7]), ntraj=1)
     with pytest.raises(Exception, match="too coarse"):
-        reference.monitor(sch, DELTA_M, BIAS_M, env, times, ntraj=1, substeps=1)
+        monitor(sch, DELTA_M, BIAS_M, env, times, ntraj=1, substeps=1)
 
 
 def test_monitor_with_a_finite_pulse_and_t1_averages_to_the_master_equation(reference, build):
@@ -141,7 +142,7 @@ def test_monitor_with_a_finite_pulse_and_t1_averages_to_the_master_equation(refe
                                             frequency=2 * e / TWO_PI)])
     times = np.arange(41) * DT_REC
     env = Environment(measurement_rate=KAPPA, t1=3e-6)
-    mon = reference.monitor(sch, delta, bias, env, times, ntraj=40, seed=3, moment=gamma)
+    mon = monitor(sch, delta, bias, env, times, ntraj=40, seed=3, moment=gamma)
     s, w = reference.simulate_chunk(sch, build.chunk([delta], [bias]), env, times,
                                     moment=gamma, seed=0)
     se = mon.tau_z_traj.std(axis=0, ddof=1) / math.sqrt(40)
