@@ -44,11 +44,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from echo import duckarrays
 from echo.detect import echo_amplitude, phase_cycle
 
 __all__ = ["EchoResult", "build_result", "versions"]
 
 _REIM = "reim"
+
+duckarrays.install()  # no dask.array / pint import to wrap numpy arrays (seconds)
 
 
 def versions() -> dict[str, str]:
