@@ -83,6 +83,12 @@ spinbath       the nuclear-spin-bath bias density W(ε) of :mod:`echo.theory`
 
 Every error is an :class:`echo.model.ModelError` naming the field and the value, e.g.
 ``environment.noise[0].sigma: must be >= 0, got -1``.
+
+:func:`write_model` (:func:`model_to_toml`) writes a :class:`~echo.model.Model` back as a
+model file with the TOML writer ``tomli_w``: every field of :meth:`echo.model.Model.to_dict`
+(distributions with their rule and points, every noise process, grain tables, detection),
+so that :func:`load_model` of the file gives the same Model. A ``spinbath`` distribution
+is written as the ``tabulated`` W(ε) it was read as.
 """
 
 from __future__ import annotations
@@ -110,7 +116,8 @@ from echo.model import (
 from echo.rules import GrainTable, load_grain_table
 from sequences.config import Spec, check_value, from_table
 
-__all__ = ["load_model", "parse_model", "model_from_dict", "DISTRIBUTION_KINDS"]
+__all__ = ["load_model", "parse_model", "model_from_dict", "model_to_toml", "write_model",
+           "DISTRIBUTION_KINDS"]
 
 DISTRIBUTION_KINDS = ("fixed", "gaussian", "lognormal", "uniform", "samples", "tabulated",
                       "spinbath")
@@ -307,3 +314,35 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ModelError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+
+
+def _drop_none(value):
+    """The tables without the fields left at None (TOML has no null: absent = default)."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def model_to_toml(model: Model, header: str = "") -> str:
+    """``model`` as model-file TOML text (see the module docstring), written by
+    ``tomli_w``; ``header`` (any lines) becomes leading ``#`` comments. A derived
+    ``n_samples`` (a quadrature grid or grain table) is left out, so it is derived again."""
+    import tomli_w
+
+    tables = model.to_dict()
+    if model.ensemble.n_samples_auto:
+        tables["ensemble"].pop("n_samples", None)
+    text = tomli_w.dumps(_drop_none(tables))
+    comments = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+    return comments + ("\n" if comments else "") + text
+
+
+def write_model(model: Model, path, header: str = "") -> Path:
+    """Write ``model`` to the model file ``path`` (:func:`model_to_toml`); returns it."""
+    path = Path(path)
+    path.write_text(model_to_toml(model, header), encoding="utf-8")
+    return path
