@@ -4,7 +4,7 @@
    DSOX digitizer and SR830 lock-in, backed by the ``fast`` echo engine simulating a
    ferritin-like sample (the *truth*, :func:`truth_tables`).
 2. Measure, through the real pymeasure drivers, the Schedule compiler and the
-   measurement procedure (:func:`instruments.measure.run_measurement`):
+   measurement procedure (:func:`spinecho.measure`):
    a Hahn-echo τ sweep and an echo-detected hole-burning spectrum (``holeburn``, the probe
    carrier swept across the burn frequency).
 3. Fit the τ sweep with the engine in the loop (:func:`echo.fit.model_fit.fit_model`):
@@ -126,13 +126,17 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
 
     matplotlib.use("Agg")
     from echo.fit.model_fit import Dataset, engine_simulator, fit_model, set_path
-    from echo.fit.moment import compare_moments, moment_from_fit, moment_from_susceptibility
+    from echo.fit.moment import (
+        compare_moments,
+        curie_susceptibility,
+        moment_from_fit,
+        moment_from_susceptibility,
+    )
     from echo.fit.report import plot_fit, write_report
-    from echo.modelfile import model_from_dict
-    from echo.result import EchoResult
-    from instruments.measure import run_measurement
-    from instruments.virtual.lab import VirtualLab, config_from_dict, default_config
+    from echo.modelfile import model_from_dict, write_model
+    from instruments.virtual.lab import VirtualLab
     from sequences.model import Sequence
+    from spinecho.api import bind_points, measure
 
     t_start = time.perf_counter()
     _T0[0] = t_start
@@ -150,14 +154,9 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     burn = design_burn(truth_model.ensemble, F_BURN, "pi", width=HOLE_WIDTH)
 
     # ------------------------------------------------------------------ 1. virtual lab
-    cfg = default_config()
-    cfg["model"] = tables
-    cfg["seed"] = int(seed)
-    cfg["awg"]["volts_per_tesla"] = VOLTS_PER_TESLA
-    cfg["digitizer"]["noise_rms"] = NOISE_RMS
-    cfg["digitizer"]["digitize_timeout"] = 10.0
-    lab = VirtualLab(config_from_dict(cfg, "<spinecho demo>"), ephemeral=True,
-                     lifetime=1800.0)
+    lab = VirtualLab.for_sample(tables, seed=seed, awg={"volts_per_tesla": VOLTS_PER_TESLA},
+                                digitizer={"noise_rms": NOISE_RMS, "digitize_timeout": 10.0},
+                                name="<spinecho demo>", ephemeral=True, lifetime=1800.0)
     _say(progress, "[1/5] starting the virtual lab on 127.0.0.1 (ephemeral ports) ...")
     lab.start()
     try:
@@ -174,24 +173,22 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
         _say(progress, f"[2/5] measuring a Hahn-echo τ sweep ({sizes.n_tau} points) ...")
         hahn_sets = [f"amp={AMP}", f"f={CARRIER / 1e6:g} MHz"]
         hahn_sweep = [f"tau=log(0.6us, 9us, {sizes.n_tau})"]  # dense where the decay bends
-        proc_h = run_measurement("hahn", labfile, runs / "hahn", sets=hahn_sets,
-                                 sweeps=hahn_sweep, progress=progress)
+        hahn = measure("hahn", labfile, runs / "hahn", values=hahn_sets, sweep=hahn_sweep,
+                       progress=progress)
         hb_sweep = [f"f_probe=lin({PROBE_RANGE[0] / 1e6:g}MHz, {PROBE_RANGE[1] / 1e6:g}MHz, "
                     f"{sizes.n_probe})"]
-        procs_b = {}
+        spectra, hole_schedules = {}, {}
         for name, burn_amp in (("holeburn", burn.amp), ("holeburn_reference", 0.0)):
             what = "with the burn" if burn_amp else "without the burn (the reference)"
             _say(progress, f"      measuring an echo-detected hole-burning spectrum {what} "
                            f"({sizes.n_probe} probe frequencies) ...")
-            procs_b[name] = run_measurement("holeburn", labfile, runs / name,
-                                            sets=holeburn_sets(burn_amp, burn.duration),
-                                            sweeps=hb_sweep,
-                                            progress=progress)
+            sets = holeburn_sets(burn_amp, burn.duration)
+            spectra[name] = measure("holeburn", labfile, runs / name, values=sets,
+                                    sweep=hb_sweep, progress=progress)
+            hole_schedules[name] = bind_points("holeburn", sets, hb_sweep)[1]
     finally:
         lab.stop()
-    hahn = EchoResult.load(runs / "hahn" / "result.nc")
-    hole = EchoResult.load(runs / "holeburn" / "result.nc")
-    hole_ref = EchoResult.load(runs / "holeburn_reference" / "result.nc")
+    hole, hole_ref = spectra["holeburn"], spectra["holeburn_reference"]
 
     # ---------------------------------------------------------------------- 3. fit
     _say(progress, "[3/5] fitting σ, τc, amplitude (N·g·S) and phase with the fast engine "
@@ -206,7 +203,8 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                           reference_frequency=CARRIER, noise_rms=0.0))
     for k, v in START.items():
         fit_model_start = set_path(fit_model_start, k, v)
-    ds = Dataset(data, proc_h.schedules, label="Hahn τ sweep (virtual lab)")
+    ds = Dataset(data, bind_points("hahn", hahn_sets, hahn_sweep)[1],
+                 label="Hahn τ sweep (virtual lab)")
     truth = {"sigma": SIGMA, "tau_c": TAU_C, "amplitude": N_GRAINS * G * SPIN}
     # the ensemble is not fitted, so the largest grain energy stays put: a fixed step at
     # 0.9 of the carrier limit, with 0.25 rad of carrier per substep (Magnus-4 error
@@ -230,6 +228,7 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                    "read-out amplitude and phase fitted to both spectra) ...")
     f_probe = np.asarray(hole.dataset["f_probe"].values, float)
     from echo.fit.loaders import from_arrays
+    from echo.hole.analysis import spectrum_hole
 
     # measured and simulated alike: demodulated at each point's probe carrier (f_ref).
     # The simulated ensemble: as many grains as the lab's (a selective probe sees a
@@ -243,7 +242,7 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
         hole_sets.append(Dataset(
             from_arrays(f_probe, np.asarray(res_b.amplitude, complex), x_name="f_probe",
                         x_unit="Hz", y_unit="V", source=str(runs / name)),
-            procs_b[name].schedules,
+            hole_schedules[name],
             label=("hole-burning spectrum" if name == "holeburn" else
                    "reference spectrum (no burn)") + " (virtual lab)"))
     hole_fit = fit_model(hole_sets, hole_model, ["amplitude", "phase"], simulator=sim,
@@ -253,8 +252,8 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     measured_ref = np.asarray(hole_ref.amplitude, complex)
     simulated_spec = hole_fit.curves[0].model
     reference_spec = hole_fit.curves[1].model
-    hole_stats = {"measured": hole_metrics(f_probe, measured_spec, measured_ref),
-                  "simulated": hole_metrics(f_probe, simulated_spec, reference_spec),
+    hole_stats = {"measured": spectrum_hole(f_probe, measured_spec, measured_ref, F_BURN),
+                  "simulated": spectrum_hole(f_probe, simulated_spec, reference_spec, F_BURN),
                   "designed": designed_hole(hole, hole_ref, truth_model, burn)}
 
     # ---------------------------------------------------------------- 5. report
@@ -281,8 +280,9 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
                                         measured_ref, simulated_spec, reference_spec,
                                         hole_stats)
     files["recovered"] = _plot_recovered(out / "recovered_vs_true.png", fit, truth)
-    (out / "model_truth.toml").write_text(model_toml(tables), encoding="utf-8")
-    files["model"] = out / "model_truth.toml"
+    files["model"] = write_model(truth_model, out / "model_truth.toml",
+                                 header="the demo sample (the truth of the virtual lab), "
+                                        "echo.modelfile format")
     budget_text = _budget_text()
     (out / "budget.txt").write_text(budget_text + "\n", encoding="utf-8")
     files["budget"] = out / "budget.txt"
@@ -291,10 +291,7 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     try:
         mu_echo = moment_from_fit(fit, N_GRAINS, n_grains_stderr=0.02 * N_GRAINS)
         t_k = 2.0
-        from sequences.units import K_B, MU_B
-
-        mu_true = G * SPIN * MU_B
-        chi = N_GRAINS * mu_true**2 / (3 * K_B * t_k)  # Curie law of the true moment
+        chi = curie_susceptibility(G * SPIN, temperature=t_k, n_grains=N_GRAINS)  # truth
         chi_meas = chi * (1 + 0.04 * np.random.default_rng(seed + 7).normal())
         mu_chi = moment_from_susceptibility(chi_meas, 0.04 * chi_meas, temperature=t_k,
                                             n_grains=N_GRAINS,
@@ -331,30 +328,6 @@ def run_demo(out_dir, *, sizes: DemoSizes = FULL, progress: bool = True,
     return DemoResult(out, fit, truth, recovered, files, seconds, moment)
 
 
-def model_toml(tables: dict) -> str:
-    """The sample tables as a model file (echo.modelfile format), for ``spinecho compare``."""
-
-    def val(v):
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
-        if isinstance(v, str):
-            return json.dumps(v)
-        return repr(float(v)) if isinstance(v, float) else str(v)
-
-    lines = ["# the demo sample (the truth of the virtual lab), echo.modelfile format", ""]
-    ens = tables["ensemble"]
-    lines.append("[ensemble]")
-    lines += [f"{k} = {val(v)}" for k, v in ens.items()]
-    lines.append("")
-    for proc in tables["environment"].get("noise", []):
-        lines.append("[[environment.noise]]")
-        lines += [f"{k} = {val(v)}" for k, v in proc.items()]
-        lines.append("")
-    lines.append("[detection]")
-    lines += [f"{k} = {val(v)}" for k, v in tables["detection"].items()]
-    return "\n".join(lines) + "\n"
-
-
 def holeburn_sets(burn_amp: float, burn: float) -> list[str]:
     """``--set`` assignments of the demo's hole-burning measurement (holeburn.seq): burn
     amplitude (fraction of 1 µT) and length (s)."""
@@ -377,34 +350,6 @@ def designed_hole(hole, hole_ref, model, burn) -> dict:
     return {"burn": burn.describe(), "depth": f.depth, "depth_err": f.depth_err,
             "fwhm_hz": f.fwhm, "fwhm_err_hz": f.fwhm_err, "expected_depth": e[0],
             "expected_fwhm_hz": e[1], "resolution_hz": rep.spectrum.resolution}
-
-
-def hole_metrics(f, burn, reference, f_burn: float = F_BURN) -> dict:
-    """The hole of a spectrum: ``hole`` = |reference| − |burn| against probe frequency
-    ``f`` (Hz); its ``depth`` (fraction of the reference) at the point nearest ``f_burn``,
-    its ``peak_hz`` (the frequency of its maximum) and its full width at half maximum
-    ``fwhm_hz`` (linear interpolation between the points around the peak; nan if the
-    half maximum is not crossed on both sides)."""
-    f = np.asarray(f, float)
-    b, r = np.abs(np.asarray(burn)), np.abs(np.asarray(reference))
-    hole = r - b
-    k0 = int(np.argmin(np.abs(f - f_burn)))
-    k = int(np.argmax(hole))
-    half = 0.5 * hole[k]
-    fwhm = float("nan")
-    lo = k
-    while lo > 0 and hole[lo] > half:
-        lo -= 1
-    hi = k
-    while hi < f.size - 1 and hole[hi] > half:
-        hi += 1
-    if hole[lo] <= half < hole[k] and hole[hi] <= half:
-        fl = f[lo] + (half - hole[lo]) * (f[lo + 1] - f[lo]) / (hole[lo + 1] - hole[lo])
-        fh = f[hi - 1] + (hole[hi - 1] - half) * (f[hi] - f[hi - 1]) / (hole[hi - 1] - hole[hi])
-        fwhm = float(fh - fl)
-    return {"depth": float(hole[k0] / r[k0]) if r[k0] > 0 else float("nan"),
-            "peak_hz": float(f[k]), "fwhm_hz": fwhm,
-            "line_peak_hz": float(f[int(np.argmax(r))])}
 
 
 def _plot_hole(path, f, measured, measured_ref, simulated, reference, stats=None):

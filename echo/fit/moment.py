@@ -32,7 +32,7 @@ from echo.fit.errors import FitError
 from sequences.units import K_B, MU_B
 
 __all__ = ["MomentEstimate", "MomentComparison", "moment_from_fit", "moment_from_echo",
-           "moment_from_susceptibility", "compare_moments"]
+           "moment_from_susceptibility", "curie_susceptibility", "compare_moments"]
 
 
 @dataclass(frozen=True)
@@ -124,15 +124,31 @@ def moment_from_echo(echo_volts: float, echo_stderr: float, *, echo_per_tau_z: f
                            "n_grains": n, "volts_per_mu_b": cal})
 
 
+def _curie_factor(geometry: str) -> float:
+    """c of the Curie law χ = N μ² / (c k_B T): 3 isotropic, 1 Ising."""
+    c = {"isotropic": 3.0, "ising": 1.0}.get(geometry)
+    if c is None:
+        raise FitError(f"geometry: 'isotropic' or 'ising', got {geometry!r}")
+    return c
+
+
+def curie_susceptibility(moment: float, *, temperature: float, n_grains: float,
+                         geometry: str = "isotropic") -> float:
+    """The low-field Curie susceptibility χ = N μ² / (c k_B T) (J/T²) of ``n_grains``
+    grains of moment ``moment`` (μB) at ``temperature`` (K), c = 3 (isotropic) or 1
+    (Ising): the inverse of :func:`moment_from_susceptibility`."""
+    c = _curie_factor(geometry)
+    mu = _pos("moment", moment) * MU_B
+    return _pos("n_grains", n_grains) * mu * mu / (c * K_B * _pos("temperature", temperature))
+
+
 def moment_from_susceptibility(chi: float, chi_stderr: float, *, temperature: float,
                                n_grains: float, geometry: str = "isotropic",
                                n_grains_stderr: float = 0.0,
                                temperature_stderr: float = 0.0) -> MomentEstimate:
     """μ (μB) from a low-field Curie susceptibility χ = dM/dB (J/T²) at ``temperature``
     (K) of ``n_grains`` grains: μ² = c k_B T χ / N with c = 3 (isotropic) or 1 (Ising)."""
-    c = {"isotropic": 3.0, "ising": 1.0}.get(geometry)
-    if c is None:
-        raise FitError(f"geometry: 'isotropic' or 'ising', got {geometry!r}")
+    c = _curie_factor(geometry)
     x = _pos("chi", chi)
     sx = _pos("chi_stderr", chi_stderr, allow_zero=True)
     t = _pos("temperature", temperature)

@@ -42,7 +42,7 @@ from echo.hole.readout import HoleSpectrum, expected_hole
 from echo.model import ModelError
 
 __all__ = ["HoleFigures", "DiffusionFit", "fit_spectral_diffusion", "hole_figures",
-           "profile_figures", "sampling_error"]
+           "profile_figures", "sampling_error", "spectrum_hole"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,23 @@ def profile_figures(f, hole, f_burn: float) -> tuple[float, float, float, float]
     fwhm = float(hi - lo) if peak > 0 else np.nan
     area = float(np.trapezoid(h, f))
     return float(depth), fwhm, area, float(centre)
+
+
+def spectrum_hole(f, burn, reference, f_burn: float) -> dict:
+    """The hole of a measured or simulated echo spectrum pair, in volts: ``hole`` =
+    |reference| − |burn| against probe frequency ``f`` (Hz). Returns its ``depth`` (a
+    fraction of the reference) at the point nearest ``f_burn`` (Hz), ``peak_hz`` (the
+    sampled frequency of its maximum), ``fwhm_hz`` (:func:`profile_figures`; nan when
+    the half maximum is not crossed on both sides) and ``line_peak_hz`` (the maximum of
+    the reference line)."""
+    f = np.asarray(f, float)
+    b, r = np.abs(np.asarray(burn)), np.abs(np.asarray(reference))
+    hole = r - b
+    k0 = int(np.argmin(np.abs(f - f_burn)))
+    _, fwhm, _, _ = profile_figures(f, hole, f_burn)
+    return {"depth": float(hole[k0] / r[k0]) if r[k0] > 0 else float("nan"),
+            "peak_hz": float(f[int(np.argmax(hole))]), "fwhm_hz": float(fwhm),
+            "line_peak_hz": float(f[int(np.argmax(r))])}
 
 
 def hole_figures(spec: HoleSpectrum, *, u=None, draws: int = 200, seed: int = 0) -> HoleFigures:

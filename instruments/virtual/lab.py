@@ -401,6 +401,22 @@ class VirtualLab:
                              lifetime=lifetime)
             for role, inst in self.instruments.items()}
 
+    @classmethod
+    def for_sample(cls, model_tables: dict, *, seed: int = 0, awg: dict | None = None,
+                   digitizer: dict | None = None, name: str = "<virtual lab>",
+                   **kwargs) -> VirtualLab:
+        """A virtual lab (the built-in configuration, :func:`default_config`) whose sample
+        is ``model_tables`` (model-file tables, :mod:`echo.modelfile`), with ``seed`` and
+        the ``awg`` / ``digitizer`` table entries overridden (e.g. ``volts_per_tesla``,
+        ``noise_rms``); checked as a virtual-lab file would be (errors name ``name``).
+        ``kwargs`` go to the constructor (``ephemeral``, ``lifetime``, ``host``)."""
+        cfg = default_config()
+        cfg["model"] = model_tables
+        cfg["seed"] = int(seed)
+        cfg["awg"].update(awg or {})
+        cfg["digitizer"].update(digitizer or {})
+        return cls(config_from_dict(cfg, name), **kwargs)
+
     def _on_shot(self, shot) -> None:
         if shot.channel == self.config.awg_channel:
             self.digitizer.on_shot(shot)
