@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.constants
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,8 @@ from echo.fit.errors import DataFileError
 from echo.fit.loaders import load
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bruker"
-H = 6.62607015e-34       # J s (exact, SI 2019)
-MU_B = 9.2740100783e-24  # J/T (CODATA 2018)
+H = scipy.constants.h  # J s
+MU_B = scipy.constants.physical_constants["Bohr magneton"][0]  # J/T
 G_BDPA = 2.0026          # BDPA radical, g = 2.0026 ± 0.0002 (Bruker's standard sample)
 
 

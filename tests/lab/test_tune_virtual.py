@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.constants
 from virtual_support import lab_file, small_config, start_lab
 
 import sequences
@@ -30,7 +31,7 @@ from instruments.tune import TuneError, echo_centre, tune
 from sequences.paramfile import read_params
 from spinecho.cli import main
 
-HBAR, MU_B = 1.054571817e-34, 9.2740100783e-24
+HBAR, MU_B = scipy.constants.hbar, scipy.constants.physical_constants["Bohr magneton"][0]
 AMP = 0.3
 N = 256
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.constants import hbar, physical_constants
 
 from echo.engines import fast
 from echo.model import Environment, GrainChunk
 from sequences.schedule import Channel, DetectionWindow, IdealPulse, Pulse, Schedule
 
 TWO_PI = 2.0 * math.pi
-GAMMA = 2.0 * 100 * 9.2740100783e-24 / 1.054571817e-34  # g μB S / ħ for S = 100, g = 2
+MU_B = physical_constants["Bohr magneton"][0]  # J/T
+GAMMA = 2.0 * 100 * MU_B / hbar  # g μB S / ħ for S = 100, g = 2
 CH = (Channel("rf", "field"), Channel("adc", "detector"))
 
 

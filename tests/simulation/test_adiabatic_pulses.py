@@ -25,13 +25,14 @@ import math
 
 import numpy as np
 import pytest
+import scipy.constants
 
 import sequences
 from echo.model import Detection, Ensemble, Environment, Fixed, Model
 from echo.simulate import simulate
 
-HBAR = 1.054571817e-34
-MU_B = 9.2740100783e-24
+HBAR = scipy.constants.hbar
+MU_B = scipy.constants.physical_constants["Bohr magneton"][0]
 SPIN, G = 100, 2.0
 GAMMA = G * MU_B * SPIN / HBAR     # rad/s per T: Ω = GAMMA · h0 · Δ/E
 CARRIER = 4.75e6                   # Hz

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.constants
 from fixtures_fast import GAMMA, TWO_PI, grains, run, schedule
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
@@ -113,7 +114,7 @@ def test_t1_tphi_free_relaxation(frame):
     env = Environment(t1=t1, t_phi=tphi, temperature=temp)
     e = math.hypot(delta, eps)
     s, c = delta / e, eps / e
-    zeq = -math.tanh(e / (1.380649e-23 / 1.054571817e-34 * temp))
+    zeq = -math.tanh(e / (scipy.constants.k / scipy.constants.hbar * temp))
     t = np.linspace(0, 5e-6, 201)
     tz = run(schedule(5e-6), grains([delta], [eps]), t, env, initial="up", frame=frame)[0]
     t2 = 1 / (1 / (2 * t1) + 1 / tphi)
