@@ -97,6 +97,7 @@ class Spec:
     allow_inf: bool = False
     unit: str = ""
     doc: str = ""
+    key: str = ""
 
     def allowed(self) -> str | None:
         """The allowed values in words (``"> 0"``, ``"'squid' or 'coil'"``), or None."""
@@ -114,12 +115,14 @@ class Spec:
 def setting(default: Any = MISSING, *, default_factory: Any = MISSING,
             gt: float | None = None, ge: float | None = None, lt: float | None = None,
             le: float | None = None, choices: tuple | None = None, allow_inf: bool = False,
-            unit: str = "", doc: str = "") -> Any:
+            unit: str = "", doc: str = "", key: str = "") -> Any:
     """A dataclass field with its constraints: ``default`` (omit for a required field),
     bounds ``gt``/``ge``/``lt``/``le``, ``choices``, ``allow_inf`` (``inf`` accepted
-    besides the bounds), ``unit`` and ``doc`` (for :func:`describe`)."""
+    besides the bounds), ``unit`` and ``doc`` (for :func:`describe`); ``key`` is the
+    field's name in the file when it is not the field's own (a Python keyword such as
+    ``lambda``, or a dotted ``table.key`` of a flat dataclass read from several tables)."""
     spec = Spec(gt, ge, lt, le, tuple(choices) if choices is not None else None, allow_inf,
-                unit, doc)
+                unit, doc, key)
     kw: dict[str, Any] = {"metadata": {_META: spec}}
     if default is not MISSING:
         kw["default"] = default
@@ -240,7 +243,7 @@ def validate(obj, where: str = "", *, error: type[Exception] = ConfigError,
         spec = _spec(f)
         if spec is None:
             continue
-        name = f"{where}{sep}{f.name}" if where else f.name
+        name = _join(where, spec.key or f.name, sep)
         value = getattr(obj, f.name)
         v = check_value(value, hints[f.name], spec, where=name, error=error)
         if v is not value:
@@ -248,8 +251,14 @@ def validate(obj, where: str = "", *, error: type[Exception] = ConfigError,
 
 
 def known_keys(cls) -> tuple[str, ...]:
-    """The field names of the configuration dataclass ``cls`` (the keys a table may hold)."""
-    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    """The keys a table may hold for the configuration dataclass ``cls`` (each field's
+    ``key``, else its name)."""
+    return tuple(_key(f) for f in dataclasses.fields(cls) if f.init)
+
+
+def _key(f: dataclasses.Field) -> str:
+    spec = _spec(f)
+    return (spec.key if spec else "") or f.name
 
 
 def from_table(cls, table: Any, *, where: str = "", filename: str | None = None,
@@ -264,37 +273,44 @@ def from_table(cls, table: Any, *, where: str = "", filename: str | None = None,
     ``parsers`` maps a field name to ``fn(value, dotted_where)``; ``extra`` gives keyword
     arguments not read from the table; keys in ``ignore`` are skipped (another reader
     owns them); ``sep`` joins ``where`` and a key in messages. Unknown keys, missing
-    required fields and bad values are errors."""
+    required fields and bad values are errors. A field whose :func:`setting` gives a
+    ``key`` is read from that key; for a dotted key (``grain.spin``) an unknown key is
+    told the allowed keys of its own table."""
     parsers = dict(parsers or {})
     path = where or "<top level>"
     if not isinstance(table, Mapping):
         _raise(error, path, "expected a table", table, filename=filename)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     settable = set(fields) - set(extra or {})
+    keys = {_key(fields[name]): name for name in settable}
     for key in table:
         if key in ignore:
             continue
-        if key not in settable:
+        if key not in keys:
+            known = set(keys) | set(ignore)
+            if "." in key:  # a dotted key: the keys of its own table
+                head = key.rsplit(".", 1)[0] + "."
+                known = {k[len(head):] for k in known if k.startswith(head)} or known
             _raise(error, _join(where, key, sep), "unknown field",
-                   allowed=", ".join(sorted(settable | set(ignore))), filename=filename)
+                   allowed=", ".join(sorted(known)), filename=filename)
     hints = _hints(cls)
     kwargs: dict[str, Any] = dict(extra or {})
-    for name in settable:
+    for key, name in keys.items():
         f = fields[name]
-        dotted = _join(where, name, sep)
-        if name not in table:
+        dotted = _join(where, key, sep)
+        if key not in table:
             if f.default is MISSING and f.default_factory is MISSING:
                 _raise(error, dotted, "missing field", allowed=_allowed_or_type(f, hints),
                        filename=filename)
             continue
         if name in parsers:
             try:
-                kwargs[name] = parsers[name](table[name], dotted)
+                kwargs[name] = parsers[name](table[key], dotted)
             except error as exc:
                 _prefix_file(exc, filename)
                 raise
             continue
-        kwargs[name] = check_value(table[name], hints[name], _spec(f), where=dotted,
+        kwargs[name] = check_value(table[key], hints[name], _spec(f), where=dotted,
                                    error=error, filename=filename)
     try:
         return cls(**kwargs)
@@ -338,6 +354,7 @@ def describe(cls) -> list[dict[str, Any]]:
         spec = _spec(f) or Spec()
         default = f.default if f.default is not MISSING else (
             f.default_factory() if f.default_factory is not MISSING else MISSING)
-        rows.append({"name": f.name, "type": hints.get(f.name), "default": default,
-                     "allowed": spec.allowed(), "unit": spec.unit, "doc": spec.doc})
+        rows.append({"name": f.name, "key": spec.key or f.name, "type": hints.get(f.name),
+                     "default": default, "allowed": spec.allowed(), "unit": spec.unit,
+                     "doc": spec.doc})
     return rows

@@ -37,10 +37,10 @@ from importlib import resources
 from pathlib import Path
 
 from echo.model import ModelError
-from echo.theory._checks import check_count, check_number
 from echo.theory.bath import alpha_k, lambda_uniform
 from echo.theory.bias import BiasDensity, paper_fraction_printed
 from echo.theory.hamiltonian import cos_pi_s
+from sequences.config import from_table, setting, validate
 from sequences.units import K_B_OVER_HBAR, angular, cyclic
 
 __all__ = ["PRESETS", "PAPER_REMEDIES", "GrainModel", "BudgetRow", "Budget", "decoherence_budget",
@@ -58,85 +58,53 @@ PAPER_REMEDIES = (
     "despite the spread of Δ0 and bias",
 )
 
-# (toml path, field, kind, constraint, default)
-_SCHEMA: tuple[tuple[str, str, str, str, object], ...] = (
-    ("grain.spin", "spin", "num", "pos", None),
-    ("grain.delta0_hz", "delta0_hz", "num", "pos", None),
-    ("grain.omega_bare_hz", "omega_bare_hz", "num", "pos", None),
-    ("grain.conducting", "grain_conducting", "bool", "", False),
-    ("grain.anisotropy_k", "anisotropy_k", "num", "pos?", None),
-    ("grain.debye_temperature_k", "debye_temperature_k", "num", "pos", 300.0),
-    ("grain.kf_r0", "kf_r0", "num", "pos?", None),
-    ("nuclei.n", "n_nuclei", "count", "", None),
-    ("nuclei.omega0_hz", "omega0_hz", "num", "pos", None),
-    ("nuclei.spread_hz", "spread_hz", "num", "nonneg", 0.0),
-    ("nuclei.n_protons", "n_protons", "count", "", 0),
-    ("nuclei.proton_coupling_hz", "proton_coupling_hz", "num", "nonneg", 0.0),
-    ("nuclei.lambda", "lam", "num", "nonneg?", None),
-    ("nuclei.lambda_prime", "lam_prime", "num", "nonneg", 0.0),
-    ("nuclei.t2_inverse_hz", "t2_inverse_hz", "num", "nonneg?", None),
-    ("nuclei.diffusion_n", "diffusion_n", "count?", "", None),
-    ("nuclei.diffusion_spread_hz", "diffusion_spread_hz", "num", "pos?", None),
-    ("environment.temperature_k", "temperature_k", "num", "pos", None),
-    ("environment.substrate_conducting", "substrate_conducting", "bool", "", False),
-    ("environment.paramagnetic_impurities", "paramagnetic_impurities", "count?", "", None),
-    ("environment.impurity_coupling_hz", "impurity_coupling_hz", "num", "pos", 1.0e8),
-    ("electrons.kondo_g", "kondo_g", "num", "nonneg", 0.1),
-    ("electrons.surface_g", "surface_g", "num", "nonneg", 0.05),
-    ("electrons.bandwidth_k", "bandwidth_k", "num", "pos", 1.0e4),
-    ("criteria.margin", "margin", "num", "pos", 10.0),
-)
 _TOP_LEVEL = ("name", "description")
+_TABLES = ("grain", "nuclei", "environment", "electrons", "criteria")
 
 
 @dataclass(frozen=True)
 class GrainModel:
-    """One kind of grain and its surroundings (Hz, K). Field ↔ TOML key in ``_SCHEMA``."""
+    """One kind of grain and its surroundings (Hz, K). Each field is declared once with
+    :func:`sequences.config.setting`: its default, its range and its key in the model file
+    (``key="grain.spin"``: table ``[grain]``, key ``spin``); :func:`grain_model_from_dict`
+    reads the file with :func:`sequences.config.from_table`, and Python construction obeys
+    the same declarations."""
 
-    spin: float
-    delta0_hz: float
-    omega_bare_hz: float
-    n_nuclei: int
-    omega0_hz: float
-    temperature_k: float
-    name: str = "model"
-    description: str = ""
-    grain_conducting: bool = False
-    anisotropy_k: float | None = None
-    debye_temperature_k: float = 300.0
-    kf_r0: float | None = None
-    spread_hz: float = 0.0
-    n_protons: int = 0
-    proton_coupling_hz: float = 0.0
-    lam: float | None = None
-    lam_prime: float = 0.0
-    t2_inverse_hz: float | None = None
-    diffusion_n: int | None = None
-    diffusion_spread_hz: float | None = None
-    substrate_conducting: bool = False
-    paramagnetic_impurities: int | None = None
-    impurity_coupling_hz: float = 1.0e8
-    kondo_g: float = 0.1
-    surface_g: float = 0.05
-    bandwidth_k: float = 1.0e4
-    margin: float = 10.0
+    spin: float = setting(gt=0, key="grain.spin", doc="S")
+    delta0_hz: float = setting(gt=0, key="grain.delta0_hz", unit="Hz")
+    omega_bare_hz: float = setting(gt=0, key="grain.omega_bare_hz", unit="Hz")
+    n_nuclei: int = setting(ge=0, key="nuclei.n")
+    omega0_hz: float = setting(gt=0, key="nuclei.omega0_hz", unit="Hz")
+    temperature_k: float = setting(gt=0, key="environment.temperature_k", unit="K")
+    name: str = setting("model")
+    description: str = setting("")
+    grain_conducting: bool = setting(False, key="grain.conducting")
+    anisotropy_k: float | None = setting(None, gt=0, key="grain.anisotropy_k", unit="K")
+    debye_temperature_k: float = setting(300.0, gt=0, key="grain.debye_temperature_k",
+                                         unit="K")
+    kf_r0: float | None = setting(None, gt=0, key="grain.kf_r0")
+    spread_hz: float = setting(0.0, ge=0, key="nuclei.spread_hz", unit="Hz")
+    n_protons: int = setting(0, ge=0, key="nuclei.n_protons")
+    proton_coupling_hz: float = setting(0.0, ge=0, key="nuclei.proton_coupling_hz",
+                                        unit="Hz")
+    lam: float | None = setting(None, ge=0, key="nuclei.lambda")
+    lam_prime: float = setting(0.0, ge=0, key="nuclei.lambda_prime")
+    t2_inverse_hz: float | None = setting(None, ge=0, key="nuclei.t2_inverse_hz", unit="Hz")
+    diffusion_n: int | None = setting(None, ge=0, key="nuclei.diffusion_n")
+    diffusion_spread_hz: float | None = setting(None, gt=0, key="nuclei.diffusion_spread_hz",
+                                                unit="Hz")
+    substrate_conducting: bool = setting(False, key="environment.substrate_conducting")
+    paramagnetic_impurities: int | None = setting(None, ge=0,
+                                                  key="environment.paramagnetic_impurities")
+    impurity_coupling_hz: float = setting(1.0e8, gt=0, key="environment.impurity_coupling_hz",
+                                          unit="Hz")
+    kondo_g: float = setting(0.1, ge=0, key="electrons.kondo_g")
+    surface_g: float = setting(0.05, ge=0, key="electrons.surface_g")
+    bandwidth_k: float = setting(1.0e4, gt=0, key="electrons.bandwidth_k", unit="K")
+    margin: float = setting(10.0, gt=0, key="criteria.margin")
 
     def __post_init__(self):
-        for path, fname, kind, cons, _ in _SCHEMA:
-            value = getattr(self, fname)
-            optional = cons.endswith("?") or kind.endswith("?")
-            if value is None:
-                if optional:
-                    continue
-                raise ModelError(f"{path}: missing value")
-            if kind == "bool":
-                if not isinstance(value, bool):
-                    raise ModelError(f"{path}: expected true or false, got {value!r}")
-            elif kind.startswith("count"):
-                check_count(path, value)
-            else:
-                c = cons.rstrip("?")
-                check_number(path, value, positive=(c == "pos"), nonneg=(c == "nonneg"))
+        validate(self, "", error=ModelError)
         if self.lam is not None and self.lam_prime > self.lam:
             raise ModelError(f"nuclei.lambda_prime: must be <= lambda ({self.lam!r}), got "
                              f"{self.lam_prime!r}")
@@ -182,47 +150,29 @@ def _hz_to_kelvin(f_hz: float) -> float:
 
 # ---------------------------------------------------------------------- loading
 def grain_model_from_dict(data: dict, source: str = "<model>") -> GrainModel:
-    """Build a :class:`GrainModel` from a parsed TOML table. Unknown tables or keys, bad
-    types and bad values raise ModelError naming ``source`` and the field."""
+    """Build a :class:`GrainModel` from a parsed TOML table (:func:`sequences.config.from_table`
+    on the fields' declarations). Unknown tables or keys, missing fields, bad types and
+    values out of range raise ModelError naming ``source``, the field and what is
+    allowed."""
     if not isinstance(data, dict):
         raise ModelError(f"{source}: expected a table")
-    known_paths = {p for p, *_ in _SCHEMA}
-    sections = {p.split(".")[0] for p in known_paths}
-    kwargs: dict = {}
+    flat: dict = {}
     for key, value in data.items():
         if key in _TOP_LEVEL:
-            if not isinstance(value, str):
-                raise ModelError(f"{source}: {key}: expected a string, got {value!r}")
-            kwargs[key] = value
+            flat[key] = value
             continue
-        if key not in sections:
+        if key not in _TABLES:
             hint = ""
             if key in ("ensemble", "detection"):  # a simulation model (echo.modelfile)
                 hint = ("; this looks like a simulation model file (spinecho simulate "
                         "--model): the budget needs a grain model, see docs/theory.md §5, "
                         "or use --preset ferritin")
-            raise ModelError(f"{source}: {key}: unknown table or key (known: "
-                             f"{', '.join(sorted(sections | set(_TOP_LEVEL)))}){hint}")
+            raise ModelError(f"{source}: {key}: unknown table or key (allowed: "
+                             f"{', '.join(sorted(set(_TABLES) | set(_TOP_LEVEL)))}){hint}")
         if not isinstance(value, dict):
             raise ModelError(f"{source}: {key}: expected a table [{key}], got {value!r}")
-        for sub in value:
-            if f"{key}.{sub}" not in known_paths:
-                known = sorted(p.split(".", 1)[1] for p in known_paths if p.startswith(key + "."))
-                raise ModelError(f"{source}: {key}.{sub}: unknown field (known in [{key}]: "
-                                 f"{', '.join(known)})")
-    for path, fname, _kind, _cons, _default in _SCHEMA:
-        sec, sub = path.split(".")
-        if sec in data and sub in data[sec]:
-            kwargs[fname] = data[sec][sub]
-    for path, fname, *_ in _SCHEMA:
-        required = fname in ("spin", "delta0_hz", "omega_bare_hz", "n_nuclei", "omega0_hz",
-                             "temperature_k")
-        if required and fname not in kwargs:
-            raise ModelError(f"{source}: {path}: missing (required)")
-    try:
-        return GrainModel(**kwargs)
-    except ModelError as exc:
-        raise ModelError(f"{source}: {exc}") from None
+        flat.update({f"{key}.{sub}": v for sub, v in value.items()})
+    return from_table(GrainModel, flat, filename=source, error=ModelError)
 
 
 def load_grain_model(path) -> GrainModel:

@@ -153,3 +153,48 @@ def test_simulation_model_file_is_told_apart():
         load_grain_model(sim)
     assert "ferritin.toml" in str(info.value)
     assert "simulation model file" in str(info.value) and "--preset" in str(info.value)
+
+
+@pytest.mark.parametrize("section, key, value, text", [
+    ("grain", "spin", -1, "grain.spin: must be > 0, got -1"),
+    ("grain", "conducting", "yes", "grain.conducting: expected true or false, got 'yes'"),
+    ("nuclei", "n", 10.5, "nuclei.n: must be an integer, got 10.5 (allowed: >= 0)"),
+    ("nuclei", "lambda", -1, "nuclei.lambda: must be >= 0, got -1"),
+    ("nuclei", "spred", 3, "nuclei.spred: unknown field (allowed: diffusion_n, "
+                           "diffusion_spread_hz, lambda, lambda_prime, n, n_protons, "
+                           "omega0_hz, proton_coupling_hz, spread_hz, t2_inverse_hz)"),
+    ("environment", "temperature_k", math.inf,
+     "environment.temperature_k: must be finite, got inf (allowed: > 0)"),
+    ("environment", "paramagnetic_impurities", "many",
+     "environment.paramagnetic_impurities: expected an integer, got 'many' (allowed: >= 0)"),
+    ("criteria", "margin", 0, "criteria.margin: must be > 0, got 0"),
+    ("grain", "spin", None, "grain.spin: missing field (allowed: > 0)"),
+])
+def test_every_bad_field_names_file_field_and_allowed_values(section, key, value, text):
+    """The budget's model file is read by the one mechanism (sequences.config): the
+    message is '<file>: <table>.<key>: <problem>, got <value> (allowed: ...)'."""
+    data = _parsed()
+    if value is None:
+        del data[section][key]
+    else:
+        data.setdefault(section, {})[key] = value
+    with pytest.raises(ModelError) as info:
+        grain_model_from_dict(data, "grain.toml")
+    assert str(info.value) == f"grain.toml: {text}"
+    assert info.value.filename == "grain.toml"
+
+
+def test_grain_model_fields_are_declared_once():
+    """Defaults and ranges live on GrainModel's fields: the file reader, Python
+    construction and describe() read the same declaration."""
+    from echo.theory.budget import GrainModel
+    from sequences.config import describe
+
+    rows = {r["key"]: r for r in describe(GrainModel)}
+    assert rows["nuclei.lambda"]["name"] == "lam" and rows["nuclei.lambda"]["allowed"] == ">= 0"
+    assert rows["criteria.margin"]["default"] == 10.0
+    with pytest.raises(ModelError, match=r"^electrons\.kondo_g: must be >= 0, got -0\.1$"):
+        GrainModel(spin=100, delta0_hz=1e6, omega_bare_hz=4e10, n_nuclei=10, omega0_hz=5e7,
+                   temperature_k=0.1, kondo_g=-0.1)
+    m = grain_model_from_dict(_parsed())
+    assert m.margin == 10.0 and m.n_protons == 0 and isinstance(m.n_nuclei, int)
