@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from echo.engines import kernel_cache  # noqa: F401  (registers the kernels' cache before @njit)
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
