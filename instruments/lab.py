@@ -166,7 +166,17 @@ class DigitizerConfig(InstrumentConfig):
 
 @dataclass(frozen=True)
 class LockinConfig(InstrumentConfig):
-    """The lock-in amplifier (χ''(ω) sweeps)."""
+    """The lock-in amplifier (χ''(ω) sweeps). ``volts_per_tesla``: the coil calibration
+    of its sine output (V rms per T rms at the sample); default: the AWG's (the sine
+    drives the same coil)."""
+
+    volts_per_tesla: float | None = setting(None, unit="V/T",
+                                            doc="sine-output coil calibration (non-zero)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.volts_per_tesla is not None:
+            _magnitude(self, "lockin", "volts_per_tesla", 1e-9, 1e12, "V/T")
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 ``import spinecho`` gives the Python face of the command line, with the same rules
 (:mod:`spinecho.api`): :func:`load_sequence`, :func:`load_model`, :func:`simulate`,
-:func:`measure`, :func:`fit`, and :class:`SpinechoError`, the root of every error a user
-can cause. The three libraries stay importable on their own (``sequences``, ``echo``,
-``instruments``); this thin package ties them together and is imported by none of them.
+:func:`measure`, :func:`measure_chi`, :func:`fit`, and :class:`SpinechoError`, the root of
+every error a user can cause. The three libraries stay importable on their own
+(``sequences``, ``echo``, ``instruments``); this thin package ties them together and is
+imported by none of them.
 Each sub-command of the ``spinecho`` console command lives in :mod:`spinecho.commands`
 and exposes ``register(subparsers)``. The API is imported lazily (``spinecho --version``
 stays fast).
@@ -14,7 +15,7 @@ __version__ = "0.1.0"
 
 from sequences.errors import SpinechoError  # noqa: E402  (the one error root)
 
-_API = ("load_sequence", "load_model", "simulate", "measure", "fit")
+_API = ("load_sequence", "load_model", "simulate", "measure", "measure_chi", "fit")
 
 __all__ = ["SpinechoError", "__version__", *_API]
 

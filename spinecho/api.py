@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["load_sequence", "load_model", "simulate", "measure", "fit", "split_sets"]
+__all__ = ["load_sequence", "load_model", "simulate", "measure", "measure_chi", "fit",
+           "split_sets"]
 
 
 def load_sequence(source):
@@ -298,6 +299,21 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
                            else float(reference_frequency),
                            repetition_time=repetition_time, resume=resume, progress=progress)
     return proc.echo_result()
+
+
+def measure_chi(lab, model, run_dir, *, progress: bool = False, on_point=None, **options):
+    """χ''(ω) by lock-in (``spinecho measure-chi``): ``options`` are the fields of
+    :class:`instruments.chi.ChiOptions` (``f_start``, ``f_stop``, ``points``, ``spacing``,
+    ``amplitude_v`` in V rms, ``time_constant`` in s, ``settle``, ``reads``,
+    ``read_interval``, ``phase_deg``, ``sensitivity_v``), checked before anything
+    connects (the sine amplitude against the lab's limit). ``model``: the sample's model
+    file (n_grains, g, spin enter the calibration). Returns an
+    :class:`instruments.chi.ChiRun` (``.chi`` in s, ``.chi_sigma``, ``.fit()``: Eq. 7)."""
+    from instruments.chi import check_options
+    from instruments.chi import measure_chi as _measure_chi
+
+    return _measure_chi(lab, model, run_dir, check_options(**options), progress=progress,
+                        on_point=on_point)
 
 
 def fit(runs, sequence, model, free, *, out_dir=None, values=None, parameter=None,

@@ -10,7 +10,8 @@ density in every channel; Eq. 7 when λ → 0), so gain = 1 gives χ'' in second
 there (χ''(ω) = 2∫dt [P(t) − P(∞)] cos ωt). Parameters: ``fraction_a`` (A), ``delta0``
 (Δ0, Hz), ``lam`` (λ), ``lam_prime`` (λ', evaluated as min(λ', λ) since λ' ≤ λ),
 ``gain`` (data unit per second of χ''; A and gain are degenerate — fit one of them) and
-``baseline``. Default: A, Δ0 and λ free; λ' = 0, gain = 1 and baseline = 0 fixed.
+``baseline``. Default: A, Δ0 and λ free; λ' = 0, gain = 1 and baseline = 0 fixed (λ
+fixed without a value is 0: Eq. 7).
 
 Complex lock-in data (X + iY) are fitted through ``part``: ``"imag"`` (Y, the
 out-of-phase, dissipative component — the default for complex data), ``"real"``, ``"abs"``.
@@ -58,7 +59,8 @@ def fit_chi(data, y=None, *, sigma=None, free=("fraction_a", "delta0", "lam"),
             diff_step: float = 1e-3) -> FitResult:
     """Fit :func:`chi_model` to a χ''(f) sweep (``data``: :class:`EchoData` with x = f in
     Hz, or arrays f, y). ``free``: the parameters to vary (the others stay at ``initial``
-    or their defaults: λ' = 0, gain = 1, baseline = 0). ``initial``: starting values
+    or their defaults: λ' = 0, gain = 1, baseline = 0, and λ = 0 — Eq. 7 — when λ is
+    not free). ``initial``: starting values
     (default: the best points of a coarse (λ, Δ0) grid around the spectrum's edge, with A
     solved linearly; the fit is restarted from the next grid point, up to 3, while it does
     not converge or does not describe the data). Given starting values are used as they
@@ -98,6 +100,8 @@ def fit_chi(data, y=None, *, sigma=None, free=("fraction_a", "delta0", "lam"),
         raise FitError(f"χ'' fit: unknown parameter(s) {', '.join(map(repr, unknown))} "
                        f"(known: {', '.join(CHI_PARAMS)})")
     guess = _guess(x, yr)
+    if "lam" not in free and "lam" not in (initial or {}):
+        guess["lam"] = 0.0  # λ held fixed and not given: Eq. 7 itself
     starts = [guess]
     if not initial and {"fraction_a", "delta0", "lam"} <= set(free):
         starts = _grid_starts(x, yr, sg, guess)

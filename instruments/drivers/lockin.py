@@ -46,6 +46,8 @@ class SR830(_SR830):
 
     MIN_SINE_V = 0.004
     IDN_PATTERN = r",\s*SR830\s*,"
+    #: internal reference frequency range, Hz (SR830 manual, ``FREQ``: 0.001 ... 102000)
+    FREQUENCY_RANGE = (1e-3, 102e3)
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL%0.3f",
@@ -69,12 +71,22 @@ class SR830(_SR830):
         x, y = self.snap("X", "Y")
         return float(x), float(y)
 
+    def overload(self) -> str | None:
+        """What overloads now, from the LIA status byte (``LIAS?``: bit 0 input or
+        amplifier, bit 1 time-constant filter, bit 2 output), or None."""
+        bits = int(float(self.ask("LIAS?")))
+        names = [n for b, n in enumerate(("input/amplifier", "time-constant filter",
+                                          "output")) if bits >> b & 1]
+        return ", ".join(names) + " overload" if names else None
+
 
 class SR860(_SR860):
     """SR860 (pymeasure) with :meth:`shutdown` (sine output to 0 V)."""
 
     MIN_SINE_V = 0.0
     IDN_PATTERN = r",\s*SR86[05]\s*,"
+    #: internal reference frequency range, Hz (SR860 manual, ``FREQ``: 1 mHz ... 500 kHz)
+    FREQUENCY_RANGE = (1e-3, 500e3)
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL %0.9e",

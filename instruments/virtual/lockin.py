@@ -22,6 +22,12 @@ p_g = tanh(E/k_B T) (1 with temperature None: ground state), Γ = 1/T2 with
 rotated by −PHAS), i.e. Y ∝ χ''. ``"eq7"`` — the paper's spin-bath absorption
 (:func:`echo.theory.spectrum.eq7_chi`, Eq. 7 with A = 1 and Δ0 the ensemble's median
 Δ0): χ = i·8Δ0/(ω(ω² − 16Δ0²)^{1/2}) θ(ω − 4Δ0), no dispersive part.
+Why the ensemble and not ``echo.theory``'s χ'': the lab answers with the physics of its own
+grains (the model file's Δ, ε, weights, T1, Tφ, temperature), and ``compare --kind chi``
+holds the measurement against the theory: answering with the theory would make that
+comparison circular. For a flat bias density and one Δ0 the ensemble sum is Eq. 7 with
+A = 2πΔ0·W(0) (docs/instruments.md, "χ''(ω) by lock-in"); left out are bias noise (a slow
+OU shift moves grains along a flat W(ε): no change), saturation and settling.
 Noise: the model's white noise density
 (noise_rms² per sample at detection.sample_rate) through the output filter's
 equivalent noise bandwidth 1/(4τ).
