@@ -31,158 +31,17 @@ Operation table (one row per op, in time order):
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import njit, prange
 
 from echo.engines import kernel_cache  # noqa: F401  (registers the kernels' cache before @njit)
+from echo.engines._rng import _GOLDEN, _next_uniform, _normal, _normal2, _splitmix
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S23 = np.uint64(23)
-_S17 = np.uint64(17)
-_S26 = np.uint64(26)
-_S11 = np.uint64(11)
-_TWO_M53 = 1.0 / 9007199254740992.0
 _SQ3_6 = math.sqrt(3.0) / 6.0
 _SQ3_12 = math.sqrt(3.0) / 12.0
 _TWO_PI = 2.0 * math.pi
-_S32 = np.uint64(32)
-_MASK7 = np.uint64(127)
-
-
-def _ziggurat_tables():
-    """Marsaglia–Tsang (2000) ziggurat tables for the standard normal, 128 layers."""
-    m1 = 2147483648.0
-    dn = 3.442619855899
-    tn = dn
-    vn = 9.91256303526217e-3
-    kn = np.zeros(128)
-    wn = np.zeros(128)
-    fn = np.zeros(128)
-    q = vn / math.exp(-0.5 * dn * dn)
-    kn[0] = (dn / q) * m1
-    kn[1] = 0.0
-    wn[0] = q / m1
-    wn[127] = dn / m1
-    fn[0] = 1.0
-    fn[127] = math.exp(-0.5 * dn * dn)
-    for i in range(126, 0, -1):
-        dn = math.sqrt(-2.0 * math.log(vn / dn + math.exp(-0.5 * dn * dn)))
-        kn[i + 1] = (dn / tn) * m1
-        tn = dn
-        fn[i] = math.exp(-0.5 * dn * dn)
-        wn[i] = dn / m1
-    return kn, wn, fn
-
-
-_KN, _WN, _FN = _ziggurat_tables()
-_ZR = 3.442619855899
-
-
-@njit(cache=True, inline="always")
-def _splitmix(z):
-    z = z + _GOLDEN
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@njit(cache=True, inline="always")
-def _next_uniform(st, g):
-    """Uniform in (0, 1] from grain g's xorshift128+ state st[g, :]."""
-    s1 = st[g, 0]
-    s0 = st[g, 1]
-    res = s0 + s1
-    st[g, 0] = s0
-    s1 = s1 ^ (s1 << _S23)
-    st[g, 1] = s1 ^ s0 ^ (s1 >> _S17) ^ (s0 >> _S26)
-    return (np.float64(res >> _S11) + 1.0) * _TWO_M53
-
-
-@njit(cache=True, inline="always")
-def _next_u64(st, g):
-    s1 = st[g, 0]
-    s0 = st[g, 1]
-    res = s0 + s1
-    st[g, 0] = s0
-    s1 = s1 ^ (s1 << _S23)
-    st[g, 1] = s1 ^ s0 ^ (s1 >> _S17) ^ (s0 >> _S26)
-    return res
-
-
-@njit(cache=True)
-def _normal_slow(st, g, hz, iz):
-    kn = _KN
-    wn = _WN
-    fn = _FN
-    while True:
-        x = hz * wn[iz]
-        if iz == 0:
-            while True:
-                x = -math.log(_next_uniform(st, g)) / _ZR
-                y = -math.log(_next_uniform(st, g))
-                if y + y >= x * x:
-                    break
-            return _ZR + x if hz > 0 else -_ZR - x
-        if fn[iz] + _next_uniform(st, g) * (fn[iz - 1] - fn[iz]) < math.exp(-0.5 * x * x):
-            return x
-        u = _next_u64(st, g)
-        hz = np.float64(np.int64(u >> _S32)) - 2147483648.0
-        iz = np.int64(u & _MASK7)
-        if abs(hz) < kn[iz]:
-            return hz * wn[iz]
-
-
-@njit(cache=True, inline="always")
-def _normal(st, g):
-    """Standard normal variate (ziggurat; sign/magnitude from the high 32 bits, layer
-    from the low 7 bits of one 64-bit draw)."""
-    u = _next_u64(st, g)
-    hz = np.float64(np.int64(u >> _S32)) - 2147483648.0
-    iz = np.int64(u & _MASK7)
-    if abs(hz) < _KN[iz]:
-        return hz * _WN[iz]
-    return _normal_slow(st, g, hz, iz)
-
-
-@njit(cache=True, inline="always")
-def _normal2(st, g):
-    """Two standard normal variates, the xorshift state kept in registers on the fast
-    path (same stream as two calls of :func:`_normal`)."""
-    s1 = st[g, 0]
-    s0 = st[g, 1]
-    u = s0 + s1
-    s1 = s1 ^ (s1 << _S23)
-    s1 = s1 ^ s0 ^ (s1 >> _S17) ^ (s0 >> _S26)
-    # state now (s0, s1)
-    hz = np.float64(np.int64(u >> _S32)) - 2147483648.0
-    iz = np.int64(u & _MASK7)
-    if abs(hz) < _KN[iz]:
-        x1 = hz * _WN[iz]
-    else:
-        st[g, 0] = s0
-        st[g, 1] = s1
-        x1 = _normal_slow(st, g, hz, iz)
-        s0 = st[g, 0]
-        s1 = st[g, 1]
-    a = s0
-    b = s1
-    u = b + a
-    a2 = b
-    a = a ^ (a << _S23)
-    b2 = a ^ b ^ (a >> _S17) ^ (b >> _S26)
-    st[g, 0] = a2
-    st[g, 1] = b2
-    hz = np.float64(np.int64(u >> _S32)) - 2147483648.0
-    iz = np.int64(u & _MASK7)
-    if abs(hz) < _KN[iz]:
-        return x1, hz * _WN[iz]
-    return x1, _normal_slow(st, g, hz, iz)
 
 
 _TWO_PI_HI = float(np.float32(2.0 * math.pi))  # 24 significant bits: k·HI exact
@@ -610,14 +469,16 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
             acc[row, ridx[i]] += s
 
 
-@njit(parallel=True, cache=True, fastmath=False)
-def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
-            ou_coef, tel_amp, tel_rate,
-            A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, goff, block, n_out, wave):
+def _run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
+             ou_coef, tel_amp, tel_rate,
+             A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
+             diss, M, bvec, seed, goff, block, n_out, wave):
     """Run the op table on all grains (threads over the blocks of a wave of ``wave``
     blocks); returns the (n_out,) array of Σ_grains w ⟨τz⟩, summed block by block in
-    order."""
+    order. Compiled twice (below): ``run_ops`` with a thread per block of a wave, and
+    ``run_ops_serial`` on one thread (small problems: no thread start-up cost; nogil, for
+    in-process worker threads) — the same summation order, so the same result to the
+    last bit."""
     n = A0.shape[0]
     n_blocks = (n + block - 1) // block
     total = np.zeros(n_out)
@@ -625,7 +486,7 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
     for w0 in range(0, n_blocks, wave):
         nb = min(wave, n_blocks - w0)
         buf[:, :] = 0.0
-        for j in prange(nb):
+        for j in prange(nb):  # a plain range in the serial compilation
             _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
                        ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight,
                        r_init, diss, M, bvec, seed, goff, block, n_out)
@@ -635,25 +496,17 @@ def run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
     return total
 
 
-@njit(cache=True, fastmath=False, nogil=True)  # nogil: in-process worker threads
-def run_ops_serial(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
-            ou_coef, tel_amp, tel_rate,
-            A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
-            diss, M, bvec, seed, goff, block, n_out, wave):
-    """:func:`run_ops` on one thread (small problems: no thread start-up cost); the same
-    summation order, so the same result to the last bit."""
-    n = A0.shape[0]
-    n_blocks = (n + block - 1) // block
-    total = np.zeros(n_out)
-    buf = np.zeros((wave, n_out))
-    for w0 in range(0, n_blocks, wave):
-        nb = min(wave, n_blocks - w0)
-        buf[:, :] = 0.0
-        for j in range(nb):
-            _run_block(w0 + j, j, buf, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
-                       ou_coef, tel_amp, tel_rate, A0, P, Q, N, Xp, Yp, Oz, Ox, weight,
-                       r_init, diss, M, bvec, seed, goff, block, n_out)
-        for j in range(nb):
-            for o in range(n_out):
-                total[o] += buf[j, o]
-    return total
+def _named(fn, name: str):
+    """A copy of the plain function ``fn`` named ``name``: numba keys its on-disk cache by
+    the function's qualified name, so the parallel and the serial compilation of one body
+    need two names."""
+    code = fn.__code__.replace(co_name=name, co_qualname=name)
+    out = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    out.__qualname__ = name
+    out.__module__ = fn.__module__
+    out.__doc__ = fn.__doc__
+    return out
+
+
+run_ops = njit(parallel=True, cache=True, fastmath=False)(_named(_run_ops, "run_ops"))
+run_ops_serial = njit(cache=True, fastmath=False, nogil=True)(_named(_run_ops, "run_ops_serial"))
