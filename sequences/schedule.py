@@ -104,8 +104,8 @@ class IdealPulse:
 
 
 @dataclass(frozen=True)
-class Marker:
-    """A TTL marker/trigger high from ``start`` for ``duration`` (s)."""
+class _Interval:
+    """An interval on one channel: from ``start`` for ``duration`` (s), ``stop`` its end."""
 
     channel: str
     start: float
@@ -118,17 +118,13 @@ class Marker:
 
 
 @dataclass(frozen=True)
-class DetectionWindow:
+class Marker(_Interval):
+    """A TTL marker/trigger high from ``start`` for ``duration`` (s)."""
+
+
+@dataclass(frozen=True)
+class DetectionWindow(_Interval):
     """A detection (acquisition/integration) window on a detector channel (s)."""
-
-    channel: str
-    start: float
-    duration: float
-    label: str = ""
-
-    @property
-    def stop(self) -> float:
-        return self.start + self.duration
 
 
 @dataclass(frozen=True)

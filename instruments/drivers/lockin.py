@@ -40,7 +40,30 @@ def sine_range(value, values):
     return v
 
 
-class SR830(_SR830):
+class _SineSafety:
+    """What the lab adds to both pymeasure lock-ins: :meth:`shutdown` (the sine output to
+    ``MIN_SINE_V``: neither model has an output switch), :meth:`verify_safe` and
+    :meth:`snap_xy`."""
+
+    MIN_SINE_V = 0.0
+
+    def shutdown(self) -> None:
+        """Sine output amplitude to ``MIN_SINE_V`` (V rms), then pymeasure's shutdown."""
+        self.sine_voltage = self.MIN_SINE_V
+        super().shutdown()
+
+    def verify_safe(self) -> list[str]:
+        """Read the sine amplitude back (``SLVL?``): at most the minimum?"""
+        return _sine_problems(self)
+
+    def snap_xy(self) -> tuple[float, float]:
+        """X and Y (V) sampled at one instant (``SNAP?``: ``1,2`` on the SR830,
+        ``X, Y`` on the SR860)."""
+        x, y = self.snap("X", "Y")
+        return float(x), float(y)
+
+
+class SR830(_SineSafety, _SR830):
     """SR830 (pymeasure) with :meth:`shutdown`: the sine output cannot be switched
     off, so it is set to its minimum, 4 mV rms."""
 
@@ -57,20 +80,6 @@ class SR830(_SR830):
         validator=sine_range, values=[0.004, 5.0], dynamic=True,
     )
 
-    def shutdown(self) -> None:
-        """Sine output to its minimum amplitude (the SR830 has no output switch)."""
-        self.sine_voltage = self.MIN_SINE_V
-        super().shutdown()
-
-    def verify_safe(self) -> list[str]:
-        """Read the sine amplitude back (``SLVL?``): at most the minimum?"""
-        return _sine_problems(self)
-
-    def snap_xy(self) -> tuple[float, float]:
-        """X and Y (V) sampled at one instant (``SNAP? 1,2``)."""
-        x, y = self.snap("X", "Y")
-        return float(x), float(y)
-
     def overload(self) -> str | None:
         """What overloads now, from the LIA status byte (``LIAS?``: bit 0 input or
         amplifier, bit 1 time-constant filter, bit 2 output), or None."""
@@ -80,7 +89,7 @@ class SR830(_SR830):
         return ", ".join(names) + " overload" if names else None
 
 
-class SR860(_SR860):
+class SR860(_SineSafety, _SR860):
     """SR860 (pymeasure) with :meth:`shutdown` (sine output to 0 V)."""
 
     MIN_SINE_V = 0.0
@@ -95,20 +104,6 @@ class SR860(_SR860):
         limit / sqrt 2).""",
         validator=sine_range, values=[0.0, 2.0], dynamic=True,
     )
-
-    def shutdown(self) -> None:
-        """Sine output amplitude to 0 V."""
-        self.sine_voltage = self.MIN_SINE_V
-        super().shutdown()
-
-    def verify_safe(self) -> list[str]:
-        """Read the sine amplitude back (``SLVL?``): at most the minimum?"""
-        return _sine_problems(self)
-
-    def snap_xy(self) -> tuple[float, float]:
-        """X and Y (V) sampled at one instant (``SNAP? X, Y``)."""
-        x, y = self.snap("X", "Y")
-        return float(x), float(y)
 
 
 def _sine_problems(lockin) -> list[str]:
