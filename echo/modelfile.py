@@ -94,7 +94,6 @@ is written as the ``tabulated`` W(ε) it was read as.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,7 +113,7 @@ from echo.model import (
     spin_diffusion,
 )
 from echo.rules import GrainTable, load_grain_table
-from sequences.config import Spec, check_value, from_table
+from sequences.config import Spec, check_value, from_table, loads_toml, read_toml
 
 __all__ = ["load_model", "parse_model", "model_from_dict", "model_to_toml", "write_model",
            "DISTRIBUTION_KINDS"]
@@ -292,13 +291,7 @@ def model_from_dict(data: dict, where: str = "", filename: str | None = None,
 
 def parse_model(text: str, filename: str = "<model>", base=None) -> Model:
     """A Model from TOML text (``base``: folder for relative file names)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from sequences.errors import toml_error_parts
-
-        where, detail = toml_error_parts(filename, exc, text)
-        raise ModelError(f"{where}: TOML syntax error: {detail}") from None
+    data = loads_toml(text, filename, error=ModelError)
     return model_from_dict(data, filename=None if filename == "<model>" else filename,
                            base=base)
 
@@ -306,14 +299,8 @@ def parse_model(text: str, filename: str = "<model>", base=None) -> Model:
 def load_model(path) -> Model:
     """A Model from a TOML file."""
     path = Path(path)
-    return parse_model(_read_text(path), str(path), base=path.parent)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ModelError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+    return model_from_dict(read_toml(path, error=ModelError), filename=str(path),
+                           base=path.parent)
 
 
 def _drop_none(value):

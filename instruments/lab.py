@@ -49,7 +49,6 @@ import inspect
 import logging
 import math
 import re
-import tomllib
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,23 +341,10 @@ def parse_lab(data: dict, filename: str | None = None) -> LabConfig:
 
 def load_lab(path: str | Path) -> LabConfig:
     """Read and validate a lab file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not TOML's
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise LabFileError(f"cannot read: {exc}", str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise LabFileError(f"not a UTF-8 text file ({exc.reason})", str(path)) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from sequences.errors import toml_error_parts
+    from sequences.config import read_toml
 
-        where, detail = toml_error_parts(path, exc, text)
-        raise LabFileError(f"not valid TOML: {detail}", where) from None
-    return parse_lab(data, str(path))
+    path = Path(path)
+    return parse_lab(read_toml(path, error=LabFileError), str(path))
 
 
 # ----------------------------------------------------------------------------- connecting

@@ -32,6 +32,9 @@ A configuration dataclass declares its fields with :func:`setting`::
   tables, distributions); ``fn`` raises with ``where`` in its message.
 * :func:`validate` applies the same declarations to an instance (call it from
   ``__post_init__``), converting integral floats to ``int`` and ints to ``float``.
+* :func:`read_toml` / :func:`loads_toml` read the file itself, for every configuration
+  file alike: a file that is not UTF-8 (``path: not a UTF-8 text file``) or not TOML
+  (``path:line:column: not valid TOML: reason``, the line and a caret) raises ``error``.
 * :func:`describe` lists the fields (name, type, default, allowed, unit, doc) for docs and
   ``--help`` text.
 
@@ -67,7 +70,7 @@ from typing import Any
 from sequences.errors import SpinechoError
 
 __all__ = ["ConfigError", "Spec", "setting", "validate", "from_table", "describe",
-           "check_value", "known_keys"]
+           "check_value", "known_keys", "read_toml", "loads_toml"]
 
 _META = "spinecho.config"
 _NOVALUE = object()
@@ -358,3 +361,37 @@ def describe(cls) -> list[dict[str, Any]]:
                      "default": default, "allowed": spec.allowed(), "unit": spec.unit,
                      "doc": spec.doc})
     return rows
+
+
+def read_toml(path, *, error: type[Exception] = ConfigError) -> dict:
+    """The tables of the TOML file ``path`` (UTF-8; a leading BOM is dropped). A missing
+    file is ``FileNotFoundError`` (the command line reports it); an unreadable file, a
+    file that is not UTF-8 or not TOML raise ``error`` naming the file (and line and
+    column, :func:`loads_toml`)."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise error(f"{p}: not a UTF-8 text file ({exc.reason})") from None
+    except OSError as exc:
+        raise error(f"{p}: cannot read: {exc}") from None
+    return loads_toml(text, str(p), error=error)
+
+
+def loads_toml(text: str, filename: str = "<toml>", *,
+               error: type[Exception] = ConfigError) -> dict:
+    """The tables of TOML ``text``; a syntax error raises ``error`` as
+    ``filename:line:column: not valid TOML: reason`` with the line and a caret."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        from sequences.errors import toml_error_parts
+
+        where, detail = toml_error_parts(filename, exc, text)
+        raise error(f"{where}: not valid TOML: {detail}") from None

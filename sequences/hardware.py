@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -121,16 +120,9 @@ class HardwareProfile:
     @classmethod
     def load(cls, path: str | os.PathLike) -> HardwareProfile:
         p = os.fspath(path)
-        try:
-            with open(p, "rb") as fh:
-                d = tomllib.load(fh)
-        except UnicodeDecodeError as exc:
-            raise SequenceError(f"{p}: not a UTF-8 text file ({exc.reason})") from None
-        except tomllib.TOMLDecodeError as exc:
-            from sequences.errors import toml_error_parts
+        from sequences.config import read_toml
 
-            where, detail = toml_error_parts(p, exc)
-            raise SequenceError(f"{where}: not valid TOML: {detail}") from None
+        d = read_toml(p, error=SequenceError)
         prof = cls.from_dict(d, source=p)
         return prof if prof.name else replace(prof, name=os.path.basename(p))
 

@@ -18,10 +18,9 @@ Explicit ``--set`` values override the file.
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 
-from sequences.config import ConfigError
+from sequences.config import ConfigError, read_toml
 
 __all__ = ["read_params", "write_params", "params_for"]
 
@@ -31,18 +30,9 @@ def read_params(path) -> dict[str, str]:
     :class:`~sequences.config.ConfigError` naming the file and the entry."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = read_toml(p)
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such parameter file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from sequences.errors import toml_error_parts
-
-        where, detail = toml_error_parts(p, exc, text)
-        raise ConfigError(f"{where}: {detail}") from None
     table = data.get("params")
     if not isinstance(table, dict):
         raise ConfigError(f"{p}: no [params] table (name = value lines under [params])")

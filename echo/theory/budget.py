@@ -40,7 +40,7 @@ from echo.model import ModelError
 from echo.theory.bath import alpha_k, lambda_uniform
 from echo.theory.bias import BiasDensity, paper_fraction_printed
 from echo.theory.hamiltonian import cos_pi_s
-from sequences.config import from_table, setting, validate
+from sequences.config import from_table, read_toml, setting, validate
 from sequences.units import K_B_OVER_HBAR, angular, cyclic
 
 __all__ = ["PRESETS", "PAPER_REMEDIES", "GrainModel", "BudgetRow", "Budget", "decoherence_budget",
@@ -178,18 +178,7 @@ def grain_model_from_dict(data: dict, source: str = "<model>") -> GrainModel:
 def load_grain_model(path) -> GrainModel:
     """Read a model TOML file (see docs/theory.md for the format)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ModelError(f"{p}: not a UTF-8 text file ({exc.reason})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from sequences.errors import toml_error_parts
-
-        where, detail = toml_error_parts(p, exc, text)
-        raise ModelError(f"{where}: invalid TOML: {detail}") from None
-    return grain_model_from_dict(data, str(p))
+    return grain_model_from_dict(read_toml(p, error=ModelError), str(p))
 
 
 def load_preset(name: str) -> GrainModel:

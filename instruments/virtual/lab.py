@@ -252,15 +252,10 @@ def default_config() -> dict:
 
 def load_config(path: str | Path) -> VirtualLabConfig:
     """Read a virtual-lab TOML file."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        from sequences.errors import toml_error_parts
+    from sequences.config import read_toml
 
-        where, detail = toml_error_parts(path, exc)
-        raise VirtualLabError(f"{where}: not valid TOML: {detail}") from None
+    path = Path(path)
+    data = read_toml(path, error=VirtualLabError)
     return config_from_dict(data, str(path), path.parent)
 
 

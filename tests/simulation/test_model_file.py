@@ -78,7 +78,7 @@ def test_spinbath_matches_theory_density():
      "detection.kind: must be one of 'squid', 'coil', 'quadrature', got 'antenna'"),
     (BASE.format(bias="0").replace("n_samples = 100", "n_samples = 1.5"),
      "ensemble.n_samples: must be an integer, got 1.5"),
-    ("[ensemble\n", "TOML syntax error"),
+    ("[ensemble\n", "not valid TOML"),
 ])
 def test_errors_name_field_and_value(text, message):
     with pytest.raises(ModelError) as info:
@@ -92,7 +92,7 @@ def test_toml_syntax_error_is_located(tmp_path):
     for load in (load_model, lambda q: parse_model(q.read_text(), str(q))):
         with pytest.raises(ModelError) as info:
             load(p)
-        assert str(info.value).startswith(f"{p}:2:18: TOML syntax error: ")
+        assert str(info.value).startswith(f"{p}:2:18: not valid TOML: ")
         assert str(info.value).endswith("\n    n_samples = 2000 = 3\n                     ^")
 
 

@@ -127,9 +127,9 @@ def test_bad_model_names_the_field(tmp_path, old, new, field):
 def test_invalid_toml_and_unknown_preset(tmp_path):
     p = tmp_path / "broken.toml"
     p.write_text("[grain\nspin = 1")
-    with pytest.raises(ModelError, match="invalid TOML") as info:
+    with pytest.raises(ModelError, match="not valid TOML") as info:
         load_grain_model(p)
-    assert str(info.value).startswith(f"{p}:1:7: invalid TOML: ")  # file:line:column
+    assert str(info.value).startswith(f"{p}:1:7: not valid TOML: ")  # file:line:column
     with pytest.raises(ModelError, match="preset"):
         load_preset("gold-grain")
     with pytest.raises(ModelError, match="lambda_prime"):
