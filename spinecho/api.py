@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["load_sequence", "load_model", "simulate", "measure", "measure_chi", "fit",
-           "split_sets"]
+__all__ = ["load_sequence", "load_model", "simulate", "measure", "measure_run", "measure_chi",
+           "fit", "split_sets"]
 
 
 def load_sequence(source):
@@ -271,7 +271,8 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
     averages, retries : int
         Shots averaged per point and phase step; retries of a timed-out point.
     reference_frequency : float, optional
-        Demodulation reference (Hz); default the sequence's ``f_ref``, else its carrier.
+        Demodulation reference (Hz); default (None or -1) the sequence's ``f_ref``, else
+        :meth:`sequences.Schedule.carrier`.
     repetition_time : float
         Shot period (s) for the duty-cycle limit and trigger pacing (0: the lab's).
     resume : bool
@@ -284,6 +285,18 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
     echo.result.EchoResult
         The measured echoes (``kind = "measured"``), as saved in the run folder.
     """
+    return measure_run(sequence, lab, run_dir, values=values, sweep=sweep, averages=averages,
+                       retries=retries, reference_frequency=reference_frequency,
+                       repetition_time=repetition_time, resume=resume,
+                       progress=progress).echo_result()
+
+
+def measure_run(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 1,
+                retries: int = 2, reference_frequency: float | None = None,
+                repetition_time: float = 0.0, resume: bool = False, progress: bool = False):
+    """:func:`measure`, returning the finished :class:`instruments.procedure.EchoProcedure`
+    (its ``schedules``, ``data``, ``n_measured``, ``store`` and ``echo_result()``): what
+    ``spinecho measure`` reports from. Parameters as :func:`measure`."""
     from instruments.measure import run_measurement
     from sequences.bind import assignment_text
 
@@ -292,13 +305,11 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
         sets = list(values)
     else:
         sets = [assignment_text(seq, k, v) for k, v in (values or {}).items()]
-    proc = run_measurement(str(sequence), lab, run_dir, sets=sets,
-                           sweeps=_sweep_specs(sweep, seq),
-                           averages=averages, retries=retries,
-                           reference_frequency=-1.0 if reference_frequency is None
-                           else float(reference_frequency),
+    f_ref = -1.0 if reference_frequency is None else float(reference_frequency)
+    return run_measurement(str(sequence), lab, run_dir, sets=sets,
+                           sweeps=_sweep_specs(sweep, seq), averages=averages,
+                           retries=retries, reference_frequency=f_ref,
                            repetition_time=repetition_time, resume=resume, progress=progress)
-    return proc.echo_result()
 
 
 def measure_chi(lab, model, run_dir, *, progress: bool = False, on_point=None, **options):
@@ -347,18 +358,28 @@ def fit(runs, sequence, model, free, *, out_dir=None, values=None, parameter=Non
         Grains simulated per evaluation.
     per_run : sequence of str
         Read-out parameters with one copy per run.
-    progress : bool
-        Show progress.
+    progress : bool or callable
+        Show progress (True: the simulation count and cost on stderr), or a function
+        called with ``(n_simulations, cost)``.
 
     Returns
     -------
     echo.fit.FitResult
-        Parameters with uncertainties, curves, convergence report.
+        Parameters with uncertainties, curves, convergence report; with ``out_dir``,
+        ``meta["files"]`` names the report files written.
     """
     from echo.fit.compare import compare
 
-    result, _files = compare(runs, sequence, model, free, out_dir, parameter=parameter,
-                             observable=observable, engine=engine, n_samples=n_samples,
-                             per_dataset=tuple(per_run), sets=dict(values or {}),
-                             progress=progress)
+    if progress is True:
+        import sys
+
+        def progress(n_sims, cost):
+            print(f"\rsimulations: {n_sims}, cost {cost:.4g}", end="", file=sys.stderr,
+                  flush=True)
+    result, files = compare(runs, sequence, model, free, out_dir, parameter=parameter,
+                            observable=observable, engine=engine, n_samples=n_samples,
+                            per_dataset=tuple(per_run), sets=dict(values or {}),
+                            progress=progress or None)
+    if files:
+        result.meta["files"] = files
     return result

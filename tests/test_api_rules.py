@@ -264,3 +264,47 @@ def test_api_errors_are_spinecho_errors(files):
         warnings.simplefilter("ignore")
         with pytest.raises(SpinechoError, match="engine"):
             spinecho.simulate(str(seq), str(model), engine="warp")
+
+
+# ------------------------------------------------------- the CLI is a thin wrapper
+def test_measure_and_compare_commands_go_through_the_api(monkeypatch, tmp_path, capsys):
+    """`spinecho measure` calls spinecho.api.measure_run and `spinecho compare` calls
+    spinecho.api.fit (what `import spinecho` gives), with the flags as arguments."""
+    from types import SimpleNamespace
+
+    import spinecho.api as api
+    from spinecho.cli import main
+
+    seen = {}
+
+    def fake_measure_run(sequence, lab, run_dir, **kw):
+        seen["measure"] = (sequence, str(lab), str(run_dir), kw)
+        return SimpleNamespace(data={0: 1}, schedules=[1, 2], n_measured=1,
+                               store=SimpleNamespace(result=tmp_path / "r.nc"))
+
+    def fake_fit(runs, sequence, model, free, **kw):
+        seen["fit"] = (runs, sequence, str(model), free, kw)
+        table = tmp_path / "parameters.txt"
+        table.write_text("")
+        summary = tmp_path / "summary.json"
+        summary.write_text("{}")
+        return SimpleNamespace(success=True, meta={"files": {"json": summary, "table": table}},
+                               table=lambda: "fit table")
+
+    monkeypatch.setattr(api, "measure_run", fake_measure_run)
+    monkeypatch.setattr(api, "fit", fake_fit)
+    lab = ROOT / "examples" / "lab_virtual.toml"
+    assert main(["measure", "hahn", "--lab", str(lab), "--set", "tau=3us", "--averages", "2",
+                 "-o", str(tmp_path / "run"), "--no-progress"]) == 0
+    seq, lab_arg, run_dir, kw = seen["measure"]
+    assert (seq, lab_arg) == ("hahn", str(lab)) and kw["values"] == ["tau=3us"]
+    assert kw["averages"] == 2 and kw["reference_frequency"] == -1.0
+    assert "1 of 2 points" in capsys.readouterr().out
+    assert main(["compare", str(tmp_path / "run"), "--sequence", "hahn", "--model",
+                 str(ROOT / "examples" / "simple.toml"), "--fit", "sigma,tau_c", "-o",
+                 str(tmp_path / "rep"), "--set", "f=4MHz", "--per-run", "phase",
+                 "--no-progress"]) == 0
+    runs, seq, _, free, kw = seen["fit"]
+    assert free == "sigma,tau_c" and kw["per_run"] == ["phase"]
+    assert kw["values"] == {"f": "4MHz"} and kw["progress"] is False
+    assert "fit table" in capsys.readouterr().out

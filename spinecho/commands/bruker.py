@@ -41,11 +41,11 @@ def register(subparsers) -> None:
     e.set_defaults(func=run_export)
 
     q = sub.add_parser("pulsespel", help="export a sequence as PulseSPEL (.exp + .def)")
-    q.add_argument("sequence", metavar="SEQ", help="a .seq file or a library name (hahn)")
-    q.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter, e.g. --set tau=5us (repeatable)")
-    q.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
-                   help="name=start:stop:step | name=lin(a,b,n) (at most two; the last is x)")
+    from spinecho.params_option import add_sequence_argument, add_set_option, add_sweep_option
+
+    add_sequence_argument(q)
+    add_set_option(q)
+    add_sweep_option(q)
     from spinecho.params_option import add_params_option
 
     add_params_option(q)

@@ -12,11 +12,11 @@ import math
 def register(subparsers) -> None:
     p = subparsers.add_parser("check", help="resolve a pulse sequence and validate it",
                               description=__doc__)
-    p.add_argument("sequence", metavar="SEQ", help="a .seq file or a library name (hahn)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter, e.g. --set tau=5us (repeatable)")
-    p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
-                   help="name=start:stop:step | name=v1,v2 | name=lin(a,b,n) (repeatable)")
+    from spinecho.params_option import add_sequence_argument, add_set_option, add_sweep_option
+
+    add_sequence_argument(p)
+    add_set_option(p)
+    add_sweep_option(p)
     p.add_argument("--hardware", metavar="FILE.toml", help="hardware profile to validate "
                    "against")
     from spinecho.params_option import add_params_option

@@ -53,8 +53,9 @@ def register(subparsers) -> None:
                    help="report folder")
     p.add_argument("--json", action="store_true", help="print the JSON summary on stdout")
     p.add_argument("--parameter", help="the swept sequence parameter (default: the run's)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="sequence parameter values (added to the run's own --set values)")
+    from spinecho.params_option import add_set_option
+
+    add_set_option(p, help="sequence parameter values (added to the run's own --set values)")
     p.add_argument("--per-run", default="", metavar="NAMES",
                    help="read-out parameters with one copy per run, e.g. baseline,phase")
     p.add_argument("--observable", choices=("auto", "amplitude", "signal", "windows"),
@@ -79,8 +80,9 @@ def _pair(text: str, what: str) -> tuple[float, float]:
 
 
 def run(args) -> int:
-    from echo.fit.compare import compare
+    """Model fits: a thin wrapper over :func:`spinecho.fit` (the same rules)."""
     from sequences.bind import parse_assignments
+    from spinecho.api import fit as fit_runs
     from spinecho.cli import UserError
 
     if Path(args.output).exists() and not Path(args.output).is_dir():  # before fitting
@@ -96,18 +98,14 @@ def run(args) -> int:
         raise UserError(f"compare: {', '.join(missing)} required for a model fit "
                         "(or choose an empirical --kind)")
 
-    sets = parse_assignments(args.sets)
-    per = [s.strip() for s in args.per_run.split(",") if s.strip()]
-    progress = None
-    if not args.no_progress and not args.json:
-        def progress(n_sims, cost):
-            print(f"\rsimulations: {n_sims}, cost {cost:.4g}", end="", file=sys.stderr,
-                  flush=True)
-    fit, files = compare(args.runs, args.sequence, args.model, args.fit, args.output,
-                         parameter=args.parameter, observable=args.observable,
-                         engine=args.engine, n_samples=args.samples, per_dataset=per,
-                         sets=sets, progress=progress)
-    if progress is not None:
+    progress = not args.no_progress and not args.json
+    fit = fit_runs(args.runs, args.sequence, args.model, args.fit, out_dir=args.output,
+                   values=parse_assignments(args.sets), parameter=args.parameter,
+                   observable=args.observable, engine=args.engine, n_samples=args.samples,
+                   per_run=[s.strip() for s in args.per_run.split(",") if s.strip()],
+                   progress=progress)
+    files = fit.meta["files"]
+    if progress:
         print(file=sys.stderr)
     moment_text = _moment(args, fit, files)
     if args.json:

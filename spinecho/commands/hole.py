@@ -115,8 +115,9 @@ def register(subparsers) -> None:
                         "they need wait > window/2)")
     w.add_argument("--waits", metavar="T1,T2,...",
                    help="a refilling series (>= 4 waits): fit σ, τc of OU bias noise")
-    s.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="model field (environment.noise[0].sigma=2e4)")
+    from spinecho.params_option import add_set_option
+
+    add_set_option(s, help="model field (environment.noise[0].sigma=2e4)")
     s.add_argument("-o", "--output", required=True, type=Path, metavar="DIR")
     s.add_argument("--json", action="store_true", help="print the analysis as JSON")
     s.set_defaults(func=run_simulate)

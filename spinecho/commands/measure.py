@@ -9,22 +9,22 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("measure", help="measure a sequence on the lab's instruments")
-    p.add_argument("sequence", help="sequence file (.seq) or library name (e.g. hahn)")
+    from spinecho.params_option import add_sequence_argument, add_set_option, add_sweep_option
+
+    add_sequence_argument(p)
     p.add_argument("--lab", required=True, type=Path, help="lab TOML file")
     from spinecho.params_option import add_params_option
 
     add_params_option(p)
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter, e.g. --set tau=5us (repeatable)")
-    p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
-                   help="sweep a parameter: 'tau=lin(1us, 10us, 10)', 'tau=1us:5us:1us' "
-                        "or 'tau=1us,2us' (repeatable; the last is innermost)")
+    add_set_option(p)
+    add_sweep_option(p)
     p.add_argument("--averages", type=int, default=1,
                    help="software repetitions of the phase cycle per point (default 1)")
     p.add_argument("--retries", type=int, default=2,
                    help="retries of a timed-out acquisition before aborting (default 2)")
     p.add_argument("--reference-frequency", type=float, default=-1.0, metavar="HZ",
-                   help="demodulation frequency in Hz (default: the pulses' carrier)")
+                   help="demodulation frequency in Hz (default: the sequence's f_ref, "
+                        "else the carrier of the first pulse that plays)")
     p.add_argument("--repetition-time", type=float, default=0.0, metavar="S",
                    help="shot period in s: the duty-cycle limit is checked against it and "
                         "averaging triggers are paced by it (default: the waveform length)")
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-
+    """A thin wrapper over :func:`spinecho.api.measure_run` (:func:`spinecho.measure`)."""
     from instruments.procedure import check_options
 
     check_options(averages=args.averages, retries=args.retries,  # before anything runs
@@ -45,7 +45,8 @@ def run(args) -> int:
                   repetition_time=args.repetition_time)
     import sys
 
-    from instruments.measure import RunTerminated, run_measurement
+    from instruments.measure import RunTerminated
+    from spinecho.api import measure_run
 
     sets = args.sets
     if args.params is not None:
@@ -55,12 +56,11 @@ def run(args) -> int:
 
         sets = merged_sets(args, with_sweep_options(load(args.sequence), args.sweeps))
     try:
-        proc = run_measurement(args.sequence, args.lab, args.output, sets=sets,
-                               sweeps=args.sweeps, averages=args.averages,
-                               retries=args.retries,
-                               reference_frequency=args.reference_frequency,
-                               repetition_time=args.repetition_time, resume=args.resume,
-                               progress=not args.no_progress)
+        proc = measure_run(args.sequence, args.lab, args.output, values=sets,
+                           sweep=args.sweeps, averages=args.averages, retries=args.retries,
+                           reference_frequency=args.reference_frequency,
+                           repetition_time=args.repetition_time, resume=args.resume,
+                           progress=not args.no_progress)
     except BaseException as exc:
         stop = getattr(exc, "spinecho_stop", "")
         if not stop:

@@ -13,7 +13,9 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser("plan", help="averages and time for a target echo SNR",
                               description=__doc__)
-    p.add_argument("sequence", metavar="SEQ", help="a .seq file or a library name (hahn)")
+    from spinecho.params_option import add_sequence_argument, add_set_option, add_sweep_option
+
+    add_sequence_argument(p)
     p.add_argument("--model", required=True, type=Path, help="model TOML file")
     p.add_argument("--lab", required=True, type=Path,
                    help="lab TOML file (digitizer sample rate and on-scope averages)")
@@ -23,8 +25,8 @@ def register(subparsers) -> None:
     from spinecho.params_option import add_params_option
 
     add_params_option(p)
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC")
+    add_set_option(p)
+    add_sweep_option(p)
     p.add_argument("--repetition-time", type=float, default=0.0, metavar="S",
                    help="shot period in s (default: the played length of one shot)")
     p.add_argument("--json", action="store_true", help="JSON on stdout")

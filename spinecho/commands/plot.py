@@ -9,9 +9,10 @@ from __future__ import annotations
 def register(subparsers) -> None:
     p = subparsers.add_parser("plot", help="timing diagram of a pulse sequence",
                               description=__doc__)
-    p.add_argument("sequence", metavar="SEQ", help="a .seq file or a library name (hahn)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter, e.g. --set tau=5us (repeatable)")
+    from spinecho.params_option import add_sequence_argument, add_set_option
+
+    add_sequence_argument(p)
+    add_set_option(p)
     p.add_argument("--step", type=int, default=None, metavar="K",
                    help="show the phases of phase-cycle step K (1-based); default: all")
     p.add_argument("-o", "--output", default="timing.png", metavar="PNG",

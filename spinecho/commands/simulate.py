@@ -52,7 +52,9 @@ class _InitialStates:
 def register(subparsers) -> None:
     p = subparsers.add_parser("simulate", help="simulate the echo of a sequence on a model",
                               description=__doc__)
-    p.add_argument("sequence", metavar="SEQ", help="a .seq file or a library name (hahn)")
+    from spinecho.params_option import add_sequence_argument, add_set_option, add_sweep_option
+
+    add_sequence_argument(p)
     p.add_argument("--model", required=True, metavar="MODEL.toml", help="sample model file")
     p.add_argument("--engine", choices=("fast", "qutip"), default="fast")
     p.add_argument("--frame", choices=("lab", "rwa"), default="lab",
@@ -63,10 +65,9 @@ def register(subparsers) -> None:
     from spinecho.params_option import add_params_option
 
     add_params_option(p)
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="sequence parameter (tau=5us) or model field (environment.t1=1e-3)")
-    p.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SPEC",
-                   help="name=start:stop:step | name=v1,v2 | name=lin(a,b,n) (repeatable)")
+    add_set_option(p, help="sequence parameter (tau=5us) or model field (sigma=2e4, "
+                           "environment.t1=1e-3)")
+    add_sweep_option(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local process pool with N workers")

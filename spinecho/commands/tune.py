@@ -30,8 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--repetition-time", type=float, default=1e-4, metavar="S",
                    help="shot period in s (default 1e-4; make it several T1): the duty-cycle "
                         "limit is checked against it and triggers are paced by it")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra parameter for every step, e.g. --set f=4.1MHz")
+    from spinecho.params_option import add_set_option
+
+    add_set_option(p, help="extra parameter for every step, e.g. --set f=4.1MHz")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
