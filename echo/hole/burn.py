@@ -228,16 +228,16 @@ class RabiCalibration:
     def from_tune(cls, path, *, f: float, full_scale: float = 1e-6) -> RabiCalibration:
         """From ``spinecho tune``'s tuned.toml: ``[params] amp`` and ``[tune]
         rabi_frequency_hz``; ``f`` is the carrier the nutation was measured on."""
-        import tomllib
-        from pathlib import Path
+        from sequences.config import read_toml
 
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-            amp = float(data["params"]["amp"])
-            rabi = float(data["tune"]["rabi_frequency_hz"])
+            data = read_toml(path, error=ModelError)
         except FileNotFoundError:
             raise ModelError(f"{path}: no such calibration file") from None
-        except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError, OSError) as exc:
+        try:
+            amp = float(data["params"]["amp"])
+            rabi = float(data["tune"]["rabi_frequency_hz"])
+        except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path}: not a tune file with [params] amp and [tune] "
                              f"rabi_frequency_hz ({exc})") from None
         return cls(rabi, amp, f, full_scale)
