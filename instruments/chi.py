@@ -55,7 +55,8 @@ from pathlib import Path
 import numpy as np
 
 from instruments.errors import InstrumentError, LimitViolation
-from instruments.procedure import OptionError, RunDirError
+from instruments.procedure import OptionError
+from instruments.runstore import RunDirError
 from sequences.config import setting, validate
 from sequences.units import MU_B_OVER_HBAR
 
@@ -250,7 +251,7 @@ def measure_chi(lab_file, model_file, run_dir, options: ChiOptions | None = None
     from echo.modelfile import load_model
     from instruments.lab import connect, idn_problem, load_lab
     from instruments.measure import stop_signals
-    from instruments.procedure import lab_snapshot
+    from instruments.runstore import lab_snapshot
 
     opts = options or ChiOptions()
     lab_config = load_lab(lab_file)
