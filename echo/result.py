@@ -34,11 +34,9 @@ round trip is lossless (``Dataset.identical``). Loading never unpickles anything
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -328,7 +326,7 @@ class EchoResult:
         ds.attrs = _encode_attrs(ds.attrs)
         for name in ds.variables:
             ds.variables[name].attrs = _encode_attrs(ds.variables[name].attrs)
-        with _distributed_hidden():
+        with duckarrays.dask_hidden():
             ds.to_netcdf(path, engine="h5netcdf")
         return path
 
@@ -471,23 +469,6 @@ def window_gaps(x, y, window) -> tuple[np.ndarray, np.ndarray]:
     cut = np.flatnonzero(np.diff(np.asarray(window)) != 0) + 1
     return (np.insert(np.asarray(x, float), cut, np.nan),
             np.insert(np.asarray(y, float), cut, np.nan))
-
-
-@contextlib.contextmanager
-def _distributed_hidden():
-    """Hide an installed but unimported dask.distributed while xarray writes a result:
-    ``to_netcdf`` asks dask for its scheduler, and dask looks for a distributed client by
-    importing dask.distributed (seconds of start-up). Without that module imported there
-    can be no client, so the answer ("no distributed scheduler") is the same."""
-    if "distributed" in sys.modules:
-        yield
-        return
-    sys.modules["distributed"] = None  # `import distributed` raises ImportError
-    try:
-        yield
-    finally:
-        if "distributed" in sys.modules and sys.modules["distributed"] is None:
-            del sys.modules["distributed"]
 
 
 def _encode_attrs(attrs: dict) -> dict:

@@ -1,6 +1,6 @@
-"""echo.duckarrays: building and saving a result of numpy arrays imports neither
-dask.array nor pint (seconds of start-up), and xarray still recognises a dask array once
-dask.array has been imported."""
+"""echo.duckarrays: building and saving a result of numpy arrays imports neither dask
+nor pint (seconds of start-up), and xarray still recognises a dask array once dask.array
+has been imported, and writes it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from echo.result import EchoResult
 import xarray as xr
 ds = xr.Dataset({{"a": (("x",), np.arange(3.0) + 1j)}}, coords={{"x": np.arange(3)}})
 EchoResult(ds).save({str(tmp_path / "r.nc")!r})
-bad = [m for m in ("dask.array", "pint") if m in sys.modules]
+bad = [m for m in ("dask", "dask.array", "pint", "distributed") if m in sys.modules]
 assert not bad, bad
 """)
 
@@ -50,3 +50,32 @@ def test_install_is_idempotent_and_keeps_a_real_probe():
     first = pycompat._cached_duck_array_modules["dask"]
     assert duckarrays.install()
     assert pycompat._cached_duck_array_modules["dask"] is first
+
+
+def test_dask_backed_result_still_written_and_read(tmp_path):
+    """With dask imported nothing is hidden: a dask-backed variable is written as xarray
+    writes it and reads back equal."""
+    _run(f"""
+import numpy as np
+import dask.array as da
+import xarray as xr
+from echo.result import EchoResult
+ds = xr.Dataset({{"a": (("x",), da.arange(6.0, chunks=3))}}, coords={{"x": np.arange(6)}})
+path = {str(tmp_path / "d.nc")!r}
+EchoResult(ds).save(path)
+back = EchoResult.load(path).dataset
+assert np.array_equal(back["a"].values, np.arange(6.0)), back
+""")
+
+
+def test_is_dask_collection_short_cut_agrees_with_dask():
+    import dask.array as da
+    import numpy as np
+    from dask.base import is_dask_collection as dask_answer
+    from xarray.namedarray import utils
+
+    import echo.result  # noqa: F401  (installs the short cut)
+
+    assert getattr(utils.is_dask_collection, "_no_dask_import", False)
+    for x in (np.ones(3), 1.0, "a", np.ndarray, da.ones(3), da.ones(3).sum(), da.Array):
+        assert utils.is_dask_collection(x) == dask_answer(x), x
