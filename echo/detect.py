@@ -171,6 +171,14 @@ def demodulate(volts, times, f_ref: float | None) -> np.ndarray:
     return 2.0 * v * np.exp(-2j * np.pi * float(f_ref) * np.asarray(times, dtype=float))
 
 
+def redemodulate(z, times, f_from: float, f_to: float) -> np.ndarray:
+    """A trace demodulated at ``f_from`` moved to the reference ``f_to`` (Hz):
+    z·exp(−i 2π (f_to − f_from) t), ``times`` absolute in the shot (s). Exact for
+    :func:`demodulate` (no low-pass filter in between)."""
+    t = np.asarray(times, dtype=float)
+    return np.asarray(z, complex) * np.exp(-2j * np.pi * (float(f_to) - float(f_from)) * t)
+
+
 def phase_cycle(trace, receiver) -> np.ndarray:
     """The phase-cycled signal (1/n) Σ_k receiver[k] · trace[k] of a (n_steps, n_t) trace
     (the receiver convention of :class:`sequences.Schedule`)."""

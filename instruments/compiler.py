@@ -42,6 +42,7 @@ from instruments.errors import CompileError, LimitViolation
 from instruments.lab import LabConfig
 from instruments.safety import SafetyReport, check_limits, sample_range
 from sequences import shapes
+from sequences.errors import ScheduleError
 
 DAC_MAX = 32767
 SEQUENCE_NAME = "spinecho"
@@ -173,18 +174,15 @@ def _model(awg_cfg):
 
 
 def _field_channel(schedule, awg_cfg) -> str:
-    fields = [c.name for c in schedule.channels_of("field")]
-    if awg_cfg.field_channel is not None:
-        if awg_cfg.field_channel not in fields:
-            raise CompileError(f"awg.field_channel {awg_cfg.field_channel!r} is not a field "
-                               f"channel of the schedule (field channels: "
-                               f"{', '.join(fields) or 'none'})", "awg")
-        name = awg_cfg.field_channel
-    elif len(fields) == 1:
-        name = fields[0]
-    else:
-        raise CompileError(f"the schedule has {len(fields)} field channels "
-                           f"({', '.join(fields) or 'none'}); set awg.field_channel", "awg")
+    """The channel the AWG plays: :meth:`sequences.Schedule.field_channel` of the lab's
+    ``awg.field_channel`` (the one rule), which must exist; pulses elsewhere are refused."""
+    try:
+        name = schedule.field_channel(awg_cfg.field_channel)
+    except ScheduleError as exc:  # not a field channel, or several and none chosen
+        raise CompileError(f"{exc}; set awg.field_channel to one of the schedule's field "
+                           "channels", "awg") from None
+    if name is None:
+        raise CompileError("the schedule has no field channel; set awg.field_channel", "awg")
     stray = sorted({repr(p.channel) for p in schedule.pulses if p.channel != name})
     if stray:
         raise CompileError(f"pulses on field channel(s) {', '.join(stray)} have no AWG "

@@ -260,6 +260,8 @@ def redemodulated_amplitude(result, f_old: float, f_new, window: int = 0) -> np.
     carrier was demodulated at one fixed frequency (e.g. the burn carrier of a
     hole-burning run); the simulation itself demodulates at each point's ``f_ref``
     (:func:`echo.simulate.point_detection`), so this serves checks and old results."""
+    from echo.detect import redemodulate
+
     ds = result.dataset
     sig = ds["signal"].values
     t = ds["shot_time"].values if "shot_time" in ds else np.broadcast_to(
@@ -269,7 +271,7 @@ def redemodulated_amplitude(result, f_old: float, f_new, window: int = 0) -> np.
     out = np.empty(sig.shape[0], complex)
     for p in range(sig.shape[0]):
         sel = (win[p] == window) & np.isfinite(sig[p])
-        z = sig[p][sel] * np.exp(-2j * math.pi * (f_new[p] - f_old) * t[p][sel])
+        z = redemodulate(sig[p][sel], t[p][sel], f_old, f_new[p])
         out[p] = z.mean() if z.size else np.nan
     return out
 
