@@ -57,7 +57,7 @@ import numpy as np
 from instruments.errors import InstrumentError, LimitViolation
 from instruments.procedure import OptionError
 from instruments.runstore import RunDirError
-from sequences.config import setting, validate
+from sequences.config import from_options, setting, validate
 from sequences.units import MU_B_OVER_HBAR
 
 __all__ = ["ChiOptions", "ChiCalibration", "ChiRun", "measure_chi", "check_chi",
@@ -93,14 +93,7 @@ class ChiOptions:
 def check_options(**options) -> ChiOptions:
     """:class:`ChiOptions` from keyword options; a bad one raises :class:`OptionError`
     naming the command-line flag and the value."""
-    try:
-        return ChiOptions(**options)
-    except OptionError as exc:
-        text = str(exc)
-        name = text.split(":", 1)[0]
-        if name in options:
-            text = f"--{name.replace('_', '-')}" + text[len(name):]
-        raise OptionError(text) from None
+    return from_options(ChiOptions, options, error=OptionError)
 
 
 def frequencies(opts: ChiOptions) -> np.ndarray:

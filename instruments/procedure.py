@@ -67,7 +67,7 @@ from instruments.errors import InstrumentError
 from instruments.playback import TriggerPacer, play_program
 from instruments.readout import reduce_records, reference_frequency
 from instruments.runstore import COLUMNS, PointData, RunStore, lab_snapshot
-from sequences.config import setting, validate
+from sequences.config import from_options, setting, validate
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,7 @@ def check_options(**options) -> dict:
     (:class:`MeasureOptions`); returns them converted. NaN, inf, values out of range and
     non-integers where an integer is needed raise :class:`OptionError` naming the
     command-line flag and the value."""
-    try:
-        opts = MeasureOptions(**options)
-    except OptionError as exc:
-        text = str(exc)
-        name = text.split(":", 1)[0]
-        if name in options:
-            text = f"--{name.replace('_', '-')}" + text[len(name):]
-        raise OptionError(text) from None
-    return dataclasses.asdict(opts)
+    return dataclasses.asdict(from_options(MeasureOptions, options, error=OptionError))
 
 
 # ------------------------------------------------------------------------- procedure

@@ -70,7 +70,7 @@ from typing import Any
 from sequences.errors import SpinechoError
 
 __all__ = ["ConfigError", "Spec", "setting", "validate", "from_table", "describe",
-           "check_value", "known_keys", "read_toml", "loads_toml"]
+           "check_value", "known_keys", "read_toml", "loads_toml", "from_options"]
 
 _META = "spinecho.config"
 _NOVALUE = object()
@@ -395,3 +395,17 @@ def loads_toml(text: str, filename: str = "<toml>", *,
 
         where, detail = toml_error_parts(filename, exc, text)
         raise error(f"{where}: not valid TOML: {detail}") from None
+
+
+def from_options(cls, options: Mapping[str, Any], *, error: type[Exception] = ConfigError):
+    """``cls(**options)`` for command-line options: a bad option raises ``error`` whose
+    message names the flag (``--repetition-time: must be >= 0.0, got -1``) rather than the
+    field."""
+    try:
+        return cls(**options)
+    except error as exc:
+        text = str(exc)
+        name = text.split(":", 1)[0]
+        if name in options:
+            text = f"--{name.replace('_', '-')}" + text[len(name):]
+        raise error(text) from None

@@ -142,7 +142,9 @@ class DelayEl:
 
 
 @dataclass(frozen=True)
-class DetectEl:
+class _SpanEl:
+    """An element that occupies ``duration`` on a channel (default: the one of its kind)."""
+
     duration: Expr
     channel: str = ""
     label: str = ""
@@ -150,11 +152,13 @@ class DetectEl:
 
 
 @dataclass(frozen=True)
-class MarkerEl:
-    duration: Expr
-    channel: str = ""
-    label: str = ""
-    pos: Pos | None = field(default=None, compare=False, repr=False)
+class DetectEl(_SpanEl):
+    """``detect(duration, ...)``: a detection window."""
+
+
+@dataclass(frozen=True)
+class MarkerEl(_SpanEl):
+    """``marker(duration, ...)``: a TTL marker."""
 
 
 @dataclass(frozen=True)
