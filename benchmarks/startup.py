@@ -1,7 +1,8 @@
 """Start-up of the command line (issue 14, item 4). Run: ``python benchmarks/startup.py
 [--repeat N] [--cold-repeat N]``.
 
-Each figure is the median wall time of N runs, each in a fresh process, side by side:
+Each figure is the median wall time of N runs, each in a fresh process, side by side, with
+the median CPU time (user + system) of the same runs, which depends less on the load:
 
 1. ``spinecho --help``;
 2. warm ``spinecho simulate hahn --model examples/simple.toml -o R.nc`` (the kernels'
@@ -13,15 +14,17 @@ Each figure is the median wall time of N runs, each in a fresh process, side by 
 4. the same with the shipped cache turned off (``SPINECHO_KERNEL_SEED=0``): numba
    compiles the kernel this command needs; the compile fraction is (4 − 2) / 4.
 
-The machine's load average is printed before and after: wall times on a shared machine
-grow with it. The numba target (CPU) is printed too: the shipped cache only serves the CPU
-it was built for (elsewhere row 3 compiles, like row 4).
+``--before REV`` adds a column for the code of an earlier commit, run the same way in the
+same environment. The machine's load average is printed before and after: wall times on
+a shared machine grow with it. The numba target (CPU) is printed too: the shipped cache
+only serves the CPU it was built for (elsewhere row 3 compiles, like row 4).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,20 +45,54 @@ def _env(**extra) -> dict:
     return env
 
 
-def _timed(cmd, env, cwd) -> float:
-    t0 = time.perf_counter()
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(cmd, env, cwd) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run; CPU = user + system of the child."""
+    c0, t0 = _cpu(), time.perf_counter()
     p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return wall
+    return wall, cpu
 
 
-def _fresh_tree(where: Path) -> Path:
-    for name in PACKAGES:
-        shutil.copytree(ROOT / name, where / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.nc"))
+def _fresh_tree(where: Path, rev: str | None = None) -> Path:
+    """The code as a fresh install has it: a copy of the working tree (or of commit
+    ``rev``) without any ``__pycache__``."""
+    where.mkdir(parents=True)
+    if rev is None:
+        for name in PACKAGES:
+            shutil.copytree(ROOT / name, where / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.nc"))
+    else:
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", rev, *PACKAGES],
+                             check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(where)], input=tar, check=True)
     return where
+
+
+def _rows(tmp: Path, rev: str | None, repeat: int, cold_repeat: int) -> dict:
+    cli = [sys.executable, "-m", "spinecho"]
+    out = tmp / "r.nc"
+    rows = {}
+    tree = _fresh_tree(tmp / "warm" / "tree", rev)
+    warm_env = _env(NUMBA_CACHE_DIR=str(tmp / "warm" / "cache"), PYTHONPATH=str(tree))
+    rows["help"] = [_timed(cli + ["--help"], warm_env, tmp) for _ in range(repeat)]
+    _timed(cli + _simulate_args(out), warm_env, tmp)  # fills the warm caches
+    rows["warm"] = [_timed(cli + _simulate_args(out), warm_env, tmp) for _ in range(repeat)]
+    for label, extra in (("fresh", {}), ("jit", {"SPINECHO_KERNEL_SEED": "0"})):
+        ts = []
+        for i in range(cold_repeat):
+            run = tmp / f"{label}{i}"
+            tree = _fresh_tree(run / "tree", rev)
+            env = _env(NUMBA_CACHE_DIR=str(run / "cache"), PYTHONPATH=str(tree), **extra)
+            ts.append(_timed(cli + _simulate_args(out), env, run))
+        rows[label] = ts
+    return rows
 
 
 def _simulate_args(out: Path) -> list[str]:
@@ -63,9 +100,11 @@ def _simulate_args(out: Path) -> list[str]:
             "-o", str(out)]
 
 
-def _fmt(ts) -> str:
-    return (f"{statistics.median(ts):6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f}, "
-            f"n={len(ts)})")
+def _fmt(runs) -> str:
+    ts = [w for w, _ in runs]
+    cpu = statistics.median(c for _, c in runs)
+    return (f"{statistics.median(ts):.2f} s ({min(ts):.2f}-{max(ts):.2f}, {len(ts)}) "
+            f"cpu {cpu:.2f}")
 
 
 def main(argv=None) -> int:
@@ -73,6 +112,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7, help="runs of rows 1-2 (default 7)")
     ap.add_argument("--cold-repeat", type=int, default=5,
                     help="runs of rows 3-4, each from scratch (default 5)")
+    ap.add_argument("--before", metavar="REV",
+                    help="also measure the code of git commit REV (same environment), "
+                         "side by side")
     a = ap.parse_args(argv)
 
     from echo.engines import kernel_cache
@@ -85,34 +127,23 @@ def main(argv=None) -> int:
           f"target {target['cpu']}; shipped kernel cache built for {seed_cpu}, "
           f"{'current' if seed_ok else 'STALE (rebuild it)'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    cli = [sys.executable, "-m", "spinecho"]
+    columns = {"now": None, **({a.before: a.before} if a.before else {})}
     rows = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        cache = tmp / "warm_cache"
-        warm_env = _env(NUMBA_CACHE_DIR=str(cache))
-        out = tmp / "r.nc"
-        rows["help"] = [_timed(cli + ["--help"], warm_env, tmp) for _ in range(a.repeat)]
-        _timed(cli + _simulate_args(out), warm_env, tmp)  # fills the warm cache
-        rows["warm"] = [_timed(cli + _simulate_args(out), warm_env, tmp)
-                        for _ in range(a.repeat)]
-        for label, extra in (("fresh", {}), ("jit", {"SPINECHO_KERNEL_SEED": "0"})):
-            ts = []
-            for i in range(a.cold_repeat):
-                run = tmp / f"{label}{i}"
-                tree = _fresh_tree(run / "tree")
-                env = _env(NUMBA_CACHE_DIR=str(run / "cache"), PYTHONPATH=str(tree), **extra)
-                ts.append(_timed(cli + _simulate_args(out),
-                                 env, run))
-            rows[label] = ts
-    med = {k: statistics.median(v) for k, v in rows.items()}
-    print(f"[1] spinecho --help                          {_fmt(rows['help'])}")
-    print(f"[2] warm spinecho simulate (target < 1 s)    {_fmt(rows['warm'])}")
-    print(f"[3] fresh install, empty numba cache (< 3 s) {_fmt(rows['fresh'])}")
-    print(f"[4] same, shipped cache off (numba compiles) {_fmt(rows['jit'])}")
-    print(f"compile time {med['jit'] - med['warm']:.2f} s = "
-          f"{(med['jit'] - med['warm']) / med['jit']:.0%} of [4]; "
-          f"[3] - [2] = {med['fresh'] - med['warm']:.2f} s (bytecode, cache copy and load)")
+    for name, rev in columns.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            rows[name] = _rows(Path(tmp), rev, a.repeat, a.cold_repeat)
+    labels = {"help": "[1] spinecho --help",
+              "warm": "[2] warm spinecho simulate (target < 1 s)",
+              "fresh": "[3] fresh install, empty numba cache (< 3 s)",
+              "jit": "[4] same, shipped cache off (numba compiles)"}
+    print(f"{'median wall (min-max, n), median CPU':45s}" + "".join(f"{n:>35s}" for n in columns))
+    for key, label in labels.items():
+        print(f"{label:45s}" + "".join(f"{_fmt(rows[n][key]):>35s}" for n in columns))
+    for name in columns:
+        med = {k: statistics.median(w for w, _ in v) for k, v in rows[name].items()}
+        print(f"{name}: compile time [4] - [2] = {med['jit'] - med['warm']:.2f} s = "
+              f"{(med['jit'] - med['warm']) / med['jit']:.0%} of [4]; [3] - [2] = "
+              f"{med['fresh'] - med['warm']:.2f} s (bytecode, cache copy and load)")
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
