@@ -285,6 +285,16 @@ def _status(ratio: float, margin: float) -> str:
     return "fail"
 
 
+def _geometry_row(mechanism: str, reference: str, coupling: str, condition: str,
+                  ratio: float, margin: float, applies: bool, why_not: str,
+                  values: dict) -> BudgetRow:
+    """A row of a mechanism that only one grain/substrate geometry has: its status and
+    margin when it ``applies``, else ``n/a`` with the reason ``why_not``."""
+    return BudgetRow(mechanism, reference, coupling, condition,
+                     _status(ratio, margin) if applies else "n/a",
+                     ratio if applies else None, "" if applies else why_not, values)
+
+
 def decoherence_budget(model: GrainModel) -> Budget:
     """Evaluate every mechanism of the paper for ``model``."""
     m = model
@@ -395,12 +405,10 @@ def decoherence_budget(model: GrainModel) -> Budget:
     # 5. Eq. 10 -------------------------------------------------------------------
     both = m.grain_conducting and m.substrate_conducting
     ratio = math.inf if alpha_b == 0 else 1.0 / alpha_b
-    rows.append(BudgetRow(
+    rows.append(_geometry_row(
         "electrons: metal grain, metal substrate", "Eq. 10",
-        f"α_b = (gS/k_F R0)² = {alpha_b:.2g}", "α_b ≪ 1",
-        _status(ratio, k) if both else "n/a", ratio if both else None,
-        "" if both else "not both conducting",
-        {"alpha_b": alpha_b, "kf_r0": kf_r0}))
+        f"α_b = (gS/k_F R0)² = {alpha_b:.2g}", "α_b ≪ 1", ratio, k, both,
+        "not both conducting", {"alpha_b": alpha_b, "kf_r0": kf_r0}))
 
     # 6. insulating grain, conducting substrate -----------------------------------------
     if alpha_s < 1.0:
@@ -410,12 +418,11 @@ def decoherence_budget(model: GrainModel) -> Budget:
     gamma_s = 2.0 * math.pi * alpha_s * kt_rad
     applies = m.substrate_conducting and not m.grain_conducting
     ratio = delta_r / gamma_s if gamma_s > 0 else math.inf
-    rows.append(BudgetRow(
+    rows.append(_geometry_row(
         "electrons: insulating grain, metal substrate", "α_s, Δ_r",
         f"α_s = {alpha_s:.2g}, Γ_s = {_fmt_hz(cyclic(gamma_s))}",
-        f"Γ_s ≪ Δ_r = {_fmt_hz(cyclic(delta_r))}",
-        _status(ratio, k) if applies else "n/a", ratio if applies else None,
-        "" if applies else "substrate insulating" if not m.substrate_conducting
+        f"Γ_s ≪ Δ_r = {_fmt_hz(cyclic(delta_r))}", ratio, k, applies,
+        "substrate insulating" if not m.substrate_conducting
         else "conducting grain: Eq. 10 applies",
         {"alpha_s": alpha_s, "gamma_s_hz": cyclic(gamma_s), "delta_r_hz": cyclic(delta_r)}))
 
@@ -434,12 +441,11 @@ def decoherence_budget(model: GrainModel) -> Budget:
     ratio = rhs / lhs
     x = level_k / kt_k
     alpha_bar = alpha_s / (1.0 + math.exp(x)) if x < 700 else 0.0
-    rows.append(BudgetRow(
+    rows.append(_geometry_row(
         "electrons: metal grain, insulating substrate", "Eq. 11",
         f"δε = D/S = {level_k:.3g} K, ᾱ_s = {alpha_bar:.2g}",
-        f"S kT/D = {lhs:.2g} ≪ 1/ln(2πg²S^⅔D/SΔ_r) = {rhs:.2g}",
-        _status(ratio, k) if applies else "n/a", ratio if applies else None,
-        "" if applies else "grain insulating" if not m.grain_conducting
+        f"S kT/D = {lhs:.2g} ≪ 1/ln(2πg²S^⅔D/SΔ_r) = {rhs:.2g}", ratio, k, applies,
+        "grain insulating" if not m.grain_conducting
         else "substrate conducting: Eq. 10 applies",
         {"level_spacing_k": level_k, "alpha_s_bar": alpha_bar, "lhs": lhs, "rhs": rhs,
          "delta_r_hz": cyclic(delta_r11)}))
