@@ -109,15 +109,22 @@ def is_swept(shape: str) -> bool:
     return shape in SWEPT
 
 
+def _sweep_params(shape: str, params: dict | None) -> tuple[float, float | None] | None:
+    """(span in Hz, beta for ``hs`` else None) of a swept shape; None when not swept."""
+    if not is_swept(shape):
+        return None
+    return _p(shape, params, "span"), (_p(shape, params, "beta") if shape == "hs" else None)
+
+
 def sweep_offset(shape: str, u, params: dict | None = None) -> np.ndarray:
     """Instantaneous frequency offset Δf (Hz) from the carrier at reduced time ``u``
     (0 for shapes that are not swept)."""
     u = np.asarray(u, dtype=float)
-    if not is_swept(shape):
+    sweep = _sweep_params(shape, params)
+    if sweep is None:
         return np.zeros_like(u)
-    span = _p(shape, params, "span")
-    if shape == "hs":
-        beta = _p(shape, params, "beta")
+    span, beta = sweep
+    if beta is not None:  # hs
         return 0.5 * span * np.tanh(beta * (2.0 * u - 1.0)) / math.tanh(beta)
     return span * (u - 0.5)
 
@@ -126,11 +133,11 @@ def sweep_phase(shape: str, u, params: dict | None, duration) -> np.ndarray:
     """φ(u) = 2π ∫ Δf dt from the pulse centre (rad), for a pulse of ``duration`` (s,
     scalar or array like ``u``): the carrier-phase term of a swept pulse."""
     u = np.asarray(u, dtype=float)
-    if not is_swept(shape):
+    sweep = _sweep_params(shape, params)
+    if sweep is None:
         return np.zeros_like(u)
-    span = _p(shape, params, "span")
-    if shape == "hs":
-        beta = _p(shape, params, "beta")
+    span, beta = sweep
+    if beta is not None:  # hs
         y = np.abs(beta * (2.0 * u - 1.0))
         log_cosh = y + np.log1p(np.exp(-2.0 * y)) - math.log(2.0)  # no overflow
         return math.pi * span * duration * log_cosh / (2.0 * beta * math.tanh(beta))
