@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-__all__ = ["LivePlot"]
+__all__ = ["LivePlot", "echo_point"]
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template",
                     "module://matplotlib_inline.backend_inline"}
@@ -98,3 +98,14 @@ class LivePlot:
             self.save()
         if self._plt is not None:
             self._plt.close(self.fig)
+
+
+def echo_point(pd) -> tuple[float, float, float | None]:
+    """(x, |amplitude|, σ) of a measured :class:`~instruments.runstore.PointData`: x the
+    first swept parameter (the point index without a sweep), σ = |amplitude|/SNR when the
+    point was averaged to a target."""
+    x = next(iter(pd.params.values()), float(pd.index))
+    amp = abs(pd.amplitude)
+    snr = getattr(pd, "snr", math.nan)
+    sigma = amp / snr if math.isfinite(snr) and snr > 0 else None
+    return float(x), float(amp), sigma

@@ -70,7 +70,9 @@ def stop_signals():
 
 
 def resume_command(sequence, lab_file, run_dir, *, sets=(), sweeps=(), averages=1,
-                   retries=2, reference_frequency=-1.0, repetition_time=0.0) -> str:
+                   retries=2, reference_frequency=-1.0, repetition_time=0.0,
+                   target_snr=0.0, time_budget=0.0, min_averages=8,
+                   max_averages=10_000) -> str:
     """The ``spinecho measure ... --resume`` command line that continues a run."""
     argv = ["spinecho", "measure", str(sequence), "--lab", str(lab_file)]
     for a in sets:
@@ -85,6 +87,15 @@ def resume_command(sequence, lab_file, run_dir, *, sets=(), sweeps=(), averages=
         argv += ["--reference-frequency", repr(float(reference_frequency))]
     if float(repetition_time) > 0:
         argv += ["--repetition-time", repr(float(repetition_time))]
+    if float(target_snr) > 0:
+        argv += ["--target-snr", repr(float(target_snr))]
+    if float(time_budget) > 0:
+        argv += ["--time-budget", repr(float(time_budget))]
+    if float(target_snr) > 0 or float(time_budget) > 0:
+        if int(min_averages) != 8:
+            argv += ["--min-averages", str(int(min_averages))]
+        if int(max_averages) != 10_000:
+            argv += ["--max-averages", str(int(max_averages))]
     argv += ["--resume", "-o", str(run_dir)]
     return shlex.join(argv)
 
@@ -138,13 +149,19 @@ def _unreachable(proc: EchoProcedure, exc: Exception):
 def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                     sets=(), sweeps=(), averages: int = 1, retries: int = 2,
                     reference_frequency: float = -1.0, repetition_time: float = 0.0,
+                    target_snr: float = 0.0, time_budget: float = 0.0,
+                    min_averages: int = 8, max_averages: int = 10_000,
                     resume: bool = False,
-                    progress: bool = True, connect_fn=None) -> EchoProcedure:
+                    progress: bool = True, connect_fn=None, on_point=None) -> EchoProcedure:
     """Measure ``sequence`` (a .seq path or library name) on the lab of ``lab_file``
     into ``run_dir``; returns the finished procedure (``procedure.echo_result()``).
 
     ``sets``: ["name=value", ...]; ``sweeps``: ["tau=lin(1us, 5us, 5)", ...] (the
-    ``--sweep`` syntax). A lab file without ``[limits] max_amplitude_v`` is refused
+    ``--sweep`` syntax). ``target_snr`` / ``time_budget`` (s): average each point until
+    its echo SNR reaches the target or its share of the budget is spent
+    (:mod:`instruments.averaging`; ``min_averages`` ≤ blocks ≤ ``max_averages``; the SNR
+    estimate is saved per point). ``on_point(point_data)`` is called after each point is
+    on disk (a live plot). A lab file without ``[limits] max_amplitude_v`` is refused
     before anything else (LabFileError). Raises what the procedure raises (a
     :class:`~instruments.errors.InstrumentError` names the instrument) after
     switching every output off.
@@ -153,7 +170,9 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
 
     opts = check_options(averages=averages, retries=retries,
                          reference_frequency=reference_frequency,
-                         repetition_time=repetition_time)
+                         repetition_time=repetition_time, target_snr=target_snr,
+                         time_budget=time_budget, min_averages=min_averages,
+                         max_averages=max_averages)
     averages, retries = opts["averages"], opts["retries"]
     reference_frequency, repetition_time = (opts["reference_frequency"],
                                             opts["repetition_time"])
@@ -162,12 +181,21 @@ def run_measurement(sequence: str, lab_file: str | Path, run_dir: str | Path, *,
                          averages=int(averages), retries=int(retries),
                          reference_frequency=float(reference_frequency),
                          repetition_time=float(repetition_time),
+                         target_snr=float(opts["target_snr"]),
+                         time_budget=float(opts["time_budget"]),
+                         min_averages=int(opts["min_averages"]),
+                         max_averages=int(opts["max_averages"]),
                          run_dir=str(run_dir), resume=bool(resume))
     proc.connect_fn = connect_fn
+    proc.on_point = on_point
     proc.resume_hint = resume_command(sequence, lab_file, run_dir, sets=sets, sweeps=sweeps,
                                       averages=averages, retries=retries,
                                       reference_frequency=reference_frequency,
-                                      repetition_time=repetition_time)
+                                      repetition_time=repetition_time,
+                                      target_snr=opts["target_snr"],
+                                      time_budget=opts["time_budget"],
+                                      min_averages=opts["min_averages"],
+                                      max_averages=opts["max_averages"])
     from instruments.errors import LabFileError
     from instruments.lab import load_lab
 
@@ -228,6 +256,9 @@ def _run(proc: EchoProcedure, run_path: Path, existed: bool, fresh: bool,
                 writer.write(record)
                 if bar is not None:
                     bar.update(1)
+                hook = getattr(proc, "on_point", None)
+                if hook is not None:
+                    hook(proc.data[int(record["point"])])
 
         proc.emit = emit
         proc.should_stop = lambda: False

@@ -79,7 +79,7 @@ def _resync_timeout(inst) -> float:
 
 
 def play_program(lab, program, *, averages: int = 1, retries: int = 2,
-                 arm_settle: float = 0.02):
+                 arm_settle: float = 0.02, on_cycle=None):
     """Play a :class:`instruments.compiler.CompiledProgram` on ``lab`` (AWG +
     digitizer) and read one record per phase-cycle step.
 
@@ -104,8 +104,12 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
 
     With a ``[squid]`` section in the lab file, flux jumps (FLL resets by whole Φ0) are
     removed from every record (:meth:`SquidReadout.correct_flux_jumps`) before
-    co-adding. Returns ``(times, volts, hw_averages)``: record times (s from the start of the
-    step), volts (n_steps, n_points) averaged over all repetitions.
+    co-adding. ``on_cycle(k, times, volts)``, if given, is called after each complete
+    repetition k = 1, 2, ... of the cycle with that repetition's records alone (n_steps,
+    n_points) V; a true return ends the repetitions there (``averages`` is then the most
+    played: :mod:`instruments.averaging`). Returns ``(times, volts, hw_averages)``: record
+    times (s from the start of the step), volts (n_steps, n_points) averaged over the
+    repetitions played.
     """
     from instruments.compiler import upload_program
     from instruments.errors import ProtocolError, ScpiError
@@ -164,7 +168,9 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
         ch = awg.channels[program.field.channel]
         sums = None
         times = None
+        played = 0
         for _ in range(averages):
+            cycle = None
             for step in program.steps:
                 for attempt in range(retries + 1):
                     try:
@@ -230,10 +236,15 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
                                  len(jumps), list(jumps.size))
                         lab.flux_jumps_corrected = getattr(lab, "flux_jumps_corrected",
                                                            0) + len(jumps)
-                if sums is None:
-                    times = t
-                    sums = np.zeros((program.n_steps, t.size))
-                sums[step.index] += v
+                if cycle is None:
+                    cycle = np.zeros((program.n_steps, t.size))
+                    if times is None:
+                        times = t
+                cycle[step.index] = v
+            sums = cycle if sums is None else sums + cycle
+            played += 1
+            if on_cycle is not None and on_cycle(played, times, cycle):
+                break
     except InstrumentError:
         raise
     except Exception as exc:
@@ -241,4 +252,4 @@ def play_program(lab, program, *, averages: int = 1, retries: int = 2,
             raise InstrumentError(f"communication failed ({type(exc).__name__}: {exc}); "
                                   "connection lost?", role[0]) from exc
         raise
-    return times, sums / averages, hw_avg
+    return times, sums / played, hw_avg

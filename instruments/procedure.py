@@ -52,6 +52,7 @@ import dataclasses
 import json
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,7 @@ from pymeasure.experiment import (
 from instruments.errors import InstrumentError
 from instruments.playback import TriggerPacer, play_program
 from instruments.readout import reduce_records, reference_frequency
-from instruments.runstore import COLUMNS, PointData, RunStore, lab_snapshot
+from instruments.runstore import COLUMNS, SNR_COLUMNS, PointData, RunStore, lab_snapshot
 from sequences.config import from_options, setting, validate
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,28 @@ class MeasureOptions:
                                          doc="-1: the carrier / f_ref of each point")
     repetition_time: float = setting(0.0, ge=0.0, le=3600.0, unit="s",
                                      doc="shot period; 0: the played waveform's length")
+    target_snr: float = setting(0.0, ge=0.0, le=1e9, doc="average each point to this echo "
+                                "SNR (0: off; instruments.averaging)")
+    time_budget: float = setting(0.0, ge=0.0, le=1e8, unit="s",
+                                 doc="averaging time of the run (0: off)")
+    min_averages: int = setting(8, ge=2, le=1_000_000,
+                                doc="blocks before the SNR estimate may stop a point")
+    max_averages: int = setting(10_000, ge=1, le=1_000_000, doc="most blocks per point")
 
     def __post_init__(self):
         validate(self, "", error=OptionError)
         if -1.0 < self.reference_frequency < 0.0:
             raise OptionError("reference_frequency: must be -1 or >= 0, got "
                               f"{self.reference_frequency!r}")
+        if self.target_snr > 0 or self.time_budget > 0:
+            if self.averages != 1:
+                raise OptionError(f"averages: {self.averages} fixed averages and a target "
+                                  "(--target-snr / --time-budget) exclude each other; the "
+                                  "target sets the averages (bound them with --min-averages "
+                                  "and --max-averages)")
+            if self.min_averages > self.max_averages:
+                raise OptionError(f"min_averages: {self.min_averages} is above "
+                                  f"--max-averages {self.max_averages}")
 
 
 def check_options(**options) -> dict:
@@ -128,10 +145,16 @@ class EchoProcedure(Procedure):
                                          minimum=-1.0, maximum=1e12)
     reference_parameter = Parameter("Reference parameter", default="f_ref")
     repetition_time = FloatParameter("Repetition time", units="s", default=0.0, minimum=0.0)
+    target_snr = FloatParameter("Target SNR", default=0.0, minimum=0.0, maximum=1e9)
+    time_budget = FloatParameter("Time budget", units="s", default=0.0, minimum=0.0,
+                                 maximum=1e8)
+    min_averages = IntegerParameter("Min averages", minimum=2, maximum=1_000_000, default=8)
+    max_averages = IntegerParameter("Max averages", minimum=1, maximum=1_000_000,
+                                    default=10_000)
     run_dir = Parameter("Run directory", default="run")
     resume = BooleanParameter("Resume", default=False)
 
-    DATA_COLUMNS = COLUMNS
+    DATA_COLUMNS = COLUMNS  # + SNR_COLUMNS on an instance averaging to a target
 
     # set up by startup()
     lab = None
@@ -151,6 +174,15 @@ class EchoProcedure(Procedure):
         self.connect_fn = None  # override for tests: fn(lab_config) -> Lab
         self.safe_report: list[str] = []
         self.pacer = TriggerPacer()
+        self.budget_end: float | None = None  # time.monotonic() when the budget ends
+        self.budget_spent = False
+        if self.adaptive:
+            self.DATA_COLUMNS = COLUMNS + SNR_COLUMNS
+
+    @property
+    def adaptive(self) -> bool:
+        """Averaging to a target SNR or a time budget (:mod:`instruments.averaging`)."""
+        return float(self.target_snr or 0) > 0 or float(self.time_budget or 0) > 0
 
     # --------------------------------------------------------------- configuration
     def config_dict(self) -> dict:
@@ -165,7 +197,12 @@ class EchoProcedure(Procedure):
                 **({"reference_parameter": str(self.reference_parameter)}
                    if str(self.reference_parameter) != "f_ref" else {}),
                 **({"repetition_time": float(self.repetition_time)}
-                   if float(self.repetition_time or 0.0) > 0 else {})}
+                   if float(self.repetition_time or 0.0) > 0 else {}),
+                # the budget is not here: a resumed run may be given another
+                **({"averaging": {"target_snr": float(self.target_snr or 0),
+                                  "min_averages": int(self.min_averages),
+                                  "max_averages": int(self.max_averages)}}
+                   if self.adaptive else {})}
 
     def prepare(self) -> None:
         """Check the options, bind and compile every sweep point (no instrument
@@ -174,7 +211,11 @@ class EchoProcedure(Procedure):
 
         check_options(averages=self.averages, retries=self.retries,
                       reference_frequency=self.reference_frequency,
-                      repetition_time=self.repetition_time or 0.0)
+                      repetition_time=self.repetition_time or 0.0,
+                      target_snr=self.target_snr or 0.0, time_budget=self.time_budget or 0.0,
+                      min_averages=self.min_averages, max_averages=self.max_averages)
+        if self.adaptive:
+            self.DATA_COLUMNS = COLUMNS + SNR_COLUMNS
         from sequences.parser import load
         from sequences.sweep import apply_options
 
@@ -238,11 +279,24 @@ class EchoProcedure(Procedure):
 
     def execute(self) -> None:
         n = len(self.schedules)
-        for i in self.todo():
+        if float(self.time_budget or 0) > 0:
+            self.budget_end = time.monotonic() + float(self.time_budget)
+        todo = self.todo()
+        for j, i in enumerate(todo):
             if self._should_stop():
                 log.info("stop requested after %d points", len(self.data))
                 break
-            pd = self.measure_point(i)
+            deadline = None
+            if self.budget_end is not None:
+                left = self.budget_end - time.monotonic()
+                if left <= 0:
+                    self.budget_spent = True
+                    log.warning("time budget of %g s spent: %d of %d points measured "
+                                "(--resume continues)", float(self.time_budget),
+                                len(self.data), n)
+                    break
+                deadline = time.monotonic() + left / (len(todo) - j)
+            pd = self.measure_point(i, deadline=deadline)
             self.store.save_point(pd)
             self.data[i] = pd
             self.n_measured += 1
@@ -264,21 +318,46 @@ class EchoProcedure(Procedure):
                 "amplitude abs (V)": abs(pd.amplitude),
                 "phase (rad)": math.atan2(pd.amplitude.imag, pd.amplitude.real),
                 "averages": pd.averages,
-                "params": ";".join(f"{k}={v:.12g}" for k, v in pd.params.items())}
+                "params": ";".join(f"{k}={v:.12g}" for k, v in pd.params.items()),
+                **({"snr": pd.snr, "snr stderr": pd.snr_stderr} if self.adaptive else {})}
 
     def f_ref(self, schedule) -> float:
         return reference_frequency(schedule, float(self.reference_frequency),
                                    str(self.reference_parameter or ""))
 
-    def measure_point(self, i: int) -> PointData:
-        """Upload, play and read sweep point ``i`` (see the module docstring)."""
+    def measure_point(self, i: int, deadline: float | None = None) -> PointData:
+        """Upload, play and read sweep point ``i`` (see the module docstring); averaging
+        to a target, blocks are added until :class:`~instruments.averaging.SnrTracker`
+        says stop (``deadline``: its share of the time budget, ``time.monotonic()``)."""
         schedule = self.schedules[i]
         program = self.programs[i]
-        times, volts, hw_avg = play_program(self.lab, program, averages=int(self.averages),
-                                            retries=int(self.retries))
+        f = self.f_ref(schedule)
+        if not self.adaptive:
+            times, volts, hw_avg = play_program(self.lab, program,
+                                                averages=int(self.averages),
+                                                retries=int(self.retries))
+            self.flux_jumps = getattr(self.lab, "flux_jumps_corrected", 0)
+            t, widx, trace, amp = reduce_records(schedule, times, volts, f)
+            return PointData(i, self.points[i], t, widx, trace, amp,
+                             int(self.averages) * hw_avg)
+        from instruments.averaging import SnrTracker
+
+        tracker = SnrTracker(float(self.target_snr or 0), int(self.min_averages),
+                             int(self.max_averages), deadline)
+
+        def on_cycle(k, times, cycle):
+            return tracker.add(reduce_records(schedule, times, cycle, f)[3])
+
+        times, volts, hw_avg = play_program(self.lab, program,
+                                            averages=int(self.max_averages),
+                                            retries=int(self.retries), on_cycle=on_cycle)
         self.flux_jumps = getattr(self.lab, "flux_jumps_corrected", 0)
-        t, widx, trace, amp = reduce_records(schedule, times, volts, self.f_ref(schedule))
-        return PointData(i, self.points[i], t, widx, trace, amp, int(self.averages) * hw_avg)
+        t, widx, trace, amp = reduce_records(schedule, times, volts, f)
+        snr, se = tracker.snr
+        log.info("point %d: %d blocks, SNR %.4g ± %.2g (%s)", i, len(tracker.blocks), snr,
+                 se, tracker.reason)
+        return PointData(i, self.points[i], t, widx, trace, amp,
+                         len(tracker.blocks) * hw_avg, snr, se)
 
     def shutdown(self) -> None:
         """Every output off and verified (:meth:`instruments.lab.Lab.shutdown`), the
@@ -305,6 +384,9 @@ class EchoProcedure(Procedure):
                  "lab_file": str(self.lab_file), "averages": int(self.averages),
                  "points_measured": len(idx), "points_total": len(self.schedules),
                  "instruments": json.dumps(self.identities),
+                 **({"target_snr": float(self.target_snr or 0),
+                     "snr": json.dumps([float(p.snr) if math.isfinite(p.snr) else None
+                                        for p in pts])} if self.adaptive else {}),
                  "flux_jumps_corrected": int(self.flux_jumps)}
         return build_result(schedules=[self.schedules[i] for i in idx],
                             times=[p.times for p in pts],

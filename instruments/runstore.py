@@ -10,6 +10,7 @@ import csv
 import datetime as _dt
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from instruments.errors import InstrumentError
 
 log = logging.getLogger(__name__)
 
+#: the extra columns of a run averaged to a target (:mod:`instruments.averaging`)
+SNR_COLUMNS = ["snr", "snr stderr"]
 COLUMNS = ["point", "sweep value", "amplitude re (V)", "amplitude im (V)",
            "amplitude abs (V)", "phase (rad)", "averages", "params"]
 
@@ -41,6 +44,8 @@ class PointData:
     trace: np.ndarray
     amplitude: complex
     averages: int
+    snr: float = math.nan         # echo SNR estimate (averaging to a target), else NaN
+    snr_stderr: float = math.nan
 
 
 class RunStore:
@@ -177,16 +182,18 @@ class RunStore:
         tmp = final.with_name(final.stem + ".tmp.npz")
         np.savez(tmp, index=pd.index, params=json.dumps(pd.params), times=pd.times,
                  window_index=pd.window_index, trace=pd.trace,
-                 amplitude=np.complex128(pd.amplitude), averages=pd.averages)
+                 amplitude=np.complex128(pd.amplitude), averages=pd.averages,
+                 snr=float(pd.snr), snr_stderr=float(pd.snr_stderr))
         _fsync(tmp)
         os.replace(tmp, final)
         _fsync_dir(self.points)
 
     def load_point(self, i: int) -> PointData:
         with np.load(self.point_file(i), allow_pickle=False) as z:
+            extra = {k: float(z[k]) for k in ("snr", "snr_stderr") if k in z.files}
             return PointData(int(z["index"]), json.loads(str(z["params"])), z["times"],
                              z["window_index"], z["trace"], complex(z["amplitude"]),
-                             int(z["averages"]))
+                             int(z["averages"]), **extra)
 
 
 def _fsync(path: Path) -> None:

@@ -251,7 +251,9 @@ class _Given:
 
 def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 1,
             retries: int = 2, reference_frequency: float | None = None,
-            repetition_time: float = 0.0, resume: bool = False, progress: bool = False):
+            repetition_time: float = 0.0, target_snr: float = 0.0,
+            time_budget: float = 0.0, min_averages: int = 8, max_averages: int = 10_000,
+            resume: bool = False, progress: bool = False, live=None):
     """Measure the echo of a sequence on the instruments of a lab file
     (``spinecho measure``): every point is compiled and checked against the lab's safety
     limits before any byte is sent; outputs are switched off on every path.
@@ -275,10 +277,18 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
         :meth:`sequences.Schedule.carrier`.
     repetition_time : float
         Shot period (s) for the duty-cycle limit and trigger pacing (0: the lab's).
+    target_snr, time_budget : float
+        Average each point until its echo SNR reaches ``target_snr`` or its share of
+        ``time_budget`` (s) is spent (:mod:`instruments.averaging`; 0: off; with either,
+        ``averages`` stays 1 and ``min_averages`` ≤ blocks ≤ ``max_averages``); the SNR
+        estimate is saved per point.
     resume : bool
         Continue an interrupted run in ``run_dir``.
     progress : bool
         Show a progress bar.
+    live : str or path, optional
+        A PNG updated with |echo amplitude| against the swept parameter after every
+        point (:class:`instruments.live.LivePlot`; a window too with a display).
 
     Returns
     -------
@@ -287,13 +297,18 @@ def measure(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 
     """
     return measure_run(sequence, lab, run_dir, values=values, sweep=sweep, averages=averages,
                        retries=retries, reference_frequency=reference_frequency,
-                       repetition_time=repetition_time, resume=resume,
-                       progress=progress).echo_result()
+                       repetition_time=repetition_time, target_snr=target_snr,
+                       time_budget=time_budget, min_averages=min_averages,
+                       max_averages=max_averages, resume=resume, progress=progress,
+                       live=live).echo_result()
 
 
 def measure_run(sequence, lab, run_dir, *, values=None, sweep=None, averages: int = 1,
                 retries: int = 2, reference_frequency: float | None = None,
-                repetition_time: float = 0.0, resume: bool = False, progress: bool = False):
+                repetition_time: float = 0.0, target_snr: float = 0.0,
+                time_budget: float = 0.0, min_averages: int = 8,
+                max_averages: int = 10_000, resume: bool = False, progress: bool = False,
+                live=None):
     """:func:`measure`, returning the finished :class:`instruments.procedure.EchoProcedure`
     (its ``schedules``, ``data``, ``n_measured``, ``store`` and ``echo_result()``): what
     ``spinecho measure`` reports from. Parameters as :func:`measure`."""
@@ -306,10 +321,23 @@ def measure_run(sequence, lab, run_dir, *, values=None, sweep=None, averages: in
     else:
         sets = [assignment_text(seq, k, v) for k, v in (values or {}).items()]
     f_ref = -1.0 if reference_frequency is None else float(reference_frequency)
-    return run_measurement(str(sequence), lab, run_dir, sets=sets,
-                           sweeps=_sweep_specs(sweep, seq), averages=averages,
-                           retries=retries, reference_frequency=f_ref,
-                           repetition_time=repetition_time, resume=resume, progress=progress)
+    plot = None
+    if live is not None:
+        from instruments.live import LivePlot, echo_point
+
+        plot = LivePlot(live, title=str(sequence))
+    try:
+        return run_measurement(str(sequence), lab, run_dir, sets=sets,
+                               sweeps=_sweep_specs(sweep, seq), averages=averages,
+                               retries=retries, reference_frequency=f_ref,
+                               repetition_time=repetition_time, target_snr=target_snr,
+                               time_budget=time_budget, min_averages=min_averages,
+                               max_averages=max_averages, resume=resume,
+                               progress=progress, on_point=None if plot is None else
+                               (lambda pd: plot.add(*echo_point(pd))))
+    finally:
+        if plot is not None:
+            plot.close()
 
 
 def measure_chi(lab, model, run_dir, *, progress: bool = False, on_point=None, **options):

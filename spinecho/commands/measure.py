@@ -28,6 +28,19 @@ def register(subparsers) -> None:
     p.add_argument("--repetition-time", type=float, default=0.0, metavar="S",
                    help="shot period in s: the duty-cycle limit is checked against it and "
                         "averaging triggers are paced by it (default: the waveform length)")
+    p.add_argument("--target-snr", type=float, default=0.0, metavar="SNR",
+                   help="average each point until its echo SNR (estimated from the scatter "
+                        "of whole-cycle blocks) reaches SNR; saved per point (0: off)")
+    p.add_argument("--time-budget", type=float, default=0.0, metavar="S",
+                   help="averaging time of the run in s: each point gets its share; the "
+                        "run stops when it is spent (--resume continues) (0: off)")
+    p.add_argument("--min-averages", type=int, default=8, metavar="N",
+                   help="with a target: blocks before the SNR may stop a point (default 8)")
+    p.add_argument("--max-averages", type=int, default=10_000, metavar="N",
+                   help="with a target: most blocks per point (default 10000)")
+    p.add_argument("--live", action="store_true",
+                   help="plot |echo amplitude| against the swept parameter as points arrive "
+                        "(a window if there is a display; always RUN/live.png)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run in RUN (no point repeated or lost)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="RUN",
@@ -42,7 +55,9 @@ def run(args) -> int:
 
     check_options(averages=args.averages, retries=args.retries,  # before anything runs
                   reference_frequency=args.reference_frequency,
-                  repetition_time=args.repetition_time)
+                  repetition_time=args.repetition_time, target_snr=args.target_snr,
+                  time_budget=args.time_budget, min_averages=args.min_averages,
+                  max_averages=args.max_averages)
     import sys
 
     from instruments.measure import RunTerminated
@@ -59,8 +74,11 @@ def run(args) -> int:
         proc = measure_run(args.sequence, args.lab, args.output, values=sets,
                            sweep=args.sweeps, averages=args.averages, retries=args.retries,
                            reference_frequency=args.reference_frequency,
-                           repetition_time=args.repetition_time, resume=args.resume,
-                           progress=not args.no_progress)
+                           repetition_time=args.repetition_time, target_snr=args.target_snr,
+                           time_budget=args.time_budget, min_averages=args.min_averages,
+                           max_averages=args.max_averages, resume=args.resume,
+                           progress=not args.no_progress,
+                           live=args.output / "live.png" if args.live else None)
     except BaseException as exc:
         stop = getattr(exc, "spinecho_stop", "")
         if not stop:
@@ -81,6 +99,12 @@ def run(args) -> int:
             raise
         print(stop, file=sys.stderr)  # the safe state, the points on disk, --resume
         return code
+    if proc.budget_spent:
+        from instruments.measure import stop_message
+
+        print(f"time budget of {args.time_budget:g} s spent; "
+              + stop_message(proc, Path(args.output)))
+        return 0
     print(f"{len(proc.data)} of {len(proc.schedules)} points in {args.output} "
           f"({proc.n_measured} measured now); result: {proc.store.result}")
     return 0
