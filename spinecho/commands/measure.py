@@ -99,7 +99,7 @@ def run(args) -> int:
             raise
         print(stop, file=sys.stderr)  # the safe state, the points on disk, --resume
         return code
-    if proc.budget_spent:
+    if getattr(proc, "budget_spent", False):
         from instruments.measure import stop_message
 
         print(f"time budget of {args.time_budget:g} s spent; "
