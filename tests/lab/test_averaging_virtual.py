@@ -27,7 +27,7 @@ from instruments.plan import measured_snr, quadrature_stderr
 from instruments.procedure import OptionError, check_options
 from spinecho.cli import main
 
-NOISE = 0.02  # V per sample per shot: 0.04 Φ0 (below what fakes flux jumps)
+NOISE = 0.02  # V per sample per shot: 0.04 Φ0
 SETS = ["window=1us"]
 
 

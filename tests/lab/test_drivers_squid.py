@@ -73,3 +73,66 @@ def test_bad_calibration_and_threshold_refused():
         SquidReadout(1.0, float("nan"))
     with pytest.raises(ValueError):
         SquidReadout(1.0).detect_flux_jumps(np.zeros(10), threshold=0.2)
+
+
+# ------------------------------------------------------- noise of ~0.1 Φ0 per sample
+# The defect this guards against: a step > 0.5 Φ0 between two samples was taken as a
+# reset. With σ = 0.1 Φ0 per sample a step has σ√2 = 0.14 Φ0 and exceeds 0.5 Φ0 with
+# probability 2Φ(−3.54) = 4.0e-4: ~25 false resets in a 62 500-sample record, each moving
+# the rest of the record by a whole Φ0.
+
+N_RECORD = 62_500
+
+
+def _noisy(noise, seed, n=N_RECORD):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    phi = 0.3 * np.sin(2 * np.pi * 7 * t / n) + noise * rng.standard_normal(n)
+    return phi * V_PER_PHI0
+
+
+@pytest.mark.parametrize("noise", [0.1, 0.15])
+def test_no_false_jumps_at_a_tenth_of_a_flux_quantum(noise):
+    sq = SquidReadout(V_PER_PHI0)
+    expected_candidates = 0
+    for seed in range(5):
+        v = _noisy(noise, seed)
+        fixed, jumps = sq.correct_flux_jumps(v)
+        assert len(jumps) == 0, (seed, jumps.index, jumps.size)
+        np.testing.assert_array_equal(fixed, v)
+        # the noise estimate is the trace's own σ (5 % on 62 500 samples)
+        assert jumps.noise == pytest.approx(noise, rel=0.05)
+        expected_candidates += jumps.rejected
+    # the candidates that the level test turned down are noise spikes: at 4σ of a step
+    # their number is N·2Φ(−4) = 4.0 per record (a Poisson count over 5 records)
+    assert expected_candidates < 5 * 4.0 + 4 * np.sqrt(5 * 4.0)
+
+
+@pytest.mark.parametrize("noise", [0.1, 0.15])
+def test_real_jumps_found_in_noise_of_a_tenth_of_a_flux_quantum(noise):
+    sq = SquidReadout(V_PER_PHI0)
+    where = np.array([1000, 20_000, 20_100, 45_000, 62_400])
+    sizes = np.array([1, -1, 2, -3, 1])
+    for seed in range(5):
+        clean = _noisy(noise, 100 + seed)
+        jumped = clean.copy()
+        for i, k in zip(where, sizes, strict=True):
+            jumped[i:] += k * V_PER_PHI0
+        fixed, jumps = sq.correct_flux_jumps(jumped)
+        np.testing.assert_array_equal(jumps.index, where)
+        np.testing.assert_array_equal(jumps.size, sizes)
+        np.testing.assert_allclose(fixed, clean, rtol=0, atol=1e-9)
+        # the step of a level + slope + curvature + step least-squares fit to 16 samples
+        # on each side has the OLS standard error σ √((XᵀX)⁻¹ₖₖ): residual < 4 of those
+        t = np.arange(-16, 16) + 0.5
+        x = np.column_stack([np.ones(32), t, t * t, (t > 0).astype(float)])
+        se = noise * np.sqrt(np.linalg.inv(x.T @ x)[3, 3])
+        assert np.all(np.abs(jumps.residual) < 4 * se), (jumps.residual, se)
+
+
+def test_a_noise_spike_is_not_a_reset():
+    sq = SquidReadout(V_PER_PHI0)
+    phi = 0.01 * np.random.default_rng(3).standard_normal(500)
+    phi[250] += 0.9  # one sample off by 0.9 Φ0: two big steps, no change of level
+    fixed, jumps = sq.correct_flux_jumps(phi * V_PER_PHI0)
+    assert len(jumps) == 0 and jumps.rejected == 2

@@ -9,9 +9,8 @@ standard deviation, 2(K−1) = 30 degrees of freedom, relative standard error 13
 agree with the planned SNR within 4 standard errors. The ratio (planned SNR / measured
 SNR)² is the time the lab needed over the time predicted (measured: 1.06).
 
-The read-out noise stays at 0.04 Φ0 per sample: at 0.1 Φ0 (0.05 V at 0.5 V/Φ0) the
-procedure's flux-jump correction (steps > 0.5 Φ0 between samples) fires on noise and the
-amplitude scatters 10–20× more than white noise gives (measured while writing this test).
+The read-out noise is 0.04 Φ0 per sample (0.1 Φ0, where the former flux-jump rule fired on
+noise, is tested in test_flux_jump_noise_virtual.py).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from instruments.plan import (
 )
 from spinecho.cli import main
 
-NOISE = 0.02  # V rms per sample per shot: 0.04 Φ0 at 0.5 V/Φ0 (more fakes flux jumps)
+NOISE = 0.02  # V rms per sample per shot: 0.04 Φ0 at 0.5 V/Φ0
 K = 16
 
 
