@@ -1,6 +1,7 @@
 """Benchmark of a model fit with the fast engine in the loop (issue 14).
 
-Run: ``python benchmarks/fit.py [--grains N] [--quick] [--compare]``.
+Run: ``python benchmarks/fit.py [--grains N] [--points P] [--quick]
+[--baseline-src DIR]``.
 
 The issue's joint fit: a ground-state copy of ``examples/simple.toml`` (initial state
 "ground", so the echo is large), data simulated at σ = 60 kHz, τc = 2 µs with ensemble
@@ -9,11 +10,14 @@ point per echo) — and the model fitted with seed 1, 6 free parameters: σ, τc
 phase and one baseline per data set, from σ = 40 kHz, τc = 3 µs. 10^4 grains per point
 (``--grains``). Target: < 30 s wall on 2 cores.
 
-Printed: wall time, evaluations and simulations, the fitted values against the truth
-with their stated errors (the Monte-Carlo part apart), and the machine's load
-(``os.getloadavg``) before and after — the figures depend on it. ``--compare`` also runs
-the same fit the old way (one thread, all grains from the start, no batching) side by
-side, for the ratio.
+Printed: wall time, evaluations (residual vectors the optimiser asked for) and
+simulations (model parameter sets simulated, each all sweep points of both data sets in
+one batch; with the grains of each stage), seconds per evaluation and per simulation, the
+fitted values against the truth with their stated errors (the Monte-Carlo part apart),
+and the machine's load (``os.getloadavg``) before and after — the figures depend on it.
+``--baseline-src DIR``: the same fit, right after, with the code of another checkout
+(e.g. ``git worktree add /tmp/base <commit>``) in a subprocess, for the ratio side by
+side in one run.
 """
 
 from __future__ import annotations
@@ -67,64 +71,90 @@ def problem(grains: int, n_hahn: int = 20, n_cpmg: int = 20):
     return m, datasets, t_data
 
 
-def run_fit(m, datasets, *, threads: int | None, early: bool, label: str):
+def run_fit(m, datasets, *, label: str):
+    from echo.fit.fitresult import combination_text
     from echo.fit.model_fit import engine_simulator, fit_model
 
-    if threads is not None:
-        os.environ["SPINECHO_THREADS"] = str(threads)
     sim = engine_simulator("fast", initial="ground")
-    if not early:  # the old loop: no batch (columns one after another)
-        single = sim
-
-        def sim(model, ds):  # noqa: F811 - a plain simulator without .batch
-            return single(model, ds)
-
-        sim.stochastic = True
-        sim.freeze = single.freeze
-        sim.carrier_margin = None
-        sim.engine = "fast"
     print(f"[{label}] {load()}", flush=True)
     t = time.perf_counter()
     r = fit_model(datasets, m, {"sigma": 4e4, "tau_c": 3e-6, "amplitude": None,
                                 "phase": None, "baseline": None},
-                  simulator=sim, per_dataset=("baseline",), truth=TRUTH, early=early)
+                  simulator=sim, per_dataset=("baseline",), truth=TRUTH)
     wall = time.perf_counter() - t
-    os.environ.pop("SPINECHO_THREADS", None)
-    print(f"[{label}] wall {wall:.1f} s, {r.nfev} evaluations, {r.meta['simulations']} "
-          f"simulations (samples {r.meta['samples']}), success {r.success}", flush=True)
+    n_sim = r.meta["simulations"]
+    by = r.meta.get("simulations_by_samples", {})
+    full = sum(k * n for n, k in by.items()) / r.meta["samples"]["full"] if by else n_sim
+    print(f"[{label}] wall {wall:.1f} s, {r.nfev} evaluations ({wall / r.nfev:.2f} s each), "
+          f"{n_sim} simulations ({wall / n_sim:.2f} s each; samples {r.meta['samples']}; "
+          f"per ensemble size {by or '?'}: {full:.2f} full-size equivalents, "
+          f"{wall / full:.2f} s each), success {r.success}", flush=True)
     for k in ("sigma", "tau_c"):
         p = r[k]
         mc = r.meta["mc_stderr"].get(k, float("nan"))
         print(f"[{label}]   {k} = {p.value:.5g} ± {p.stderr:.3g} (MC part {mc:.3g}); truth "
               f"{p.truth:.5g}: {(p.value - p.truth) / p.stderr:+.2f}σ")
     for c in r.combinations:
-        from echo.fit.fitresult import combination_text
-
         print(f"[{label}]   {combination_text(c)}")
     print(f"[{label}]   {r.message}")
     print(f"[{label}] {load()}", flush=True)
     return wall, r
 
 
+def run_baseline(src: str, grains: int, points: int) -> float | None:
+    """The same benchmark with the code of checkout ``src`` (its own benchmarks/fit.py,
+    run in a subprocess); its wall time, parsed from its output."""
+    import re
+    import subprocess
+
+    src = str(Path(src).resolve())
+    script = Path(src) / "benchmarks" / "fit.py"
+    args = [sys.executable, str(script), "--grains", str(grains)]
+    out = subprocess.run([*args, "--help"], capture_output=True, text=True).stdout
+    if "--points" in out:
+        args += ["--points", str(points)]
+    elif (grains, points) == (2000, 10):
+        args = [*args[:2], "--quick"]
+    elif points != 20:
+        print(f"[baseline] {src} has no --points (always 20 + 20): not comparable")
+        return None
+    env = {**os.environ, "PYTHONPATH": src}
+    print(f"[baseline] {src}: {' '.join(args[1:])}", flush=True)
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=src)
+    walls = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("[new loop]") or line.startswith("[this]"):
+            print("[baseline]" + line.split("]", 1)[1], flush=True)
+            mm = re.search(r"wall ([0-9.]+) s", line)
+            if mm:
+                walls.append(float(mm.group(1)))
+    if proc.returncode or not walls:
+        print(f"[baseline] failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        return None
+    return walls[0]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grains", type=int, default=10_000)
+    ap.add_argument("--points", type=int, default=20, help="Hahn points = CPMG echoes")
     ap.add_argument("--quick", action="store_true", help="2000 grains, 10 + 10 points")
-    ap.add_argument("--compare", action="store_true",
-                    help="also the old loop (one thread, no early stage, no batching)")
+    ap.add_argument("--baseline-src", metavar="DIR",
+                    help="also the same fit with the code of checkout DIR (subprocess)")
     a = ap.parse_args(argv)
     grains = 2000 if a.quick else a.grains
-    npts = 10 if a.quick else 20
+    npts = 10 if a.quick else a.points
     print(f"cores available: {len(os.sched_getaffinity(0))}; {load()}")
     m, datasets, t_data = problem(grains, npts, npts)
     print(f"data: Hahn {npts} points + CPMG-{npts}, {grains} grains per point, simulated "
           f"in {t_data:.1f} s (includes loading the numba cache)")
-    wall, _ = run_fit(m, datasets, threads=None, early=True, label="new loop")
-    if a.compare:
-        wall_old, _ = run_fit(m, datasets, threads=1, early=False, label="old loop")
-        print(f"ratio old/new wall: {wall_old / wall:.2f}")
+    wall, _ = run_fit(m, datasets, label="this")
     print(f"target: < 30 s wall on 2 cores -> {'met' if wall < 30 else 'NOT met'} "
-          f"({wall:.1f} s)")
+          f"({wall:.1f} s)", flush=True)
+    if a.baseline_src:
+        base = run_baseline(a.baseline_src, grains, npts)
+        if base:
+            print(f"ratio baseline/this wall: {base / wall:.2f} ({base:.1f} s / {wall:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -118,9 +118,11 @@ def simulate_many(calls, *, executor=None, progress=None) -> list[EchoResult]:
 def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: Detection, *,
           engine="fast", frame="lab", initial="thermal", keep_tau_z=False, params=None,
           normalise=False, source="", model=None, memory_budget=None, observables=False,
-          **opts):
+          point_options=None, **opts):
     """Generator: checks, yields the chunk tasks, receives their results and returns the
-    :class:`EchoResult` (see :func:`simulate_schedules`)."""
+    :class:`EchoResult` (see :func:`simulate_schedules`). ``point_options``: per sweep
+    point, engine options added to ``opts`` for that point only (e.g. a fit's frozen
+    ``noise_step`` per point)."""
     from echo.engines import get_engine
     from echo.engines.frontend import RunSettings, engine_settings
 
@@ -131,6 +133,16 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
     schedules = list(schedules)
     if not schedules:
         raise ModelError("simulate: no sweep points")
+    if point_options is None:
+        point_options = [{}] * len(schedules)
+    point_options = [dict(o or {}) for o in point_options]
+    if len(point_options) != len(schedules):
+        raise ModelError(f"point_options: {len(point_options)} entries for "
+                         f"{len(schedules)} sweep points")
+    for o in point_options:
+        if o:
+            engine_settings(engine, {k: v for k, v in {**opts, **o}.items()
+                                     if k != "max_error"})
     for s in schedules:
         s.check()
     envs = [(0, environment)]
@@ -151,7 +163,8 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
         for variant, env in envs:
             for c in range(ensemble.n_chunks):
                 tasks.append(ChunkTask(p, c, variant, sch, ensemble, env, t, engine, frame,
-                                       initial, chunk_seed(ensemble.seed, p, c, 0), dict(opts),
+                                       initial, chunk_seed(ensemble.seed, p, c, 0),
+                                       {**opts, **point_options[p]},
                                        bloch=bloch and (variant == 0 or quad_det)))
     results = yield tasks
     reduced = reduce_batches(results, len(schedules), 0)
@@ -163,7 +176,8 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
                 said.add(msg)
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)
     random = not ensemble.deterministic or bool(environment.noise)
-    omegas = [_rotating_omega(sch, det, opts) for sch, det in zip(schedules, dets, strict=True)]
+    omegas = [_rotating_omega(sch, det, {**opts, **po})
+              for sch, det, po in zip(schedules, dets, point_options, strict=True)]
     tau, traces, errors, frames = [], [], [], []
     for p, sch in enumerate(schedules):
         rng = np.random.default_rng(np.random.SeedSequence(detection.seed, spawn_key=(p,)))
@@ -194,7 +208,8 @@ def _plan(schedules, ensemble: Ensemble, environment: Environment, detection: De
     attrs = {"kind": "simulated", "engine": engine, "frame": frame, "initial": initial,
              "seed": int(ensemble.seed), "sequence": source or schedules[0].source or "",
              "model": json.dumps(model.to_dict()),
-             "engine_options": json.dumps(opts, default=str),
+             "engine_options": json.dumps(opts if not any(point_options) else
+                                          {**opts, "per_point": point_options}, default=str),
              "ensemble_rule": ensemble.rule, "batches": int(ensemble.batches),
              "stderr_method": "batch means over the ensemble's batches (echo.stats)",
              "schedule_names": [s.name for s in schedules]}

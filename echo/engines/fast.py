@@ -493,6 +493,8 @@ def simulate_chunk_batches(schedule, chunk, environment: Environment, times, *, 
     delta_perp = (float(np.max(np.abs(chunk.delta))) if frame == "lab" else 0.0) \
         + gamma_amp * amp_max
     h_cap = noise_step(environment, delta_perp, duration, max_error)
+    if opts.noise_step is not None and math.isfinite(h_cap):  # fixed by the caller (fits)
+        h_cap = opts.noise_step
     if dt_user is not None:
         h_cap = min(h_cap, dt_user)
     tel_amp = np.array([a for a, _ in tel], float)
@@ -562,6 +564,8 @@ def count_steps(schedule, chunk, environment, times, *, frame="lab", max_error=1
     delta_perp = (float(np.max(np.abs(chunk.delta))) if frame == "lab" else 0.0) \
         + abs(moment) * amp_max
     h_cap = noise_step(environment, delta_perp, schedule.duration, max_error)
+    if engine_options.get("noise_step") is not None and math.isfinite(h_cap):
+        h_cap = engine_options["noise_step"]
     if engine_options.get("dt") is not None:
         h_cap = min(h_cap, engine_options["dt"])
     ou = [(angular(p.sigma), p.tau_c) for p in environment.noise

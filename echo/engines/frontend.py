@@ -76,6 +76,9 @@ class FastSettings:
     """Options of the ``fast`` engine (:mod:`echo.engines.fast`).
 
     * ``dt`` (s): force a maximum step (an error if too coarse for the lab-frame carrier);
+    * ``noise_step`` (s): the bias-noise step, fixed, instead of the rule of
+      :func:`echo.engines.fast.noise_step` (a fit fixes it so that the op table, and the
+      random numbers each step draws, do not move with σ and τc); ``dt`` still caps it;
     * ``carrier_phase`` (rad): carrier phase per substep (default from ``max_error``);
     * ``frame_frequency`` (Hz): the RWA frame (default: the schedule's carrier);
     * ``channel``: the field channel (default: the schedule's only one);
@@ -83,6 +86,7 @@ class FastSettings:
     """
 
     dt: float | None = setting(None, gt=0, unit="s")
+    noise_step: float | None = setting(None, gt=0, unit="s")
     carrier_phase: float | None = setting(None, gt=0, le=math.pi, unit="rad")
     frame_frequency: float | None = setting(None, ge=0, unit="Hz")
     channel: str | None = setting(None)

@@ -69,10 +69,10 @@ __all__ = ["Dataset", "fit_model", "get_path", "set_path", "resolve_name", "READ
 
 READOUT = ("amplitude", "phase", "baseline")
 _GTOL = 1e-10  # on the gradient of ½χ² in noise-scaled residuals (see fit_model)
-#: the carrier step's margin when the grain energies are fixed: the engine's own carrier
-#: limit can be a few per cent below smooth_step's estimate (seen: 4 % in the demo)
-_CARRIER_MARGIN = 0.8
 _EARLY_MIN = 300  # grains of the first stage of a staged fit (at least)
+#: margin of the steps frozen again for the polishing stage (× the engine's noise step at
+#: the first stage's optimum; the first stage freezes ½ of it at the start)
+_POLISH_MARGIN = 0.8
 _MC_SAMPLES = 2000  # grains of a Monte-Carlo replicate (at least, at most n_samples)
 #: last path components that must stay > 0
 _POSITIVE = {"sigma", "tau_c", "std", "t1", "t_phi", "median", "sigma_ln", "rate",
@@ -170,35 +170,44 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
     """A simulator ``(model, dataset) -> complex prediction`` running ``echo.simulate`` with
     the detector noise off. The prediction is the echo ``amplitude`` per sweep point, or the
     phase-cycled ``signal`` interpolated onto the data times. ``opts`` are engine options
-    (e.g. ``carrier_phase``); for the ``fast`` engine without ``dt`` a fixed step from
-    :func:`smooth_step` (with ``margin``, and ``carrier_margin`` — default 0.8, ½ once a fit
-    frees an ensemble parameter — for the carrier limit) is used. ``simulate.batch(pairs)``
-    runs several (model, dataset) pairs with all their tasks mapped at once."""
+    (e.g. ``carrier_phase``). For the ``fast`` engine without ``dt``/``noise_step`` the
+    steps that move with the fit parameters are frozen at the first call
+    (:func:`frozen_steps`): the bias-noise step of every sweep point (``margin`` × the
+    engine's rule), and — only when ``carrier_margin`` is set (``fit_model`` sets ½ once a
+    fit frees an ensemble parameter, which moves the largest grain energy) — a carrier
+    ``dt``; otherwise the engine's own carrier substeps, which do not move. ``freeze(model,
+    ds)`` fixes them, ``refreeze(model, ds, margin)`` fixes them again;
+    ``simulate.batch(pairs)`` runs several (model, dataset) pairs with all their tasks
+    mapped at once."""
 
-    fixed: dict[int, float] = {}
+    fixed: dict[int, tuple[float, list[float]]] = {}
+    frozen_by_user = engine != "fast" or "dt" in opts or "noise_step" in opts
 
-    def freeze(model: Model, ds: Dataset) -> None:
-        """Fix the engine step of ``ds`` from ``model`` (if not fixed yet)."""
-        if engine == "fast" and "dt" not in opts and id(ds) not in fixed:
-            fixed[id(ds)] = smooth_step(model, ds.schedules, frame=frame,
-                                        max_error=opts.get("max_error", 1e-3),
-                                        carrier_phase=opts.get("carrier_phase"),
-                                        margin=margin,
-                                        carrier_margin=(_CARRIER_MARGIN if
-                                                        simulate.carrier_margin is None
-                                                        else simulate.carrier_margin))
+    def freeze(model: Model, ds: Dataset, margin_: float | None = None,
+               force: bool = False) -> None:
+        """Fix the engine steps of ``ds`` from ``model`` (if not fixed yet, or ``force``)."""
+        if frozen_by_user or ds.schedules is None or (id(ds) in fixed and not force):
+            return
+        fixed[id(ds)] = frozen_steps(model, ds.schedules, frame=frame,
+                                     max_error=opts.get("max_error", 1e-3),
+                                     carrier_phase=opts.get("carrier_phase"),
+                                     margin=margin if margin_ is None else margin_,
+                                     carrier_margin=simulate.carrier_margin)
 
     def spec(model: Model, ds: Dataset):
         if ds.schedules is None:
             raise FitError(f"data set {ds.label!r}: no schedules to simulate")
         det = Detection(**{**model.detection.to_dict(), "noise_rms": 0.0})
         kw = dict(opts)
-        if engine == "fast" and "dt" not in kw:
-            # a step frozen at the first call, so the op table (and the random numbers
+        if not frozen_by_user:
+            # steps frozen at the first call, so the op table (and the random numbers
             # drawn per step) do not change with the parameters: a smooth objective
             freeze(model, ds)
-            if math.isfinite(fixed[id(ds)]):
-                kw["dt"] = fixed[id(ds)]
+            dt, noise = fixed[id(ds)]
+            if math.isfinite(dt):
+                kw["dt"] = dt
+            if all(math.isfinite(h) for h in noise):
+                kw["point_options"] = [{"noise_step": h} for h in noise]
         return ((ds.schedules, model.ensemble, model.environment, det),
                 dict(engine=engine, frame=frame, initial=initial, normalise=False,
                      model=model, **kw))
@@ -227,24 +236,31 @@ def engine_simulator(engine: str = "fast", *, executor=None, frame: str = "lab",
         return batch([(model, ds)])[0]
 
     def resolved(model: Model, ds: Dataset) -> str:
-        """'' if the step frozen for ``ds`` is fine enough for ``model`` (at the fitted
+        """'' if the steps frozen for ``ds`` are fine enough for ``model`` (at the fitted
         parameters), else why not."""
-        h = fixed.get(id(ds))
-        if h is None or not math.isfinite(h) or ds.schedules is None:
+        if id(ds) not in fixed or ds.schedules is None:
             return ""
-        need = smooth_step(model, ds.schedules, frame=frame,
-                           max_error=opts.get("max_error", 1e-3),
-                           carrier_phase=opts.get("carrier_phase"), margin=1.0)
-        if h > need * (1 + 1e-9):
+        dt, noise = fixed[id(ds)]
+        need_dt, need = frozen_steps(model, ds.schedules, frame=frame,
+                                     max_error=opts.get("max_error", 1e-3),
+                                     carrier_phase=opts.get("carrier_phase"), margin=1.0,
+                                     carrier_margin=None if not math.isfinite(dt) else 1.0)
+        h, h_need = dt, need_dt
+        for h_p, n_p in zip(noise, need, strict=True):
+            if math.isfinite(h_p) and h_p / n_p > h / h_need:
+                h, h_need = h_p, n_p
+        if math.isfinite(h) and h > h_need * (1 + 1e-9):
             return (f"{ds.label or 'data set'}: the engine step frozen at the start "
-                    f"({h:.3g} s) is coarser than the fitted parameters need ({need:.3g} s)")
+                    f"({h:.3g} s) is coarser than the fitted parameters need ({h_need:.3g} s)")
         return ""
 
     simulate.batch = batch
     simulate.freeze = freeze
+    simulate.refreeze = lambda model, ds, margin_: freeze(model, ds, margin_, True)
     simulate.resolved = resolved
-    # the carrier step's margin: 0.8 (the largest grain energy is fixed) unless given, or
-    # set to ½ by fit_model before the first call when an ensemble parameter is free
+    # the carrier step: the engine's own (the largest grain energy is fixed) unless given,
+    # or frozen with margin ½ (set by fit_model before the first call when an ensemble
+    # parameter is free)
     simulate.carrier_margin = carrier_margin
     simulate.engine = engine
     simulate.stochastic = True  # a Monte-Carlo ensemble: its prediction depends on the seed
@@ -286,20 +302,22 @@ def window_means(result, schedule) -> np.ndarray:
                   schedule)
 
 
-def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,
-                margin: float = 0.5, carrier_phase: float | None = None,
-                carrier_margin: float | None = None) -> float:
-    """A fixed time step (s) for the ``fast`` engine inside a fit.
+def frozen_steps(model: Model, schedules, *, frame: str = "lab", max_error: float = 1e-3,
+                 margin: float = 0.5, carrier_phase: float | None = None,
+                 carrier_margin: float | None = None) -> tuple[float, list[float]]:
+    """Fixed steps (s) for the ``fast`` engine inside a fit: ``(dt, noise_steps)``.
 
-    The engine chooses its noise step from σ and τc and its carrier substeps from the
-    largest grain energy; letting those move with the fit parameters changes the number of
-    steps, hence the random numbers each step draws, and makes the objective jump. A step
-    fixed at ``margin`` × the smaller of the two limits at the initial parameters (so the
-    parameters may move by 1/margin before the engine's carrier limit is reached) keeps
-    the op table, and the objective smooth. When the ensemble is not fitted, the largest
-    grain energy does not move and the carrier limit may take ``carrier_margin`` = 1
-    (:func:`fit_model` does so; default: ``margin``). ``carrier_phase``: the engine option
-    of that name (rad per substep), if given. inf when nothing limits the step."""
+    The engine chooses its bias-noise step from σ and τc (:func:`echo.engines.fast.
+    noise_step`) and its carrier substeps from the largest grain energy; letting those
+    move with the fit parameters changes the number of steps, hence the random numbers
+    each step draws, and makes the objective jump. ``noise_steps``: per schedule (sweep
+    point, each with its own shot length), ``margin`` × the engine's noise step at
+    ``model`` (so σ may grow by 1/margin² before the engine's rule is reached) — given to
+    the engine as its ``noise_step`` option. ``dt``: with ``carrier_margin``,
+    ``carrier_margin`` × the lab-frame carrier step at the largest grain energy (a fit
+    that moves the grain energies needs it fixed); without, inf (the engine's own carrier
+    substeps, fixed as long as the grains are). ``carrier_phase``: the engine option of
+    that name (rad per substep), if given. inf where nothing limits the step."""
     from echo.engines import fast
     from sequences.units import angular
 
@@ -309,19 +327,19 @@ def smooth_step(model: Model, schedules, *, frame: str = "lab", max_error: float
         e_max = max(e_max, float(np.max(np.hypot(chunk.delta, chunk.bias))))
         d_max = max(d_max, float(np.max(np.abs(chunk.delta))))
     gamma = abs(ens.moment_rad_per_tesla)
-    h = math.inf
+    dt = math.inf
+    noise = []
     for sch in schedules:
         amps = [abs(p.amplitude) for p in sch.pulses]
         h0 = max(amps) if amps else 0.0
         carriers = [angular(p.frequency) for p in sch.pulses if p.amplitude and p.frequency]
-        if frame == "lab" and carriers:
+        if frame == "lab" and carriers and carrier_margin is not None:
             w_fast = max(max(carriers), 2 * e_max, 2 * gamma * h0)
             phase = carrier_phase or fast.default_carrier_phase(max_error)
-            cm = margin if carrier_margin is None else carrier_margin
-            h = min(h, cm * phase / w_fast)
+            dt = min(dt, carrier_margin * phase / w_fast)
         d_perp = (d_max if frame == "lab" else 0.0) + gamma * h0
-        h = min(h, margin * fast.noise_step(env, d_perp, float(sch.duration), max_error))
-    return h
+        noise.append(margin * fast.noise_step(env, d_perp, float(sch.duration), max_error))
+    return dt, noise
 
 
 def predict(model: Model, ds: Dataset, simulator: Callable, readout: dict) -> np.ndarray:
@@ -466,6 +484,11 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     cache: dict[tuple, list[np.ndarray]] = {
         (n_early, *(f.init for f in model_frees)): raw0}
     counter = {"sims": 1, "evals": 0}
+    by_samples = {n_early: 1}  # simulations per ensemble size (the cost: ∝ grains)
+
+    def count(n: int, k: int = 1) -> None:
+        counter["sims"] += k
+        by_samples[n] = by_samples.get(n, 0) + k
     state = {"base": model_early}
     noise = _data_noise(datasets, raw0, model0, ro_guess)
     known_sigma = noise.known
@@ -490,7 +513,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         key = key_of(m, vals)
         if key not in cache:
             store(key, sim_many([(m, ds) for ds in datasets]))
-            counter["sims"] += 1
+            count(m.ensemble.n_samples)
         return cache[key]
 
     def readout_of(vals, k):
@@ -540,12 +563,17 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     lo = np.array([f.lo / f.scale for f in frees])
     hi = np.array([f.hi / f.scale for f in frees])
 
-    def jacobian(u):
-        """Forward differences; the simulations of all model-parameter columns in one
-        batch (they share the cores); read-out columns reuse the cached simulation."""
-        f0 = residuals(u)
+    model_cols = np.array([f.path not in READOUT for f in frees])
+    # quasi-Newton state of the polishing stage: the Jacobian at the last point and the
+    # residuals there (``J`` seeded with the first stage's last Jacobian)
+    qn = {"on": False, "u": None, "f": None, "J": None}
+
+    def fd_columns(u, f0, cols):
+        """Forward-difference columns ``cols`` of the Jacobian at ``u`` (residuals ``f0``);
+        the simulations of all model-parameter columns in one batch (they share the
+        cores); read-out columns reuse the cached simulation."""
         points = []
-        for j in range(u.size):
+        for j in cols:
             h = diff_step * max(abs(u[j]), 1.0)
             uj = u.copy()
             uj[j] = u[j] + h if u[j] + h <= hi[j] else u[j] - h
@@ -564,10 +592,40 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
                                "the bounds") from None
             for i, key in enumerate(todo):
                 store(key, outs[i * len(datasets):(i + 1) * len(datasets)])
-            counter["sims"] += len(todo)
-        J = np.empty((f0.size, u.size))
-        for j, uj in enumerate(points):
-            J[:, j] = (residuals(uj) - f0) / (uj[j] - u[j])
+            count(state["base"].ensemble.n_samples, len(todo))
+        out = np.empty((f0.size, len(points)))
+        for i, (j, uj) in enumerate(zip(cols, points, strict=True)):
+            out[:, i] = (residuals(uj) - f0) / (uj[j] - u[j])
+        return out
+
+    def fd_jacobian(u):
+        f0 = residuals(u)
+        J = fd_columns(u, f0, range(u.size))
+        qn.update(u=u.copy(), f=f0, J=J)
+        return J
+
+    def jacobian(u):
+        """Forward differences; in the polishing stage of a staged fit (``qn["on"]``) the
+        model-parameter columns by Broyden's secant update instead (no simulation), the
+        read-out columns still exact (their simulations are the cached one at ``u``). The
+        end point of that stage gets a forward-difference Jacobian again (for the
+        Gauss–Newton check and the covariance)."""
+        if not (qn["on"] and qn["J"] is not None and model_cols.any()):
+            return fd_jacobian(u)
+        f1 = residuals(u)
+        J = qn["J"].copy()
+        ro = np.flatnonzero(~model_cols)
+        if ro.size:
+            J[:, ro] = fd_columns(u, f1, ro)
+        if qn["u"] is not None:
+            du = u - qn["u"]
+            dm = du[model_cols]
+            if float(dm @ dm) > 0:
+                # the secant condition J·du = f1 − f0, the smallest change of the model
+                # columns (the read-out part of the step is predicted exactly)
+                err = f1 - qn["f"] - J @ du
+                J[:, model_cols] += np.outer(err, dm) / float(dm @ dm)
+        qn.update(u=u.copy(), f=f1, J=J)
         return J
 
     t0 = time.perf_counter()
@@ -587,12 +645,25 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
             nfev += int(res.nfev)
             u_start = res.x
             state["base"] = model
+            refreeze = getattr(simulator, "refreeze", None)
+            if refreeze is not None:
+                # the steps frozen again at the first stage's optimum, closer to the
+                # engine's own (the polish moves the parameters by about the Monte-Carlo
+                # error of the first stage; "not resolved" below checks the end point)
+                m_early, _ = build(res.x)
+                for ds in datasets:
+                    refreeze(m_early, ds, _POLISH_MARGIN)
+            # polishing: the first stage's Jacobian seeds Broyden updates (the
+            # read-out columns exact), a full one at the end point only
+            qn.update(on=True, u=None, f=None, J=np.asarray(res.jac, float).copy())
         off_minimum = ""
         for _attempt in range(3):
             res = least_squares(residuals, u_start, jac=jacobian, bounds=(lo, hi),
                                 method="trf", x_scale=1.0, xtol=tol, ftol=tol, gtol=_GTOL,
                                 max_nfev=max(budget - nfev, 5))
             nfev += int(res.nfev)
+            if qn["on"]:
+                res.jac = fd_jacobian(res.x)  # the true Jacobian at the end point
             # is the end point the minimum? try the Gauss–Newton step from it: in a curved
             # valley trf can stop on xtol short of the minimum (then it goes on from
             # there); if the step does not really lower χ², the point is kept
@@ -618,7 +689,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
     if mc_seeds:
         m_reps = [_with_samples(_reseeded(fitted, k), n_rep) for k in range(int(mc_seeds))]
         outs = sim_many([(m_k, ds) for m_k in m_reps for ds in datasets])
-        counter["sims"] += int(mc_seeds)
+        count(n_rep, int(mc_seeds))
         for k, m_k in enumerate(m_reps):
             raw_k = outs[k * len(datasets):(k + 1) * len(datasets)]
             reps.append(stack(predictions(m_k, vals, raw_k)))
@@ -734,6 +805,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
                      combinations=combos,
                      meta={"model": fitted.to_dict(), "fitted_model": fitted,
                            "simulations": counter["sims"], "seconds": elapsed,
+                           "simulations_by_samples": dict(sorted(by_samples.items())),
                            "engine": getattr(simulator, "engine", "custom"),
                            "datasets": [ds.label for ds in datasets],
                            "moved": moved, "mc_seeds": int(mc_seeds),

@@ -43,7 +43,7 @@ def test_model_values():
     with pytest.raises(ModelError, match="engine: unknown engine 'warp'"):
         get_engine("warp")
     with pytest.raises(ModelError, match=r"fast engine option nsteps: unknown field \(allowed: "
-                       r"block, carrier_phase, channel, dt, frame_frequency\)"):
+                       r"block, carrier_phase, channel, dt, frame_frequency, noise_step\)"):
         run(schedule(1e-6), grains([1e7], [0.0]), [0.0], nsteps=3)
     with pytest.raises(ModelError, match="frame: must be 'lab' or 'rwa', got 'rotating'"):
         simulate_schedules([schedule(1e-6)], Ensemble(Fixed(1e6), Fixed(0.0)), Environment(),
