@@ -15,9 +15,10 @@ the median CPU time (user + system) of the same runs, which depends less on the 
    compiles the kernel this command needs; the compile fraction is (4 − 2) / 4.
 
 ``--before REV`` adds a column for the code of an earlier commit, run the same way in the
-same environment. The machine's load average is printed before and after: wall times on
-a shared machine grow with it. The numba target (CPU) is printed too: the shipped cache
-only serves the CPU it was built for (elsewhere row 3 compiles, like row 4).
+same environment, its runs alternating with the others'. The machine's load average is
+printed before and after: wall times on a shared machine grow with it. The numba target
+(CPU) is printed too: the shipped cache only serves the CPU it was built for (elsewhere
+row 3 compiles, like row 4).
 """
 
 from __future__ import annotations
@@ -75,23 +76,29 @@ def _fresh_tree(where: Path, rev: str | None = None) -> Path:
     return where
 
 
-def _rows(tmp: Path, rev: str | None, repeat: int, cold_repeat: int) -> dict:
+def _rows(tmp: Path, columns: dict, repeat: int, cold_repeat: int) -> dict:
+    """Every row for every column; the columns' runs alternate (run i of each column, then
+    run i + 1), so a change of the machine's load hits them alike."""
     cli = [sys.executable, "-m", "spinecho"]
     out = tmp / "r.nc"
-    rows = {}
-    tree = _fresh_tree(tmp / "warm" / "tree", rev)
-    warm_env = _env(NUMBA_CACHE_DIR=str(tmp / "warm" / "cache"), PYTHONPATH=str(tree))
-    rows["help"] = [_timed(cli + ["--help"], warm_env, tmp) for _ in range(repeat)]
-    _timed(cli + _simulate_args(out), warm_env, tmp)  # fills the warm caches
-    rows["warm"] = [_timed(cli + _simulate_args(out), warm_env, tmp) for _ in range(repeat)]
-    for label, extra in (("fresh", {}), ("jit", {"SPINECHO_KERNEL_SEED": "0"})):
-        ts = []
-        for i in range(cold_repeat):
-            run = tmp / f"{label}{i}"
-            tree = _fresh_tree(run / "tree", rev)
-            env = _env(NUMBA_CACHE_DIR=str(run / "cache"), PYTHONPATH=str(tree), **extra)
-            ts.append(_timed(cli + _simulate_args(out), env, run))
-        rows[label] = ts
+    rows = {name: {"help": [], "warm": [], "fresh": [], "jit": []} for name in columns}
+    warm_env = {}
+    for c, (name, rev) in enumerate(columns.items()):
+        tree = _fresh_tree(tmp / f"warm{c}" / "tree", rev)
+        warm_env[name] = _env(NUMBA_CACHE_DIR=str(tmp / f"warm{c}" / "cache"),
+                              PYTHONPATH=str(tree))
+        _timed(cli + _simulate_args(out), warm_env[name], tmp)  # fills the warm caches
+    for _ in range(repeat):
+        for name in columns:
+            rows[name]["help"].append(_timed(cli + ["--help"], warm_env[name], tmp))
+            rows[name]["warm"].append(_timed(cli + _simulate_args(out), warm_env[name], tmp))
+    for i in range(cold_repeat):
+        for label, extra in (("fresh", {}), ("jit", {"SPINECHO_KERNEL_SEED": "0"})):
+            for c, (name, rev) in enumerate(columns.items()):
+                run = tmp / f"{label}{i}_{c}"
+                tree = _fresh_tree(run / "tree", rev)
+                env = _env(NUMBA_CACHE_DIR=str(run / "cache"), PYTHONPATH=str(tree), **extra)
+                rows[name][label].append(_timed(cli + _simulate_args(out), env, run))
     return rows
 
 
@@ -128,10 +135,8 @@ def main(argv=None) -> int:
           f"{'current' if seed_ok else 'STALE (rebuild it)'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     columns = {"now": None, **({a.before: a.before} if a.before else {})}
-    rows = {}
-    for name, rev in columns.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            rows[name] = _rows(Path(tmp), rev, a.repeat, a.cold_repeat)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = _rows(Path(tmp), columns, a.repeat, a.cold_repeat)
     labels = {"help": "[1] spinecho --help",
               "warm": "[2] warm spinecho simulate (target < 1 s)",
               "fresh": "[3] fresh install, empty numba cache (< 3 s)",

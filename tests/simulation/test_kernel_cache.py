@@ -136,9 +136,10 @@ def _fresh_tree(tmp_path) -> Path:
 
 
 def _probe(tree, cache, **env):
-    full = {k: v for k, v in os.environ.items() if k != kc.SEED_ENV}
-    full.update(NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1",
-                **env)
+    full = {k: v for k, v in os.environ.items() if k not in (kc.SEED_ENV, "NUMBA_CACHE_DIR")}
+    full.update(PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1", **env)
+    if cache is not None:  # None: numba's default place (here the package's __pycache__)
+        full["NUMBA_CACHE_DIR"] = str(cache)
     p = subprocess.run([sys.executable, "-c", PROBE], cwd=tree, env=full,
                        capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -158,6 +159,10 @@ def test_fresh_tree_and_empty_cache_load_the_seed_without_compiling(tmp_path):
     cache = tmp_path / "cache"
     out = _probe(tree, cache)
     assert str(cache) in out["dir"]
+    for name, (hits, misses) in out["stats"].items():
+        assert misses == 0 and hits >= 1, (name, hits, misses)
+    out = _probe(tree, None)  # no NUMBA_CACHE_DIR, as after `pip install -e` of a clone
+    assert out["dir"].startswith(str(tree / "echo" / "engines" / "__pycache__"))
     for name, (hits, misses) in out["stats"].items():
         assert misses == 0 and hits >= 1, (name, hits, misses)
 
