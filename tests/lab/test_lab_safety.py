@@ -583,7 +583,8 @@ def test_long_drive_past_the_client_timeout_never_reads_a_stale_reply(tmp_path):
     silent for seconds, so replies come late. Before: KeyError 'type' (a late reply read
     as the preamble). Now the run either completes with real data or stops with a
     clear error naming the busy instrument, and the stop message follows."""
-    lab = start_lab(small_config(n_samples=16, noise_rms=0.0), lifetime=280.0)
+    lab = start_lab(small_config(n_samples=16, noise_rms=0.0, digitize_timeout=1.0),
+                    lifetime=280.0)
     try:
         labfile = lab_file(lab, tmp_path / "lab.toml", sample_rate=20e6, timeout_s=1.0,
                            max_pulse_energy=1, max_duty_cycle=1)

@@ -67,7 +67,7 @@ def _arm_awg(awg):
 def test_slow_shots_complete_however_long_the_host_takes():
     """Each shot takes 3x the digitizer's no-trigger timeout to simulate (a cold cache on
     a loaded machine): the averaged acquisition still completes."""
-    lab = start_lab(small_config())  # digitize_timeout = 1 s
+    lab = start_lab(small_config(digitize_timeout=1.0))
     try:
         def slow_record(shot, times):
             time.sleep(1.5)
@@ -94,7 +94,7 @@ def test_slow_shots_complete_however_long_the_host_takes():
 
 
 def test_no_trigger_only_when_none_was_sent():
-    lab = start_lab(small_config())
+    lab = start_lab(small_config(digitize_timeout=1.0))
     try:
         dig = _Client(lab.servers["digitizer"].port)
         dig.send(":TIM:RANG 1e-6;:WAV:POIN 100")

@@ -27,7 +27,7 @@ def single_grain_config(noise_rms=0.0, delta0=1.0e6, **env):
     d["model"]["ensemble"].update(delta0=delta0, bias=0.0, n_samples=4)
     d["model"]["environment"] = dict(env)
     d["awg"]["volts_per_tesla"] = VOLTS_PER_TESLA
-    d["digitizer"].update(noise_rms=noise_rms, digitize_timeout=1.0)
+    d["digitizer"].update(noise_rms=noise_rms, digitize_timeout=30.0)  # lab time; see small_config
     return config_from_dict(d, "<test>")
 
 

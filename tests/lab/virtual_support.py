@@ -16,13 +16,20 @@ DEFAULT_PORTS = {"awg": 5025, "digitizer": 5026, "lockin": 5027}
 VOLTS_PER_TESLA = 1.0e6
 
 
-def small_config(n_samples: int = 64, noise_rms: float = 0.0, **top):
-    """The example virtual lab with a smaller ensemble and test-friendly timeouts."""
+def small_config(n_samples: int = 64, noise_rms: float = 0.0,
+                 digitize_timeout: float = 30.0, **top):
+    """The example virtual lab with a smaller ensemble.
+
+    ``digitize_timeout`` is lab time a :DIGitize waits for a trigger. Lab time runs while
+    the lab is idle, and on a loaded machine the client may need seconds of host time
+    between :DIGitize and its *TRG (test and lab share one process here). So the default
+    is long. A test whose subject is the no-trigger error passes a short one itself.
+    """
     d = default_config()
     d["model"]["ensemble"]["n_samples"] = n_samples
     d["awg"]["volts_per_tesla"] = VOLTS_PER_TESLA
     d["digitizer"]["noise_rms"] = noise_rms
-    d["digitizer"]["digitize_timeout"] = 1.0
+    d["digitizer"]["digitize_timeout"] = digitize_timeout
     d.update(top)
     return config_from_dict(d, "<test>")
 
