@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-__all__ = ["LivePlot", "echo_point"]
+__all__ = ["LivePlot", "echo_point", "echo_x_label"]
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template",
                     "module://matplotlib_inline.backend_inline"}
@@ -60,8 +60,11 @@ class LivePlot:
         self.updates = 0
         self._bars = None
 
-    def add(self, x: float, y: float, sigma: float | None = None) -> None:
-        """Append one point, redraw, save the PNG."""
+    def add(self, x: float, y: float, sigma: float | None = None,
+            x_label: str | None = None) -> None:
+        """Append one point, redraw, save the PNG (``x_label`` renames the axis)."""
+        if x_label:
+            self.ax.set_xlabel(x_label)
         s = math.nan if sigma is None else float(sigma)
         self.points.append((float(x), float(y), s))
         xs = [p[0] for p in self.points]
@@ -101,11 +104,17 @@ class LivePlot:
 
 
 def echo_point(pd) -> tuple[float, float, float | None]:
-    """(x, |amplitude|, σ) of a measured :class:`~instruments.runstore.PointData`: x the
-    first swept parameter (the point index without a sweep), σ = |amplitude|/SNR when the
-    point was averaged to a target."""
+    """(x, |amplitude| in V, σ) of a measured :class:`~instruments.runstore.PointData`: x
+    the first swept parameter in SI units (the point index without a sweep), σ =
+    |amplitude|/SNR when the point was averaged to a target."""
     x = next(iter(pd.params.values()), float(pd.index))
     amp = abs(pd.amplitude)
     snr = getattr(pd, "snr", math.nan)
     sigma = amp / snr if math.isfinite(snr) and snr > 0 else None
     return float(x), float(amp), sigma
+
+
+def echo_x_label(pd) -> str:
+    """The x-axis label of :func:`echo_point`: the swept parameter's name (SI units)."""
+    name = next(iter(pd.params), None)
+    return f"{name} (SI units)" if name else "point"

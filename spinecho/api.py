@@ -323,9 +323,9 @@ def measure_run(sequence, lab, run_dir, *, values=None, sweep=None, averages: in
     f_ref = -1.0 if reference_frequency is None else float(reference_frequency)
     plot = None
     if live is not None:
-        from instruments.live import LivePlot, echo_point
+        from instruments.live import LivePlot, echo_point, echo_x_label
 
-        plot = LivePlot(live, title=str(sequence))
+        plot = LivePlot(live, title=str(sequence), y_label="|echo amplitude| (V)")
     try:
         return run_measurement(str(sequence), lab, run_dir, sets=sets,
                                sweeps=_sweep_specs(sweep, seq), averages=averages,
@@ -334,7 +334,8 @@ def measure_run(sequence, lab, run_dir, *, values=None, sweep=None, averages: in
                                time_budget=time_budget, min_averages=min_averages,
                                max_averages=max_averages, resume=resume,
                                progress=progress, on_point=None if plot is None else
-                               (lambda pd: plot.add(*echo_point(pd))))
+                               (lambda pd: plot.add(*echo_point(pd),
+                                                    x_label=echo_x_label(pd))))
     finally:
         if plot is not None:
             plot.close()

@@ -148,3 +148,17 @@ def test_python_api_measures_chi(chi_lab, tmp_path):
     assert np.all(np.abs(res.chi.imag - expect) < 5 * res.chi_sigma + 3e-3 * expect)
     with pytest.raises(OptionError, match="--amplitude-v"):
         spinecho.measure_chi("x.toml", MODEL, tmp_path / "r2", amplitude_v=-1)
+
+
+def test_measure_chi_live_png(chi_lab, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.image as mpimg
+
+    run = tmp_path / "run"
+    assert main(["measure-chi", "--lab", str(client_file(chi_lab, tmp_path)), "--model",
+                 str(MODEL), "--f-start", "45e3", "--f-stop", "90e3", "--points", "3",
+                 "--amplitude", "0.004", "--time-constant", "0.001", "--reads", "1",
+                 "--live", "-o", str(run), "--no-progress"]) == 0
+    assert mpimg.imread(run / "live.png").shape[:2] == (420, 640)

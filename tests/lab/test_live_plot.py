@@ -46,8 +46,8 @@ def test_measure_live_updates_with_each_point(tmp_path, monkeypatch):
     seen, plots = [], []
     add = LivePlot.add
 
-    def spy(self, x, y, sigma=None):
-        add(self, x, y, sigma)
+    def spy(self, x, y, sigma=None, **kw):
+        add(self, x, y, sigma, **kw)
         seen.append((self.updates, len(self.line.get_xdata()), self.png.stat().st_mtime_ns))
         plots.append(self)
 
@@ -72,3 +72,4 @@ def test_measure_live_updates_with_each_point(tmp_path, monkeypatch):
     # what the plot shows is what was measured
     np.testing.assert_allclose(plots[-1].line.get_xdata(), taus)
     np.testing.assert_allclose(plots[-1].line.get_ydata(), amps, rtol=1e-9)
+    assert plots[-1].ax.get_xlabel() == "tau (SI units)"
