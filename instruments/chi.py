@@ -175,6 +175,14 @@ def check_chi(lab_config, opts: ChiOptions, freqs: np.ndarray | None = None) -> 
     if f.min() < fmin or f.max() > fmax:
         raise OptionError(f"frequencies {f.min():g} ... {f.max():g} Hz: the "
                           f"{cls.__name__} reference covers {fmin:g} ... {fmax:g} Hz")
+    if opts.sensitivity_v is None and not hasattr(cls, "auto_gain"):
+        raise OptionError(f"--sensitivity: the {cls.__name__} driver has no auto gain; give "
+                          "the full-scale sensitivity in V")
+    sens = getattr(cls, "SENSITIVITIES", None)
+    if opts.sensitivity_v is not None and sens and not any(
+            math.isclose(opts.sensitivity_v, v, rel_tol=1e-6) for v in sens):
+        raise OptionError(f"--sensitivity {opts.sensitivity_v:g} V: the {cls.__name__} has "
+                          f"{', '.join(f'{v:g}' for v in sorted(sens))} V")
     tcs = getattr(cls, "TIME_CONSTANTS", None)
     if tcs and not any(math.isclose(opts.time_constant, t, rel_tol=1e-6) for t in tcs):
         raise OptionError(f"--time-constant {opts.time_constant:g} s: the {cls.__name__} "
@@ -284,7 +292,7 @@ def measure_chi(lab_file, model_file, run_dir, options: ChiOptions | None = None
                 tau = float(opts.time_constant)
                 li.sine_voltage = float(opts.amplitude_v)  # the lab's validator first
                 if hasattr(li, "reference_source"):
-                    li.reference_source = "Internal"
+                    li.reference_source = getattr(type(li), "INTERNAL_REFERENCE", "Internal")
                 li.harmonic = 1
                 li.phase = float(opts.phase_deg)
                 li.time_constant = tau

@@ -71,6 +71,8 @@ class SR830(_SineSafety, _SR830):
     IDN_PATTERN = r",\s*SR830\s*,"
     #: internal reference frequency range, Hz (SR830 manual, ``FREQ``: 0.001 ... 102000)
     FREQUENCY_RANGE = (1e-3, 102e3)
+    #: ``reference_source`` value of the internal oscillator (``FMOD 1``)
+    INTERNAL_REFERENCE = "Internal"
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL%0.3f",
@@ -96,6 +98,8 @@ class SR860(_SineSafety, _SR860):
     IDN_PATTERN = r",\s*SR86[05]\s*,"
     #: internal reference frequency range, Hz (SR860 manual, ``FREQ``: 1 mHz ... 500 kHz)
     FREQUENCY_RANGE = (1e-3, 500e3)
+    #: ``reference_source`` value of the internal oscillator (``RSRC 0``)
+    INTERNAL_REFERENCE = "INT"
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL %0.9e",

@@ -78,6 +78,14 @@ def test_refused_before_anything_is_sent(tmp_path):
     with pytest.raises(OptionError, match="--time-constant 0.002 s"):
         measure_chi(lab, MODEL, tmp_path / "c", ChiOptions(time_constant=0.002),
                     connect_fn=never)
+    with pytest.raises(OptionError, match="--sensitivity 0.003 V"):
+        measure_chi(lab, MODEL, tmp_path / "e", ChiOptions(sensitivity_v=0.003),
+                    connect_fn=never)
+    sr860 = tmp_path / "sr860.toml"  # pymeasure's SR860 has no auto gain: say so up front
+    sr860.write_text(lab.read_text(encoding="utf-8").replace("lockin:SR830", "lockin:SR860"),
+                     encoding="utf-8")
+    with pytest.raises(OptionError, match="SR860 driver has no auto gain"):
+        measure_chi(sr860, MODEL, tmp_path / "f", ChiOptions(), connect_fn=never)
     with pytest.raises(OptionError, match="--reads"):
         check_options(reads=0)
     assert not called and not (tmp_path / "a").exists()
