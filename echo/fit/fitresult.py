@@ -207,15 +207,21 @@ def covariance_to_correlation(cov: np.ndarray) -> np.ndarray:
 
 
 def undetermined(params: dict, corr: np.ndarray | None, varied: list[str], *,
-                 max_rel: float = 100.0, max_corr: float = 0.9999) -> str:
-    """A description of the parameters the data do not determine (relative 1σ error above
-    ``max_rel``, or |correlation| above ``max_corr``), '' if none."""
+                 max_rel: float = 100.0, max_corr: float = 0.9999,
+                 scale: dict | None = None) -> str:
+    """A description of the parameters the data do not determine (1σ error above
+    ``max_rel`` × |value| — or × ``scale[name]`` where given: an additive parameter such
+    as an offset or a phase may well be fitted as 0 ± a little, which is determined — or
+    |correlation| above ``max_corr``), '' if none."""
     bad = []
+    scale = scale or {}
     for k in varied:
         p = params[k]
+        ref = max(abs(scale.get(k, p.value)), 1e-300)
         if p.stderr is not None and (not math.isfinite(p.stderr)
-                                     or p.stderr > max_rel * max(abs(p.value), 1e-300)):
-            bad.append(f"{k} (σ/|value| = {p.stderr / max(abs(p.value), 1e-300):.3g})")
+                                     or p.stderr > max_rel * ref):
+            what = "σ/|value|" if k not in scale else f"σ/{ref:.3g}"
+            bad.append(f"{k} ({what} = {p.stderr / ref:.3g})")
     if corr is not None:
         for i in range(len(varied)):
             for j in range(i + 1, len(varied)):

@@ -776,7 +776,12 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         msg += "; " + poor
     combos = []
     if errorbars:
-        loose = undetermined(pv, corr, [f.name for f in frees])
+        # additive read-out parameters are judged against the data's scale (baseline,
+        # V) or a radian (phase), not against their value (which may be ~0)
+        y_max = max(float(np.max(np.abs(ds.data.y))) for ds in datasets)
+        ref = {f.name: (y_max if f.path == "baseline" else 1.0) for f in frees
+               if f.path in ("baseline", "phase")}
+        loose = undetermined(pv, corr, [f.name for f in frees], scale=ref)
         if loose:
             success = False
             msg += f"; not determined by the data: {loose}"

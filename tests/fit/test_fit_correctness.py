@@ -18,7 +18,7 @@ import pytest
 from fit_doubles import closed_form_simulator
 
 from echo.fit import from_arrays, from_result
-from echo.fit.fitresult import ParamValue, constrained_combinations
+from echo.fit.fitresult import ParamValue, constrained_combinations, undetermined
 from echo.fit.model_fit import Dataset, dataset_from_sequence, fit_model, set_path
 from echo.fit.noise import phase_cycle_noise
 from echo.model import Detection, Ensemble, Environment, Fixed, Gaussian, Model, OrnsteinUhlenbeck
@@ -271,3 +271,16 @@ def test_joint_fit_intervals_cover_the_truth_cheap():
     _, worst = coverage(5, 200, 4, 4)
     for k, w in worst.items():
         assert sorted(w)[-2] < 3.5, (k, worst)
+
+
+def test_an_offset_fitted_as_zero_is_determined():
+    """A baseline of 1 µV ± 0.38 mV on a 0.1 V echo is determined (0 within its error);
+    its error against its own ~0 value (σ/|value| = 380) used to call it 'not determined'
+    and fail a good fit at random. Judged against a scale, a real failure still shows."""
+    pv = {"baseline": ParamValue("baseline", 1e-6, 3.8e-4, True, 0.0),
+          "sigma": ParamValue("sigma", 6e4, 7e6, True, 4e4)}
+    assert undetermined(pv, None, ["baseline"]) != ""  # the old judgement
+    assert undetermined(pv, None, ["baseline"], scale={"baseline": 0.1}) == ""
+    assert "baseline" in undetermined(pv, None, ["baseline"], scale={"baseline": 1e-7})
+    assert "sigma" in undetermined(pv, None, ["baseline", "sigma"],
+                                   scale={"baseline": 0.1})
