@@ -54,6 +54,29 @@ def test_every_jitted_module_is_a_kernel_source():
     assert found == {f"echo/engines/{name}" for name in kc.KERNEL_SOURCES}
 
 
+def test_kernel_sources_import_only_kernel_sources():
+    """Globals a kernel reads are frozen into its machine code: a constant imported from
+    a module outside the key could change without changing the key (a stale load)."""
+    import ast
+
+    allowed = {"echo.engines.kernel_cache"} | {
+        "echo.engines." + name.removesuffix(".py") for name in kc.KERNEL_SOURCES}
+    for name in kc.KERNEL_SOURCES:
+        tree = ast.parse((kc.HERE / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                # `from echo.engines import kernel_cache` imports echo.engines.kernel_cache
+                found = [node.module if node.module in allowed else f"{node.module}.{a.name}"
+                         for a in node.names]
+            elif isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            else:
+                continue
+            for mod in found:
+                if mod.split(".")[0] in PACKAGES:
+                    assert mod in allowed, f"{name} imports {mod}"
+
+
 def test_kernels_use_the_content_keyed_cache():
     from echo.engines import _kernels
 
