@@ -128,11 +128,12 @@ def main(argv=None) -> int:
 
     target = kernel_cache.target_description()
     seed = kernel_cache.read_manifest() or {}
-    seed_cpu = (seed.get("target") or {}).get("cpu", "none")
+    seed_cpus = ", ".join(t.get("cpu", "?") for t in seed.get("targets", [])) or "none"
     seed_ok = seed.get("key") == kernel_cache.source_key()
     print(f"startup benchmark; python {sys.version.split()[0]}, numba {target['numba']}, "
-          f"target {target['cpu']}; shipped kernel cache built for {seed_cpu}, "
-          f"{'current' if seed_ok else 'STALE (rebuild it)'}")
+          f"target {target['cpu']}; shipped kernel cache built for {seed_cpus}, "
+          f"{'current' if seed_ok else 'STALE (rebuild it)'}, "
+          f"{'serves' if kernel_cache.serves_host(seed) else 'does NOT serve'} this CPU")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     columns = {"now": None, **({a.before: a.before} if a.before else {})}
     with tempfile.TemporaryDirectory() as tmp:

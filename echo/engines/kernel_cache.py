@@ -235,34 +235,61 @@ register()
 
 
 # --------------------------------------------------------------------- building the seed
-def build(seed_dir: Path = SEED_DIR) -> dict:
-    """Compile the kernels into an empty cache (a child process with its own
-    ``NUMBA_CACHE_DIR`` and no seeding) through :func:`echo.engines.fast.warm_up`, then
-    replace ``seed_dir``'s files by that cache and a manifest. Returns the manifest."""
+def build(seed_dir: Path = SEED_DIR, *, env: dict | None = None) -> dict:
+    """Compile the kernels (a child process with its own ``NUMBA_CACHE_DIR``, no seeding,
+    :func:`echo.engines.fast.warm_up`) and make ``seed_dir`` that cache plus a manifest.
+    When the seed already holds entries for the same sources, the child starts from them,
+    so numba adds this machine's target beside the others' (a seed for several CPUs, built
+    on each). ``env``: extra environment of the child (e.g. ``NUMBA_CPU_NAME``). Returns
+    the manifest."""
     import subprocess
 
+    key = source_key()
+    old = read_manifest(seed_dir)
+    targets = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "NUMBA_CACHE_DIR": tmp, SEED_ENV: "0"}
+        cache = os.path.join(tmp, PREFIX + key[:24])
+        if old is not None and old.get("key") == key:
+            os.makedirs(cache)
+            for f in old.get("files", []):
+                shutil.copyfile(seed_dir / f, os.path.join(cache, f))
+            targets = list(old.get("targets", []))
+        child = {**os.environ, **(env or {}), "NUMBA_CACHE_DIR": tmp, SEED_ENV: "0"}
         code = ("import json; from echo.engines import fast, kernel_cache as k; "
                 "fast.warm_up(); print(json.dumps({'key': k.source_key(), "
                 "'dir': k.cache_dir(), 'target': k.target_description()}))")
-        out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+        out = subprocess.run([sys.executable, "-c", code], env=child, check=True,
                              capture_output=True, text=True, cwd=HERE.parents[1]).stdout
         info = json.loads(out.strip().splitlines()[-1])
-        files = sorted(f for f in os.listdir(info["dir"]) if f.endswith((".nbi", ".nbc")))
+        if info["key"] != key or os.path.realpath(info["dir"]) != os.path.realpath(cache):
+            raise RuntimeError(f"the build compiled other sources ({info['dir']})")
+        files = sorted(f for f in os.listdir(cache) if f.endswith((".nbi", ".nbc")))
         if not any(f.endswith(".nbi") for f in files):
-            raise RuntimeError(f"numba cached nothing in {info['dir']}")
+            raise RuntimeError(f"numba cached nothing in {cache}")
         seed_dir.mkdir(exist_ok=True)
-        for old in seed_dir.iterdir():
-            if old.name.endswith((".nbi", ".nbc")) or old.name == MANIFEST:
-                old.unlink()
+        for stale in seed_dir.iterdir():
+            if stale.name.endswith((".nbi", ".nbc")) or stale.name == MANIFEST:
+                stale.unlink()
         for f in files:
-            shutil.copyfile(os.path.join(info["dir"], f), seed_dir / f)
-    manifest = {"key": info["key"], "sources": list(KERNEL_SOURCES),
-                "target": info["target"], "files": files,
-                "built_by": "python -m echo.engines.kernel_cache build"}
+            shutil.copyfile(os.path.join(cache, f), seed_dir / f)
+    if info["target"] not in targets:
+        targets.append(info["target"])
+    manifest = {"key": key, "sources": list(KERNEL_SOURCES), "targets": targets,
+                "files": files, "built_by": "python -m echo.engines.kernel_cache build"}
     (seed_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+def serves_host(manifest: dict | None = None) -> bool:
+    """Whether the seed holds entries for the host's numba target (CPU name and features;
+    elsewhere numba compiles as without a seed)."""
+    m = read_manifest() if manifest is None else manifest
+    if not m:
+        return False
+    host = target_description()
+    return any(isinstance(t, dict) and all(t.get(k) == host[k] for k in
+                                           ("numba", "triple", "cpu", "features"))
+               for t in m.get("targets", []))
 
 
 def target_description() -> dict:
@@ -283,14 +310,17 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.action == "build":
         m = build()
-        print(f"seed built for {m['target']['cpu']} ({len(m['files'])} files), "
-              f"key {m['key'][:16]}")
+        print(f"seed built for {', '.join(t['cpu'] for t in m['targets'])} "
+              f"({len(m['files'])} files), key {m['key'][:16]}")
         return 0
     m = read_manifest()
     if m is None or m.get("key") != source_key():
         print("seed is stale or missing: run `python -m echo.engines.kernel_cache build`")
         return 1
-    print(f"seed is current (key {m['key'][:16]}, built for {m['target']['cpu']})")
+    cpus = ", ".join(t.get("cpu", "?") for t in m.get("targets", []))
+    print(f"seed is current (key {m['key'][:16]}, built for {cpus}; "
+          f"{'serves' if serves_host(m) else 'does NOT serve'} this CPU, "
+          f"{target_description()['cpu']})")
     return 0
 
 

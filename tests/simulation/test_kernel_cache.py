@@ -36,6 +36,8 @@ def test_seed_is_current():
     assert m["files"] and all((kc.SEED_DIR / f).is_file() for f in m["files"])
     assert any(f.startswith("_kernels.run_ops-") for f in m["files"])
     assert any(f.startswith("_kernels.run_ops_serial-") for f in m["files"])
+    assert m["targets"] and all({"cpu", "features", "triple", "numba"} <= set(t)
+                                for t in m["targets"])
 
 
 def test_seed_ships_with_the_package():
@@ -226,3 +228,23 @@ def test_other_kernel_source_never_loads_the_seed(tmp_path):
     assert out2["dir"] == str(forced)
     for name, (_hits, misses) in out2["stats"].items():
         assert misses >= 1, (name, out2["stats"])
+
+
+@pytest.mark.slow
+def test_a_seed_built_on_a_second_target_serves_both(tmp_path):
+    """`build` on another target (here NUMBA_CPU_NAME=generic) keeps the entries already
+    in the seed and adds its own: an empty cache then loads without compiling on both."""
+    tree = _fresh_tree(tmp_path)
+    generic = {"NUMBA_CPU_NAME": "generic", "NUMBA_CPU_FEATURES": ""}
+    code = (f"import json; from echo.engines import kernel_cache as k; "
+            f"print(json.dumps(k.build(env={generic!r})))")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    p = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True,
+                       env={**env, "PYTHONPATH": str(tree)}, timeout=1800)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = json.loads(p.stdout.strip().splitlines()[-1])
+    assert [t["cpu"] for t in m["targets"]] == [kc.target_description()["cpu"], "generic"]
+    for extra in ({}, generic):
+        out = _probe(tree, tmp_path / f"c{len(extra)}", **extra)
+        for name, (hits, misses) in out["stats"].items():
+            assert misses == 0 and hits >= 1, (extra, name, hits, misses)
