@@ -658,19 +658,29 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
             qn.update(on=True, u=None, f=None, J=np.asarray(res.jac, float).copy())
         off_minimum = ""
         for _attempt in range(3):
+            # the polish (Broyden Jacobians) stops on 10 × tol and is finished by the
+            # Gauss–Newton step of the forward-difference Jacobian at its end point
+            # (taken when it predicts more than 0.01 noise units, i.e. 0.1σ jointly):
+            # the trust region's last small steps on an approximate Jacobian cost one
+            # full simulation each and move the point by far less than its error
+            p_tol = 10 * tol if qn["on"] else tol
             res = least_squares(residuals, u_start, jac=jacobian, bounds=(lo, hi),
-                                method="trf", x_scale=1.0, xtol=tol, ftol=tol, gtol=_GTOL,
-                                max_nfev=max(budget - nfev, 5))
+                                method="trf", x_scale=1.0, xtol=p_tol, ftol=p_tol,
+                                gtol=_GTOL, max_nfev=max(budget - nfev, 5))
             nfev += int(res.nfev)
             if qn["on"]:
                 res.jac = fd_jacobian(res.x)  # the true Jacobian at the end point
             # is the end point the minimum? try the Gauss–Newton step from it: in a curved
             # valley trf can stop on xtol short of the minimum (then it goes on from
             # there); if the step does not really lower χ², the point is kept
-            off_minimum, u_next = _gauss_newton_check(res, residuals, lo, hi, known_sigma)
+            off_minimum, u_next, r_next = _gauss_newton_check(
+                res, residuals, lo, hi, known_sigma, finish=0.01 if qn["on"] else None)
             if u_next is None:
                 break
             nfev += 1
+            if r_next is not None:  # a small step that lowers χ²: the end point
+                res.x, res.fun = u_next, r_next
+                break
             u_start = u_next
     elapsed = time.perf_counter() - t0
     vec, preds = residuals(res.x, full=True)
@@ -819,29 +829,34 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
                            "mc_stderr": mc_se, "noise": noise_note})
 
 
-def _gauss_newton_check(res, residuals, lo, hi, known_sigma: bool):
-    """('', None) when ``res`` ends at the minimum; else (why, where to go on from).
+def _gauss_newton_check(res, residuals, lo, hi, known_sigma: bool,
+                        finish: float | None = None):
+    """('', None, None) when ``res`` ends at the minimum; (why, where to go on from, None)
+    when not; with ``finish``, ('', u, r) for a better end point u (residuals r).
 
     The Gauss–Newton step from the end point predicts a decrease of χ² (in units of the
     noise variance: 1 with known errors, else the residual mean square); above ¼ (the
-    point is more than ½σ, jointly, from the predicted minimum) the step is evaluated, and
-    if it lowers χ² by more than ¼ the fit is not at the minimum."""
+    point is more than ½σ, jointly, from the predicted minimum) — or above ``finish`` —
+    the step is evaluated: if it lowers χ² by more than ¼ the fit is not at the minimum;
+    with ``finish``, a step that lowers χ² at all is the new end point."""
     J, r = np.asarray(res.jac, float), np.asarray(res.fun, float)
     if J.size == 0 or not np.all(np.isfinite(J)):
-        return "", None
+        return "", None, None
     dof = max(r.size - J.shape[1], 1)
     unit = 1.0 if known_sigma else max(float(r @ r) / dof, 1e-300)
     step, *_ = np.linalg.lstsq(J, -r, rcond=None)
     u_new = np.clip(res.x + step, lo, hi)
     pred = float(np.sum((J @ (u_new - res.x)) ** 2)) / unit
-    if not np.isfinite(pred) or pred <= 0.25:
-        return "", None
+    if not np.isfinite(pred) or pred <= (0.25 if finish is None else min(finish, 0.25)):
+        return "", None, None
     r_new = residuals(u_new)
     gain = (float(r @ r) - float(r_new @ r_new)) / unit
     if gain > 0.25:
         return (f"a Gauss–Newton step from the end point lowers χ² by {gain:.3g} (noise "
-                "units)"), u_new
-    return "", None
+                "units)"), u_new, None
+    if finish is not None and gain > 0:
+        return "", u_new, np.asarray(r_new, float)
+    return "", None, None
 
 
 def _with_samples(model: Model, n: int) -> Model:
