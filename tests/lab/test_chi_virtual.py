@@ -120,15 +120,31 @@ def test_measure_chi_and_compare_recover_a_and_delta0(chi_lab, tmp_path, capsys)
     assert abs(d - DELTA0_TRUE) < 4 * sd, (d, sd)
 
 
-def test_stopped_run_leaves_the_sine_at_its_minimum(chi_lab, tmp_path):
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm", "error"])
+def test_stopped_run_leaves_the_sine_at_its_minimum(chi_lab, tmp_path, stop):
+    import signal
+
+    from instruments.measure import RunTerminated
+
     lab_toml = client_file(chi_lab, tmp_path)
     chi_lab.lockin.slvl = 1.0
+    exc = {"ctrl-c": KeyboardInterrupt(), "sigterm": RunTerminated(signal.SIGTERM),
+           "error": RuntimeError("a failure in the middle")}[stop]
 
     def stop_after_two(i, f, chi):
         if i == 1:
-            raise KeyboardInterrupt
+            if stop == "sigterm":
+                # a real signal: measure_chi's handler turns it into RunTerminated, as a
+                # batch scheduler's kill would
+                import os
+                import time
 
-    with pytest.raises(KeyboardInterrupt) as info:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # interrupted by the handler long before
+                raise AssertionError("SIGTERM did not stop the run")
+            raise exc
+
+    with pytest.raises(type(exc)) as info:
         measure_chi(lab_toml, MODEL, tmp_path / "run",
                     ChiOptions(f_start=30e3, f_stop=60e3, points=5, amplitude_v=0.004,
                                time_constant=0.001, reads=1), on_point=stop_after_two)
