@@ -69,7 +69,8 @@ from echo.model import (
 from sequences.errors import ScheduleError
 from sequences.units import K_B_OVER_HBAR, angular
 
-__all__ = ["simulate_chunk", "simulate_chunk_batches", "noise_step", "default_carrier_phase",
+__all__ = ["simulate_chunk", "simulate_chunk_batches", "noise_step", "option_noise_step",
+           "default_carrier_phase",
            "warm_up", "BLOCH_COMPONENTS"]
 
 _SQ3 = math.sqrt(3.0)
@@ -107,6 +108,18 @@ def noise_step(environment: Environment, delta_perp: float, duration: float,
     h = math.sqrt(6.0 * max_error / (delta_perp * sigma)) * (max(duration, tau_ref)
                                                             / tau_ref) ** -0.25
     return min(tau_min, h)
+
+
+def option_noise_step(environment: Environment, delta_max: float, drive_max: float,
+                      duration: float, max_error: float, frame: str = "lab") -> float:
+    """The value of the ``noise_step`` option (s) that reproduces this engine's own noise
+    step for a shot of ``duration`` whose grains have max|Δ| = ``delta_max`` (rad/s) and
+    whose strongest drive term is γ·max|amp| = ``drive_max`` (rad/s) — what a fit freezes
+    (``echo.fit.model_fit.frozen_steps``). Here the option is the step of every segment,
+    so it is the rule at Δ_⊥ = Δ (lab frame; none in the RWA) + the drive. inf without
+    noise."""
+    d_perp = (delta_max if frame == "lab" else 0.0) + drive_max
+    return noise_step(environment, d_perp, duration, max_error)
 
 
 def _ou_coefficients(h: np.ndarray, sigma: float, tau: float) -> np.ndarray:

@@ -337,8 +337,8 @@ def frozen_steps(model: Model, schedules, *, frame: str = "lab", max_error: floa
             w_fast = max(max(carriers), 2 * e_max, 2 * gamma * h0)
             phase = carrier_phase or fast.default_carrier_phase(max_error)
             dt = min(dt, carrier_margin * phase / w_fast)
-        d_perp = (d_max if frame == "lab" else 0.0) + gamma * h0
-        noise.append(margin * fast.noise_step(env, d_perp, float(sch.duration), max_error))
+        noise.append(margin * fast.option_noise_step(env, d_max, gamma * h0,
+                                                     float(sch.duration), max_error, frame))
     return dt, noise
 
 

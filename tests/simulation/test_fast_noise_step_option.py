@@ -92,3 +92,25 @@ def test_point_options_apply_per_point_and_are_checked():
     with pytest.raises(ModelError, match="noise_step"):
         simulate_schedules(sch, ens, ENV, det, point_options=[{}, {"noise_step": 0.0}])
     assert math.isfinite(rules[0])
+
+
+def test_option_noise_step_reproduces_the_engines_own_step_with_drive():
+    """fast.option_noise_step (what a fit freezes) given the grains' max|Δ| and the
+    strongest drive γ·max|amp| of a shot with real (driven) pulses is the engine's own
+    noise step: bitwise the same sums; a larger value is not."""
+    ens = Ensemble(delta0=Fixed(1e6), bias=Gaussian(0.0, 2e5), spin=100, n_grains=1e9,
+                   n_samples=6, seed=2)
+    chunk = ens.chunk(0)
+    gamma = ens.moment_rad_per_tesla
+    s = Sequence.load("hahn").bind(tau=2e-6)
+    amp = max(abs(p.amplitude) for p in s.pulses)
+    assert amp > 0
+    t = np.linspace(0, s.duration, 5)
+    h = fast.option_noise_step(ENV, float(np.max(np.abs(chunk.delta))), abs(gamma) * amp,
+                               s.duration, 1e-3)
+    kw = dict(seed=3, moment=gamma, initial="ground")
+    own, _ = fast.simulate_chunk_batches(s, chunk, ENV, t, **kw)
+    given, _ = fast.simulate_chunk_batches(s, chunk, ENV, t, noise_step=h, **kw)
+    assert np.array_equal(own, given)
+    coarse, _ = fast.simulate_chunk_batches(s, chunk, ENV, t, noise_step=1.5 * h, **kw)
+    assert not np.array_equal(own, coarse)
