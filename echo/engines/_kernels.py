@@ -37,70 +37,108 @@ import numpy as np
 from numba import njit, prange
 
 from echo.engines import kernel_cache  # noqa: F401  (registers the kernels' cache before @njit)
-from echo.engines._rng import _GOLDEN, _next_uniform, _normal, _normal2, _splitmix
+from echo.engines._rng import next_u64, normal_pair, seed_lane, uniform
+from echo.engines._vmath import (
+    P2_SMALL,
+    THETA_MAX,
+    rot_coeffs,
+    rot_coeffs_libm,
+    rot_coeffs_small,
+)
 
 _SQ3_6 = math.sqrt(3.0) / 6.0
 _SQ3_12 = math.sqrt(3.0) / 12.0
-_TWO_PI = 2.0 * math.pi
+_P2_MAX = (2.0 * THETA_MAX) ** 2
+#: flags of the vector passes: no Python zero-division checks (they stop vectorisation)
+#: and fused multiply-adds; no reassociation and no NaN/inf assumptions
+_VEC = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
-_TWO_PI_HI = float(np.float32(2.0 * math.pi))  # 24 significant bits: k·HI exact
-_TWO_PI_LO = 2.0 * math.pi - _TWO_PI_HI
+@njit(**_VEC)
+def _rotate_small(rx, ry, rz, wx, wy, wz, m):
+    """Rotate r[k] by the rotation vector w[k] where |w|² ≤ P2_SMALL (no square root);
+    other lanes are left as they are. Returns their number."""
+    n_big = 0
+    for k in range(m):
+        vx = wx[k]
+        vy = wy[k]
+        vz = wz[k]
+        p2 = vx * vx + vy * vy + vz * vz
+        small = p2 <= P2_SMALL
+        n_big += 0 if small else 1
+        c, sp, cp = rot_coeffs_small(p2 if small else 0.0)
+        x = rx[k]
+        y = ry[k]
+        z = rz[k]
+        d = (vx * x + vy * y + vz * z) * cp
+        nx_ = x * c + (vy * z - vz * y) * sp + vx * d
+        ny_ = y * c + (vz * x - vx * z) * sp + vy * d
+        nz_ = z * c + (vx * y - vy * x) * sp + vz * d
+        rx[k] = nx_ if small else x
+        ry[k] = ny_ if small else y
+        rz[k] = nz_ if small else z
+    return n_big
 
 
-@njit(cache=True, inline="always")
-def _reduce_2pi(phi):
-    """φ − 2πk, k = round(φ/2π) (Cody–Waite, two constants; exact product for k < 2^29):
-    long quiet delays rotate by 1e4–1e7 rad, where libm's own reduction is slow."""
-    if phi < 6.0:
-        return phi
-    k = np.floor(phi / (2.0 * math.pi) + 0.5)
-    return (phi - k * _TWO_PI_HI) - k * _TWO_PI_LO
+@njit(**_VEC)
+def _rotate_large(rx, ry, rz, wx, wy, wz, m):
+    """Rotate r[k] by w[k] where P2_SMALL < |w|² ≤ (2 THETA_MAX)² (vector sin/cos with
+    range reduction); other lanes are left as they are. Returns the number of lanes with a
+    still larger angle (left for :func:`_rotate_huge`)."""
+    n_huge = 0
+    for k in range(m):
+        vx = wx[k]
+        vy = wy[k]
+        vz = wz[k]
+        p2 = vx * vx + vy * vy + vz * vz
+        huge = p2 > _P2_MAX
+        n_huge += 1 if huge else 0
+        do = p2 > P2_SMALL and not huge
+        c, sp, cp = rot_coeffs(p2 if do else 1.0)
+        x = rx[k]
+        y = ry[k]
+        z = rz[k]
+        d = (vx * x + vy * y + vz * z) * cp
+        nx_ = x * c + (vy * z - vz * y) * sp + vx * d
+        ny_ = y * c + (vz * x - vx * z) * sp + vy * d
+        nz_ = z * c + (vx * y - vy * x) * sp + vz * d
+        rx[k] = nx_ if do else x
+        ry[k] = ny_ if do else y
+        rz[k] = nz_ if do else z
+    return n_huge
 
 
-@njit(cache=True, inline="always")
-def _rotate_vec3(rx, ry, rz, k, wx, wy, wz):
-    """:func:`_rotate_vec` on structure-of-arrays state (rx[k], ry[k], rz[k])."""
-    p2 = wx * wx + wy * wy + wz * wz
-    if p2 < 0.0625:
-        sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
-            1.0 / 362880 + p2 * (-1.0 / 39916800)))))
-        cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (-1.0 / 40320 + p2 * (
-            1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
-        c = 1.0 - p2 * cp
-    elif p2 > 0.0:
-        phi = math.sqrt(p2)
-        red = _reduce_2pi(phi)
-        c = math.cos(red)
-        sp = math.sin(red) / phi
-        cp = (1.0 - c) / p2
-    else:
-        return
-    x = rx[k]
-    y = ry[k]
-    z = rz[k]
-    d = (wx * x + wy * y + wz * z) * cp
-    rx[k] = x * c + (wy * z - wz * y) * sp + wx * d
-    ry[k] = y * c + (wz * x - wx * z) * sp + wy * d
-    rz[k] = z * c + (wx * y - wy * x) * sp + wz * d
+@njit(cache=True)
+def _rotate_huge(rx, ry, rz, wx, wy, wz, m):
+    """Rotate r[k] by w[k] where |w|² > (2 THETA_MAX)² (scalar libm: a long quiet step)."""
+    for k in range(m):
+        vx = wx[k]
+        vy = wy[k]
+        vz = wz[k]
+        p2 = vx * vx + vy * vy + vz * vz
+        if p2 > _P2_MAX:
+            c, sp, cp = rot_coeffs_libm(p2)
+            x = rx[k]
+            y = ry[k]
+            z = rz[k]
+            d = (vx * x + vy * y + vz * z) * cp
+            rx[k] = x * c + (vy * z - vz * y) * sp + vx * d
+            ry[k] = y * c + (vz * x - vx * z) * sp + vy * d
+            rz[k] = z * c + (vx * y - vy * x) * sp + vz * d
+
+
+@njit(cache=True)
+def _rotate(rx, ry, rz, wx, wy, wz, m):
+    """Rotate r[k] by the rotation vector w[k] (any angle), vectorised in the common cases."""
+    if _rotate_small(rx, ry, rz, wx, wy, wz, m) > 0:
+        if _rotate_large(rx, ry, rz, wx, wy, wz, m) > 0:
+            _rotate_huge(rx, ry, rz, wx, wy, wz, m)
 
 
 @njit(cache=True, inline="always")
 def _rot_matrix(R, k, wx, wy, wz):
-    """R[k] (row-major 3×3) = rotation by the rotation vector w (see :func:`_rotate_vec`)."""
-    p2 = wx * wx + wy * wy + wz * wz
-    if p2 < 0.0625:
-        sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
-            1.0 / 362880 + p2 * (-1.0 / 39916800)))))
-        cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (-1.0 / 40320 + p2 * (
-            1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
-        c = 1.0 - p2 * cp
-    else:
-        phi = math.sqrt(p2)
-        red = _reduce_2pi(phi)
-        c = math.cos(red)
-        sp = math.sin(red) / phi
-        cp = (1.0 - c) / p2
+    """R[k] (row-major 3×3) = rotation by the rotation vector w (any angle)."""
+    c, sp, cp = rot_coeffs_libm(wx * wx + wy * wy + wz * wz)
     R[k, 0] = c + wx * wx * cp
     R[k, 1] = -wz * sp + wx * wy * cp
     R[k, 2] = wy * sp + wx * wz * cp
@@ -110,6 +148,121 @@ def _rot_matrix(R, k, wx, wy, wz):
     R[k, 6] = -wy * sp + wz * wx * cp
     R[k, 7] = wx * sp + wz * wy * cp
     R[k, 8] = c + wz * wz * cp
+
+
+@njit(**_VEC)
+def _ou_pass(s0, s1, xq, deb, cf, first, m):
+    """One OU process over one step for the m lanes: two normals per lane (its own stream
+    s0/s1), the exact joint update of δε (xq) and of its mean over the step, added into
+    deb (set when ``first``). cf: ρ, s1, ib, c, s2 of :func:`echo.engines.fast._ou_coefficients`
+    (columns 2–4 divided by the step)."""
+    rho = cf[0]
+    sd1 = cf[1]
+    ib = cf[2]
+    cc = cf[3]
+    sd2 = cf[4]
+    for k in range(m):
+        r1, a, b = next_u64(s0[k], s1[k])
+        r2, a, b = next_u64(a, b)
+        s0[k] = a
+        s1[k] = b
+        xi1, xi2 = normal_pair(r1, r2)
+        x0 = xq[k]
+        de = ib * x0 + cc * xi1 + sd2 * xi2
+        xq[k] = rho * x0 + sd1 * xi1
+        deb[k] = de if first else deb[k] + de
+
+
+@njit(**_VEC)
+def _ou_start(s0, s1, xq, sigma, m):
+    """Stationary start of one OU process: δε = σ ξ per lane."""
+    for k in range(m):
+        r1, a, b = next_u64(s0[k], s1[k])
+        r2, a, b = next_u64(a, b)
+        s0[k] = a
+        s1[k] = b
+        xq[k] = sigma * normal_pair(r1, r2)[0]
+
+
+@njit(cache=True, inline="always")
+def _uniform_lane(s0, s1, k):
+    r, a, b = next_u64(s0[k], s1[k])
+    s0[k] = a
+    s1[k] = b
+    return uniform(r)
+
+
+@njit(cache=True)
+def _telegraph_pass(s0, s1, tsgn, tnext, tel_amp, tel_rate, deb, ta, tb, inv_h, m):
+    """Random telegraph processes over [ta, tb] (exact switching times per lane): adds
+    their mean over the step into deb (scalar: a data-dependent number of switches)."""
+    for k in range(m):
+        integ = 0.0
+        for q in range(tel_amp.shape[0]):
+            tc = ta
+            sg = tsgn[q, k]
+            part = 0.0
+            while tnext[q, k] < tb:
+                part += sg * (tnext[q, k] - tc)
+                tc = tnext[q, k]
+                sg = -sg
+                tnext[q, k] += -math.log(_uniform_lane(s0, s1, k)) / tel_rate[q]
+            part += sg * (tb - tc)
+            tsgn[q, k] = sg
+            integ += tel_amp[q] * part
+        deb[k] += integ * inv_h
+
+
+@njit(**_VEC)
+def _w_magnus(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz, deb,
+              h, uu, vv, du, dv, m):
+    """w = 2h a_eff, fourth-order Magnus with the drive (u, v) at the two Gauss nodes."""
+    h2 = 2.0 * h
+    ch = _SQ3_6 * h
+    for k in range(m):
+        de = deb[k]
+        a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
+        a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
+        a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
+        dax = du * px[k] + dv * qx[k]
+        day = du * py[k] + dv * qy[k]
+        daz = du * pz[k] + dv * qz[k]
+        # a2 × a1 = (a1 + da) × a1 = da × a1
+        wx[k] = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
+        wy[k] = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
+        wz[k] = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
+
+
+@njit(**_VEC)
+def _w_const(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz, deb,
+             h, uu, vv, m):
+    """w = 2h a for a drive (u, v) constant over the step (u = v = 0: no drive)."""
+    h2 = 2.0 * h
+    for k in range(m):
+        de = deb[k]
+        wx[k] = h2 * (a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k])
+        wy[k] = h2 * (a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k])
+        wz[k] = h2 * (a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k])
+
+
+@njit(**_VEC)
+def _record(rx, ry, rz, oz, ox, wgt, c, s, m):
+    """Σ_k wgt[k] (oz[k] r_z + ox[k] (r_x c − r_y s)) over the m lanes, summed in four
+    interleaved partial sums (k mod 4) added at the end: a fixed order, so the result does
+    not depend on threads, and a loop the compiler vectorises without reassociating."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    m4 = m - m % 4
+    for k in range(0, m4, 4):
+        a0 += wgt[k] * (oz[k] * rz[k] + ox[k] * (rx[k] * c - ry[k] * s))
+        a1 += wgt[k + 1] * (oz[k + 1] * rz[k + 1] + ox[k + 1] * (rx[k + 1] * c - ry[k + 1] * s))
+        a2 += wgt[k + 2] * (oz[k + 2] * rz[k + 2] + ox[k + 2] * (rx[k + 2] * c - ry[k + 2] * s))
+        a3 += wgt[k + 3] * (oz[k + 3] * rz[k + 3] + ox[k + 3] * (rx[k + 3] * c - ry[k + 3] * s))
+    for k in range(m4, m):
+        a0 += wgt[k] * (oz[k] * rz[k] + ox[k] * (rx[k] * c - ry[k] * s))
+    return (a0 + a1) + (a2 + a3)
 
 
 @njit(cache=True)
@@ -188,17 +341,104 @@ def _cross_mat(W, wx, wy, wz):
     W[2, 2] = 0.0
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True)
+def _diss_step(rx, ry, rz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz, deb,
+               M, bvec, lo, m, h, uu, vv, du, dv):
+    """One step of dissipative grains: the exact exponential of the Magnus-4 affine Bloch
+    generator (scalar: a 4×4 matrix exponential per grain)."""
+    W1 = np.empty((3, 3))
+    W2 = np.empty((3, 3))
+    Am = np.empty((3, 3))
+    av = np.empty(3)
+    Pm = np.empty((3, 3))
+    pv = np.empty(3)
+    Tm = np.empty((3, 3))
+    tv = np.empty(3)
+    c3 = _SQ3_12 * h * h
+    for k in range(m):
+        g = lo + k
+        de = deb[k]
+        a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
+        a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
+        a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
+        a2x = a1x + du * px[k] + dv * qx[k]
+        a2y = a1y + du * py[k] + dv * qy[k]
+        a2z = a1z + du * pz[k] + dv * qz[k]
+        _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
+        _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
+        for ii in range(3):
+            for jj in range(3):
+                W1[ii, jj] += M[g, ii, jj]
+                W2[ii, jj] += M[g, ii, jj]
+        for ii in range(3):
+            s_aff = 0.0
+            for jj in range(3):
+                comm = 0.0
+                for mm in range(3):
+                    comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
+                Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
+                s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
+            av[ii] = h * bvec[g, ii] + c3 * s_aff
+        _expm_affine(Am, av, Pm, pv, Tm, tv)
+        x = rx[k]
+        y = ry[k]
+        zz = rz[k]
+        rx[k] = Pm[0, 0] * x + Pm[0, 1] * y + Pm[0, 2] * zz + pv[0]
+        ry[k] = Pm[1, 0] * x + Pm[1, 1] * y + Pm[1, 2] * zz + pv[1]
+        rz[k] = Pm[2, 0] * x + Pm[2, 1] * y + Pm[2, 2] * zz + pv[2]
+
+
+@njit(cache=True)
+def _quiet_step(rx, ry, rz, a0x, a0y, a0z, rc, rc_dt, amax2, h, m):
+    """A step without noise, drive or dissipation: each grain's rotation matrix for the
+    step length is cached (rc, computed for rc_dt; e.g. the many short steps between
+    output samples in a window) and reused while the length stays within rounding of it.
+    Returns the step length the cache now holds."""
+    dh = h - rc_dt
+    if rc_dt < 0.0 or abs(dh) * amax2 > 1e-6:
+        h2 = 2.0 * h
+        for k in range(m):
+            _rot_matrix(rc, k, h2 * a0x[k], h2 * a0y[k], h2 * a0z[k])
+        rc_dt = h
+        dh = 0.0
+    for k in range(m):
+        x = rx[k]
+        y = ry[k]
+        z = rz[k]
+        rx[k] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
+        ry[k] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
+        rz[k] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
+    if dh != 0.0:
+        # steps that differ from the cached one by rounding (|w| ≤ 1e-6 rad): rotations
+        # about one axis add, so apply the small extra rotation w = 2 dh a0 to second
+        # order (error O(|w|³) ≤ 1e-18)
+        for k in range(m):
+            vx = 2.0 * dh * a0x[k]
+            vy = 2.0 * dh * a0y[k]
+            vz = 2.0 * dh * a0z[k]
+            x = rx[k]
+            y = ry[k]
+            z = rz[k]
+            d = vx * x + vy * y + vz * z
+            w2 = vx * vx + vy * vy + vz * vz
+            rx[k] = x + (vy * z - vz * y) + 0.5 * (vx * d - w2 * x)
+            ry[k] = y + (vz * x - vx * z) + 0.5 * (vy * d - w2 * y)
+            rz[k] = z + (vx * y - vy * x) + 0.5 * (vz * d - w2 * z)
+    return rc_dt
+
+
+@njit(cache=True)
 def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,
                ou_coef, tel_amp, tel_rate,
                A0, P, Q, N, Xp, Yp, Oz, Ox, weight, r_init,
                diss, M, bvec, seed, goff, block, n_out):
     """Run the op table on block ``b`` of grains, adding into acc[row].
 
-    Block-local state is kept as structure-of-arrays (rx, ry, rz, ...), so that the
-    rotation of all grains of a block in a non-dissipative step is a branch-free loop
-    the compiler vectorises; the noise (random numbers) is drawn in a separate scalar
-    pass and the rare large rotation angles (φ ≥ 1/4) are redone with libm afterwards."""
+    Block-local state is kept as structure-of-arrays (rx, ry, rz, ...), and each stage of a
+    step is a loop over the grains of the block that the compiler vectorises: the noise
+    (random numbers, normals, OU update), the rotation vectors, the rotation (polynomial
+    below π/2 rad, vector sin/cos with range reduction up to 2e5 rad, libm beyond) and the
+    recording of ⟨τz⟩. Telegraph noise and dissipative steps are scalar loops."""
     n = A0.shape[0]
     n_ops = ops.shape[0]
     n_ou = ou_coef.shape[1]
@@ -208,265 +448,101 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
     lo = b * block
     hi = min(n, lo + block)
     m = hi - lo
-    rx = np.empty(m)
-    ry = np.empty(m)
-    rz = np.empty(m)
-    a0x = np.empty(m)
-    a0y = np.empty(m)
-    a0z = np.empty(m)
-    px = np.empty(m)
-    py = np.empty(m)
-    pz = np.empty(m)
-    qx = np.empty(m)
-    qy = np.empty(m)
-    qz = np.empty(m)
-    nx = np.empty(m)
-    ny = np.empty(m)
-    nz = np.empty(m)
-    wx = np.empty(m)
-    wy = np.empty(m)
-    wz = np.empty(m)
+    r0 = np.ascontiguousarray(r_init[lo:hi].T)
+    rx, ry, rz = r0[0], r0[1], r0[2]
+    gv = np.empty((12, m))  # A0, P, Q, N of the block's grains, one row per component
+    for j in range(3):
+        for k in range(m):
+            gv[j, k] = A0[lo + k, j]
+            gv[3 + j, k] = P[lo + k, j]
+            gv[6 + j, k] = Q[lo + k, j]
+            gv[9 + j, k] = N[lo + k, j]
+    a0x, a0y, a0z = gv[0], gv[1], gv[2]
+    px, py, pz = gv[3], gv[4], gv[5]
+    qx, qy, qz = gv[6], gv[7], gv[8]
+    nx, ny, nz = gv[9], gv[10], gv[11]
+    w3 = np.empty((3, m))
+    wx, wy, wz = w3[0], w3[1], w3[2]
     deb = np.zeros(m)
-    st = np.empty((m, 2), dtype=np.uint64)
-    xou = np.zeros((m, max(n_ou, 1)))
-    tsgn = np.ones((m, max(n_tel, 1)))
-    tnext = np.zeros((m, max(n_tel, 1)))
-    W1 = np.empty((3, 3))
-    W2 = np.empty((3, 3))
-    Am = np.empty((3, 3))
-    av = np.empty(3)
-    Pm = np.empty((3, 3))
-    pv = np.empty(3)
-    Tm = np.empty((3, 3))
-    tv = np.empty(3)
+    s0 = np.empty(m, dtype=np.uint64)
+    s1 = np.empty(m, dtype=np.uint64)
+    xou = np.zeros((max(n_ou, 1), m))
+    tsgn = np.ones((max(n_tel, 1), m))
+    tnext = np.zeros((max(n_tel, 1), m))
+    oz = Oz[lo:hi]
+    ox = Ox[lo:hi]
+    wgt = weight[lo:hi]
+    for k in range(m):
+        s0[k], s1[k] = seed_lane(useed, goff + lo + k)
+    # stationary initial noise states
+    for q in range(n_ou):
+        _ou_start(s0, s1, xou[q], ou_coef[0, q, 5], m)
+    for k in range(m):
+        for q in range(n_tel):
+            if _uniform_lane(s0, s1, k) < 0.5:
+                tsgn[q, k] = -1.0
+            if tel_rate[q] > 0:
+                tnext[q, k] = -math.log(_uniform_lane(s0, s1, k)) / tel_rate[q]
+            else:
+                tnext[q, k] = np.inf
     # quiet steps (no noise, drive or dissipation) of equal length reuse each grain's
-    # rotation matrix (e.g. the many short steps between output samples in a window)
+    # rotation matrix
     quiet_ok = not noisy and not diss
     rc = np.empty((m, 9))
     rc_dt = -1.0
     amax2 = 0.0  # 2 max|a0| over the block: bounds the correction rotation angle
     for k in range(m):
-        g = lo + k
-        amax2 = max(amax2, 2.0 * math.sqrt(A0[g, 0] ** 2 + A0[g, 1] ** 2 + A0[g, 2] ** 2))
-    for k in range(m):
-        g = lo + k
-        rx[k] = r_init[g, 0]
-        ry[k] = r_init[g, 1]
-        rz[k] = r_init[g, 2]
-        a0x[k] = A0[g, 0]
-        a0y[k] = A0[g, 1]
-        a0z[k] = A0[g, 2]
-        px[k] = P[g, 0]
-        py[k] = P[g, 1]
-        pz[k] = P[g, 2]
-        qx[k] = Q[g, 0]
-        qy[k] = Q[g, 1]
-        qz[k] = Q[g, 2]
-        nx[k] = N[g, 0]
-        ny[k] = N[g, 1]
-        nz[k] = N[g, 2]
-        z = useed ^ (np.uint64(goff + g + 1) * _GOLDEN)
-        s0 = _splitmix(z)
-        s1 = _splitmix(s0 ^ _GOLDEN)
-        if s0 == np.uint64(0) and s1 == np.uint64(0):
-            s1 = _GOLDEN
-        st[k, 0] = s0
-        st[k, 1] = s1
-        # stationary initial noise states
-        for q in range(n_ou):
-            xi = _normal(st, k)
-            xou[k, q] = ou_coef[0, q, 5] * xi
-        for q in range(n_tel):
-            if _next_uniform(st, k) < 0.5:
-                tsgn[k, q] = -1.0
-            if tel_rate[q] > 0:
-                tnext[k, q] = -math.log(_next_uniform(st, k)) / tel_rate[q]
-            else:
-                tnext[k, q] = np.inf
+        amax2 = max(amax2, 2.0 * math.sqrt(a0x[k] ** 2 + a0y[k] ** 2 + a0z[k] ** 2))
     for i in range(n_ops):
         op = ops[i]
         if op == 0:
             h = dt[i]
             nrep = ridx[i] if ridx[i] > 1 else 1
+            inv_h = 1.0 / h if h > 0 else 0.0
+            du = u2[i] - u1[i]
+            dv = v2[i] - v1[i]
+            mag = dflag[i] != 0
+            uu = u1[i]
+            vv = v1[i]
+            drv = mag or uu != 0.0 or vv != 0.0
             for rep in range(nrep):
-                inv_h = 1.0 / h if h > 0 else 0.0
-                ta = t0[i] + rep * h
-                tb = ta + h
-                du = u2[i] - u1[i]
-                dv = v2[i] - v1[i]
-                mag = dflag[i] != 0
-                uu = u1[i]
-                vv = v1[i]
-                drv = mag or uu != 0.0 or vv != 0.0
                 if quiet_ok and not drv:
-                    dh = h - rc_dt
-                    if rc_dt < 0.0 or abs(dh) * amax2 > 1e-6:
-                        h2 = 2.0 * h
-                        for k in range(m):
-                            _rot_matrix(rc, k, h2 * a0x[k], h2 * a0y[k], h2 * a0z[k])
-                        rc_dt = h
-                        dh = 0.0
-                    for k in range(m):
-                        x = rx[k]
-                        y = ry[k]
-                        z = rz[k]
-                        rx[k] = rc[k, 0] * x + rc[k, 1] * y + rc[k, 2] * z
-                        ry[k] = rc[k, 3] * x + rc[k, 4] * y + rc[k, 5] * z
-                        rz[k] = rc[k, 6] * x + rc[k, 7] * y + rc[k, 8] * z
-                    if dh != 0.0:
-                        # steps that differ from the cached one by rounding (|w| ≤ 1e-6 rad):
-                        # rotations about one axis add, so apply the small extra rotation
-                        # w = 2 dh a0 to second order (error O(|w|³) ≤ 1e-18)
-                        for k in range(m):
-                            vx = 2.0 * dh * a0x[k]
-                            vy = 2.0 * dh * a0y[k]
-                            vz = 2.0 * dh * a0z[k]
-                            x = rx[k]
-                            y = ry[k]
-                            z = rz[k]
-                            d = vx * x + vy * y + vz * z
-                            w2 = vx * vx + vy * vy + vz * vz
-                            rx[k] = x + (vy * z - vz * y) + 0.5 * (vx * d - w2 * x)
-                            ry[k] = y + (vz * x - vx * z) + 0.5 * (vy * d - w2 * y)
-                            rz[k] = z + (vx * y - vy * x) + 0.5 * (vz * d - w2 * z)
+                    rc_dt = _quiet_step(rx, ry, rz, a0x, a0y, a0z, rc, rc_dt, amax2, h, m)
                     continue
-                # ---- pass 1 (scalar): bias noise, exact update of each process and of its
-                # integral; deb[k] = mean δε over the step (OU columns 2–4 pre-divided by h)
-                if noisy:
-                    cf = ou_coef[i]
-                    for k in range(m):
-                        de = 0.0
-                        for q in range(n_ou):
-                            xi1, xi2 = _normal2(st, k)
-                            x0 = xou[k, q]
-                            de += cf[q, 2] * x0 + cf[q, 3] * xi1 + cf[q, 4] * xi2
-                            xou[k, q] = cf[q, 0] * x0 + cf[q, 1] * xi1
-                        integ = 0.0
-                        for q in range(n_tel):
-                            tc = ta
-                            sg = tsgn[k, q]
-                            part = 0.0
-                            while tnext[k, q] < tb:
-                                part += sg * (tnext[k, q] - tc)
-                                tc = tnext[k, q]
-                                sg = -sg
-                                tnext[k, q] += -math.log(_next_uniform(st, k)) / tel_rate[q]
-                            part += sg * (tb - tc)
-                            tsgn[k, q] = sg
-                            integ += tel_amp[q] * part
-                        deb[k] = de + integ * inv_h
-                if not diss:
-                    # ---- pass 2: rotation vectors w = 2h a_eff (Magnus-4 when the drive varies)
-                    h2 = 2.0 * h
-                    if mag:
-                        ch = _SQ3_6 * h
-                        for k in range(m):
-                            de = deb[k]
-                            a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
-                            a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
-                            a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
-                            dax = du * px[k] + dv * qx[k]
-                            day = du * py[k] + dv * qy[k]
-                            daz = du * pz[k] + dv * qz[k]
-                            # a2 × a1 = (a1 + da) × a1 = da × a1
-                            wx[k] = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
-                            wy[k] = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
-                            wz[k] = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
-                    elif drv:
-                        for k in range(m):
-                            de = deb[k]
-                            wx[k] = h2 * (a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k])
-                            wy[k] = h2 * (a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k])
-                            wz[k] = h2 * (a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k])
-                    else:
-                        for k in range(m):
-                            de = deb[k]
-                            wx[k] = h2 * (a0x[k] + de * nx[k])
-                            wy[k] = h2 * (a0y[k] + de * ny[k])
-                            wz[k] = h2 * (a0z[k] + de * nz[k])
-                    # ---- pass 3: rotate (polynomial branch-free; large angles redone below)
-                    n_large = 0
-                    for k in range(m):
-                        vx = wx[k]
-                        vy = wy[k]
-                        vz = wz[k]
-                        p2 = vx * vx + vy * vy + vz * vz
-                        small = p2 < 0.0625
-                        n_large += 0 if small else 1
-                        sp = 1.0 + p2 * (-1.0 / 6 + p2 * (1.0 / 120 + p2 * (-1.0 / 5040 + p2 * (
-                            1.0 / 362880 + p2 * (-1.0 / 39916800)))))
-                        cp = 1.0 / 2 + p2 * (-1.0 / 24 + p2 * (1.0 / 720 + p2 * (
-                            -1.0 / 40320 + p2 * (1.0 / 3628800 + p2 * (-1.0 / 479001600)))))
-                        c = 1.0 - p2 * cp
-                        x = rx[k]
-                        y = ry[k]
-                        z = rz[k]
-                        d = (vx * x + vy * y + vz * z) * cp
-                        nxv = x * c + (vy * z - vz * y) * sp + vx * d
-                        nyv = y * c + (vz * x - vx * z) * sp + vy * d
-                        nzv = z * c + (vx * y - vy * x) * sp + vz * d
-                        rx[k] = nxv if small else x
-                        ry[k] = nyv if small else y
-                        rz[k] = nzv if small else z
-                    if n_large > 0:
-                        for k in range(m):
-                            vx = wx[k]
-                            vy = wy[k]
-                            vz = wz[k]
-                            p2 = vx * vx + vy * vy + vz * vz
-                            if p2 >= 0.0625:
-                                _rotate_vec3(rx, ry, rz, k, vx, vy, vz)
+                # bias noise: exact update of each process and of its mean over the step
+                if n_ou == 0:
+                    deb[:] = 0.0
+                for q in range(n_ou):
+                    _ou_pass(s0, s1, xou[q], deb, ou_coef[i, q], q == 0, m)
+                if n_tel > 0:
+                    ta = t0[i] + rep * h
+                    _telegraph_pass(s0, s1, tsgn, tnext, tel_amp, tel_rate, deb, ta, ta + h,
+                                    inv_h, m)
+                if diss:
+                    _diss_step(rx, ry, rz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
+                               deb, M, bvec, lo, m, h, uu, vv, du, dv)
+                    continue
+                if mag:
+                    _w_magnus(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
+                              deb, h, uu, vv, du, dv, m)
                 else:
-                    for k in range(m):
-                        g = lo + k
-                        de = deb[k]
-                        a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
-                        a1y = a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k]
-                        a1z = a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k]
-                        a2x = a1x + du * px[k] + dv * qx[k]
-                        a2y = a1y + du * py[k] + dv * qy[k]
-                        a2z = a1z + du * pz[k] + dv * qz[k]
-                        _cross_mat(W1, 2.0 * a1x, 2.0 * a1y, 2.0 * a1z)
-                        _cross_mat(W2, 2.0 * a2x, 2.0 * a2y, 2.0 * a2z)
-                        for ii in range(3):
-                            for jj in range(3):
-                                W1[ii, jj] += M[g, ii, jj]
-                                W2[ii, jj] += M[g, ii, jj]
-                        c3 = _SQ3_12 * h * h
-                        for ii in range(3):
-                            s_aff = 0.0
-                            for jj in range(3):
-                                comm = 0.0
-                                for mm in range(3):
-                                    comm += W2[ii, mm] * W1[mm, jj] - W1[ii, mm] * W2[mm, jj]
-                                Am[ii, jj] = 0.5 * h * (W1[ii, jj] + W2[ii, jj]) + c3 * comm
-                                s_aff += (W2[ii, jj] - W1[ii, jj]) * bvec[g, jj]
-                            av[ii] = h * bvec[g, ii] + c3 * s_aff
-                        _expm_affine(Am, av, Pm, pv, Tm, tv)
-                        x = rx[k]
-                        y = ry[k]
-                        zz = rz[k]
-                        rx[k] = Pm[0, 0] * x + Pm[0, 1] * y + Pm[0, 2] * zz + pv[0]
-                        ry[k] = Pm[1, 0] * x + Pm[1, 1] * y + Pm[1, 2] * zz + pv[1]
-                        rz[k] = Pm[2, 0] * x + Pm[2, 1] * y + Pm[2, 2] * zz + pv[2]
+                    _w_const(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
+                             deb, h, uu, vv, m)
+                _rotate(rx, ry, rz, wx, wy, wz, m)
         elif op == 1:
+            a = ang[i]
             for k in range(m):
                 g = lo + k
                 ex = cph[i] * Xp[g, 0] + sph[i] * Yp[g, 0]
                 ey = cph[i] * Xp[g, 1] + sph[i] * Yp[g, 1]
                 ez = cph[i] * Xp[g, 2] + sph[i] * Yp[g, 2]
-                nn = math.sqrt(ex * ex + ey * ey + ez * ez)
-                f = ang[i] / nn
-                _rotate_vec3(rx, ry, rz, k, f * ex, f * ey, f * ez)
+                f = a / math.sqrt(ex * ex + ey * ey + ez * ez)
+                wx[k] = f * ex
+                wy[k] = f * ey
+                wz[k] = f * ez
+            _rotate(rx, ry, rz, wx, wy, wz, m)
         else:
-            s = 0.0
-            c = cph[i]
-            sn = sph[i]
-            for k in range(m):
-                g = lo + k
-                tz = Oz[g] * rz[k] + Ox[g] * (rx[k] * c - ry[k] * sn)
-                s += weight[g] * tz
-            acc[row, ridx[i]] += s
+            acc[row, ridx[i]] += _record(rx, ry, rz, oz, ox, wgt, cph[i], sph[i], m)
 
 
 def _run_ops(ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, ridx,

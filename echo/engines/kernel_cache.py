@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 #: the modules (in this directory) whose ``@njit(cache=True)`` functions use this cache;
 #: every module of the package that imports numba must be listed (a test checks), so a
 #: helper split out of ``_kernels.py`` is part of the key of the functions that inline it.
-KERNEL_SOURCES = ("_kernels.py", "_rng.py")
+KERNEL_SOURCES = ("_kernels.py", "_rng.py", "_vmath.py")
 SEED_DIR = HERE / "kernel_seed"
 MANIFEST = "manifest.json"
 SEED_ENV = "SPINECHO_KERNEL_SEED"
