@@ -4,8 +4,12 @@
    the QuTiP reference engine (per-grain ``mesolve`` loop, its default tolerances
    atol 1e-12 / rtol 1e-11) vs ``fast`` at max_error = 1e-6 (carrier_phase 0.047 rad,
    trace error ~2e-8 vs an ODE solver), per grain, both on one process. Target ≥ 1000×.
-2. Throughput of ``fast`` on the same problem, 10^5 grains × ~2000 steps (reported: the
-   engine's own step count × phase steps). Target ≥ 1e8 grain-steps/s on 2 cores.
+2. Throughput of ``fast`` on the same problem (OU noise), 10^5 grains, grain-steps/s on
+   the fine grid (~2000 forced steps) and at the engine's own step choice (max_error
+   1e-3), wall and per CPU-second, the pre-issue-14 kernel (compiled from git, commit
+   :data:`OLD_KERNEL_COMMIT`) side by side in interleaved runs, and the fraction of the
+   DGEMM peak measured in the same run. Targets (issue 14): ≥ 3e8 on the fine grid,
+   ≥ 2e8 at the own step choice, on 2 threads.
 3. Peak memory (ru_maxrss of a fresh subprocess, and tracemalloc's Python peak) for 10^6
    grains × 2000 output points. Target ≤ 1 GiB.
 4. Noise-free Hahn echo, τ = 1 µs vs τ = 1 ms: time ratio (target ≤ 1.5).
@@ -110,27 +114,109 @@ def bench_vs_qutip(n_qutip, quick):
     return t_q / t_f
 
 
-def bench_throughput(quick):
+#: the kernel before issue 14 (scalar noise pass, scalar redo of large rotation angles,
+#: scalar record sum): compiled from git for the side-by-side columns of [2]
+OLD_KERNEL_COMMIT = "d3f83f3"
+#: floating-point operations per grain-step of the current kernel, counted in its source
+#: for an undriven step with one OU process (a fused multiply-add counts 2; the integer
+#: work of the random generator is not counted): two normals (Box–Muller: log, sqrt,
+#: sin/cos polynomials) and the OU update ≈ 81, the rotation vector 21, the rotation
+#: (half-angle sinc/cos polynomials and Rodrigues' formula) ≈ 71
+FLOPS_PER_GRAIN_STEP = 173
+
+
+def old_kernel():
+    """The kernel of :data:`OLD_KERNEL_COMMIT` as a module (its run_ops/run_ops_serial
+    take the same op table), or None when git or the commit is not at hand."""
+    import importlib.util
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        src = subprocess.run(["git", "show", f"{OLD_KERNEL_COMMIT}:echo/engines/_kernels.py"],
+                             cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    d = Path(tempfile.gettempdir()) / f"spinecho-old-kernel-{OLD_KERNEL_COMMIT}"
+    d.mkdir(exist_ok=True)
+    path = d / "old_kernels.py"
+    if not path.exists() or path.read_text() != src:
+        path.write_text(src)  # numba caches it beside the file (same path: cached next run)
+    spec = importlib.util.spec_from_file_location("spinecho_old_kernels", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def dgemm_peak(n=2000, repeat=5):
+    """Measured DGEMM rate (flop/s) of numpy's BLAS on this machine now: the best of
+    ``repeat`` n×n products (the peak the kernel is compared with)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((n, n))
+    b = np.random.default_rng(1).random((n, n))
+    a @ b
+    best = min(timed(lambda: a @ b, 1) for _ in range(repeat))
+    return 2.0 * n ** 3 / best
+
+
+def bench_throughput(quick, compare_old=True):
+    """[2] grain-steps/s with OU noise, 10^5 grains, at the benchmark's fine grid (~2000
+    forced steps) and at the engine's own step choice (max_error 1e-3), the current kernel
+    and (side by side, interleaved) the pre-issue-14 one; and the fraction of the DGEMM
+    peak measured in the same run."""
+    from echo.engines import _kernels
+
     n = 20000 if quick else 100000
     sch = hahn(1.2e-6)
-    dt = sch.duration / 2000  # force ~2000 steps (finer than the carrier substep rule needs)
     ens = ensemble(n)
     times, _ = output_times(sch, DET)
-    steps = fast.count_steps(sch, ens.chunk(0), ENV_NOISY, times,
-                             moment=ens.moment_rad_per_tesla, dt=dt)
-    fast_chunk(sch, ensemble(64), ENV_NOISY, dt=dt)
-    walls, cpus = [], []
-    for _ in range(3):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fast_chunk(sch, ens, ENV_NOISY, dt=dt)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    t, c = statistics.median(walls), statistics.median(cpus)
-    work = n * steps * sch.n_steps
-    print(f"[2] throughput: {n} grains × {steps} steps × {sch.n_steps} phase steps in "
-          f"{t:.2f} s wall (median of 3) = {work / t:.3g} grain-steps/s  (target >= 1e8); "
-          f"{c:.2f} CPU-s = {work / c:.3g} grain-steps per CPU-second")
-    return work / t
+    kernels = {"new": (_kernels.run_ops, _kernels.run_ops_serial)}
+    old = old_kernel() if compare_old else None
+    if old is not None:
+        kernels["old"] = (old.run_ops, old.run_ops_serial)
+
+    def run(name, **kw):
+        _kernels.run_ops, _kernels.run_ops_serial = kernels[name]
+        try:
+            fast_chunk(sch, ens, ENV_NOISY, **kw)
+        finally:
+            _kernels.run_ops, _kernels.run_ops_serial = kernels["new"]
+
+    peak = dgemm_peak()
+    rates = {}
+    for label, kw in (("fine grid (dt = T/2000)", {"dt": sch.duration / 2000}),
+                      ("own step choice", {})):
+        steps = fast.count_steps(sch, ens.chunk(0), ENV_NOISY, times,
+                                 moment=ens.moment_rad_per_tesla, **kw)
+        work = n * steps * sch.n_steps
+        for name in kernels:  # warm-up (JIT or cache load)
+            _kernels.run_ops, _kernels.run_ops_serial = kernels[name]
+            fast_chunk(sch, ensemble(64), ENV_NOISY, **kw)
+        _kernels.run_ops, _kernels.run_ops_serial = kernels["new"]
+        walls = {k: [] for k in kernels}
+        cpus = {k: [] for k in kernels}
+        for _ in range(3):
+            for name in kernels:
+                t0, c0 = time.perf_counter(), time.process_time()
+                run(name, **kw)
+                walls[name].append(time.perf_counter() - t0)
+                cpus[name].append(time.process_time() - c0)
+        for name in kernels:
+            w, c = statistics.median(walls[name]), statistics.median(cpus[name])
+            rates[(label, name)] = work / w
+            frac = (f"; {work / w * FLOPS_PER_GRAIN_STEP / peak:.1%} of the DGEMM peak"
+                    if name == "new" else "")
+            print(f"[2] {label}, {name} kernel: {n} grains × {steps} steps × {sch.n_steps} "
+                  f"phase steps in {w:.2f} s wall (median of 3) = {work / w:.3g} "
+                  f"grain-steps/s; {work / c:.3g} per CPU-second{frac}")
+        if "old" in kernels:
+            print(f"    new/old = {rates[(label, 'new')] / rates[(label, 'old')]:.2f}× "
+                  f"(wall medians, interleaved runs)")
+    print(f"    targets: >= 3e8 grain-steps/s on the fine grid, >= 2e8 at the own step "
+          f"choice; DGEMM peak measured now: {peak / 1e9:.1f} GFLOP/s (numpy, "
+          f"{FLOPS_PER_GRAIN_STEP} flop per grain-step counted in the kernel source)")
+    return rates
 
 
 _MEM_CHILD = r"""
@@ -240,6 +326,9 @@ def main(argv=None):
     ap.add_argument("--qutip-grains", type=int, default=2)
     ap.add_argument("--skip-qutip", action="store_true")
     ap.add_argument("--only-wait", action="store_true", help="only benchmark [5]")
+    ap.add_argument("--only-throughput", action="store_true", help="only benchmark [2]")
+    ap.add_argument("--no-old", action="store_true",
+                    help="[2] without the pre-issue-14 kernel beside the current one")
     args = ap.parse_args(argv)
     import numba
 
@@ -248,10 +337,13 @@ def main(argv=None):
     if args.only_wait:
         bench_quiet_wait()
         return 0
+    if args.only_throughput:
+        bench_throughput(args.quick, compare_old=not args.no_old)
+        return 0
     bench_compile()
     if not args.skip_qutip:
         bench_vs_qutip(args.qutip_grains, args.quick)
-    bench_throughput(args.quick)
+    bench_throughput(args.quick, compare_old=not args.no_old)
     bench_memory(args.quick)
     bench_delay()
     bench_quiet_wait()

@@ -54,29 +54,46 @@ _P2_MAX = (2.0 * THETA_MAX) ** 2
 _VEC = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
+@njit(cache=True, inline="always")
+def _ou_lane(s0, s1, xq, k, cf):
+    """Lane k of :func:`_ou_pass`: the process's mean over the step (updates xq[k] and the
+    lane's stream)."""
+    r1, a, b = next_u64(s0[k], s1[k])
+    r2, a, b = next_u64(a, b)
+    s0[k] = a
+    s1[k] = b
+    xi1, xi2 = normal_pair(r1, r2)
+    x0 = xq[k]
+    xq[k] = cf[0] * x0 + cf[1] * xi1
+    return cf[2] * x0 + cf[3] * xi1 + cf[4] * xi2
+
+
+@njit(cache=True, inline="always")
+def _rotate_small_lane(rx, ry, rz, k, vx, vy, vz):
+    """Lane k of :func:`_rotate_small`; returns 1 if the lane was left for a larger angle."""
+    p2 = vx * vx + vy * vy + vz * vz
+    small = p2 <= P2_SMALL
+    c, sp, cp = rot_coeffs_small(p2 if small else 0.0)
+    x = rx[k]
+    y = ry[k]
+    z = rz[k]
+    d = (vx * x + vy * y + vz * z) * cp
+    nx_ = x * c + (vy * z - vz * y) * sp + vx * d
+    ny_ = y * c + (vz * x - vx * z) * sp + vy * d
+    nz_ = z * c + (vx * y - vy * x) * sp + vz * d
+    rx[k] = nx_ if small else x
+    ry[k] = ny_ if small else y
+    rz[k] = nz_ if small else z
+    return 0 if small else 1
+
+
 @njit(**_VEC)
 def _rotate_small(rx, ry, rz, wx, wy, wz, m):
     """Rotate r[k] by the rotation vector w[k] where |w|² ≤ P2_SMALL (no square root);
     other lanes are left as they are. Returns their number."""
     n_big = 0
     for k in range(m):
-        vx = wx[k]
-        vy = wy[k]
-        vz = wz[k]
-        p2 = vx * vx + vy * vy + vz * vz
-        small = p2 <= P2_SMALL
-        n_big += 0 if small else 1
-        c, sp, cp = rot_coeffs_small(p2 if small else 0.0)
-        x = rx[k]
-        y = ry[k]
-        z = rz[k]
-        d = (vx * x + vy * y + vz * z) * cp
-        nx_ = x * c + (vy * z - vz * y) * sp + vx * d
-        ny_ = y * c + (vz * x - vx * z) * sp + vy * d
-        nz_ = z * c + (vx * y - vy * x) * sp + vz * d
-        rx[k] = nx_ if small else x
-        ry[k] = ny_ if small else y
-        rz[k] = nz_ if small else z
+        n_big += _rotate_small_lane(rx, ry, rz, k, wx[k], wy[k], wz[k])
     return n_big
 
 
@@ -156,20 +173,8 @@ def _ou_pass(s0, s1, xq, deb, cf, first, m):
     s0/s1), the exact joint update of δε (xq) and of its mean over the step, added into
     deb (set when ``first``). cf: ρ, s1, ib, c, s2 of :func:`echo.engines.fast._ou_coefficients`
     (columns 2–4 divided by the step)."""
-    rho = cf[0]
-    sd1 = cf[1]
-    ib = cf[2]
-    cc = cf[3]
-    sd2 = cf[4]
     for k in range(m):
-        r1, a, b = next_u64(s0[k], s1[k])
-        r2, a, b = next_u64(a, b)
-        s0[k] = a
-        s1[k] = b
-        xi1, xi2 = normal_pair(r1, r2)
-        x0 = xq[k]
-        de = ib * x0 + cc * xi1 + sd2 * xi2
-        xq[k] = rho * x0 + sd1 * xi1
+        de = _ou_lane(s0, s1, xq, k, cf)
         deb[k] = de if first else deb[k] + de
 
 
