@@ -4,6 +4,9 @@
    the QuTiP reference engine (per-grain ``mesolve`` loop, its default tolerances
    atol 1e-12 / rtol 1e-11) vs ``fast`` at max_error = 1e-6 (carrier_phase 0.047 rad,
    trace error ~2e-8 vs an ODE solver), per grain, both on one process. Target ≥ 1000×.
+   [1b] the same at equal accuracy (noise-free): for each target error 1e-4, 1e-6, 1e-8
+   of the ensemble ⟨τz⟩ against a max_error-1e-13 reference, the cheapest setting of each
+   engine that meets it, and the time ratio per grain (``--only-accuracy``).
 2. Throughput of ``fast`` on the same problem (OU noise), 10^5 grains, grain-steps/s on
    the fine grid (~2000 forced steps) and at the engine's own step choice (max_error
    1e-3), wall and per CPU-second, the pre-issue-14 kernel (compiled from git, commit
@@ -33,6 +36,8 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 # benchmarks/sequences.py (another benchmark) would shadow the `sequences` package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -114,6 +119,81 @@ def bench_vs_qutip(n_qutip, quick):
     return t_q / t_f
 
 
+def bench_equal_accuracy(n_q, quick, targets=(1e-4, 1e-6, 1e-8)):
+    """[1b] Equal-accuracy time ratio QuTiP / fast: noise-free Hahn in the lab frame, the
+    same ``n_q`` grains in both engines; error = max over the output times of |⟨τz⟩ of
+    the ensemble − reference|, the reference the fast engine at max_error 1e-13 (its own
+    error estimated by the difference to max_error 1e-12). For each target the cheapest
+    setting of each engine that meets it (fast: max_error on a grid; QuTiP: rtol on a grid,
+    atol = rtol/10), both timed per grain (fast on 1000 grains, median of 3)."""
+    from echo.engines import reference
+
+    sch = hahn(1e-6)
+    times, _ = output_times(sch, DET)
+    env = Environment()
+    ens_q = ensemble(n_q, seed=5)
+    ch = ens_q.chunk(0)
+    mom = ens_q.moment_rad_per_tesla
+    w = float(np.sum(ch.weight))
+
+    def fast_tz(ens, me):
+        return fast.simulate_chunk(sch, ens.chunk(0), env, times, seed=3, moment=mom,
+                                   max_error=me)[0][0] / float(np.sum(ens.chunk(0).weight))
+
+    ref = fast_tz(ens_q, 1e-13)
+    ref_err = float(np.max(np.abs(fast_tz(ens_q, 1e-12) - ref)))
+    fast_rows = []
+    for me in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11):
+        fast_rows.append((me, float(np.max(np.abs(fast_tz(ens_q, me) - ref)))))
+    ens_f = ensemble(200 if quick else 1000, seed=5)
+    q_rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for rtol in (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12):
+            t0 = time.perf_counter()
+            try:
+                tz = reference.simulate_chunk(sch, ch, env, times, frame="lab", seed=3,
+                                              moment=mom, rtol=rtol, atol=rtol / 10,
+                                              nsteps=10 ** 7)[0][0] / w
+            except Exception as exc:  # noqa: BLE001 — a failing tolerance is a result here
+                print(f"    qutip rtol {rtol:g}: failed ({type(exc).__name__})")
+                continue
+            q_rows.append((rtol, float(np.max(np.abs(tz - ref))),
+                           (time.perf_counter() - t0) / n_q))
+    print(f"[1b] equal accuracy, noise-free Hahn, lab frame, {n_q} grains in both engines; "
+          f"reference fast max_error 1e-13 (its own error ~{ref_err:.1e})")
+    ratios = {}
+    for target in targets:
+        ok_f = [me for me, err in fast_rows if err <= target]
+        ok_q = [(t, rtol, err) for rtol, err, t in q_rows if err <= target]
+        if not ok_f:
+            print(f"    {target:g}: fast does not reach it")
+            continue
+        me = max(ok_f)
+        fast_chunk(hahn(1e-6), ens_f, env, max_error=me)
+        t_f = timed(lambda me=me: fast.simulate_chunk(
+            sch, ens_f.chunk(0), env, times, seed=3, moment=mom, max_error=me), 3) / len(
+            ens_f.chunk(0).weight)
+        err_f = dict(fast_rows)[me]
+        if ok_q:
+            t_q, rtol, err_q = min(ok_q)
+            ratios[target] = t_q / t_f
+            print(f"    {target:g}: qutip rtol {rtol:g} (error {err_q:.1e}) {t_q * 1e3:.1f} "
+                  f"ms/grain; fast max_error {me:g} (error {err_f:.1e}) {t_f * 1e6:.2f} "
+                  f"µs/grain; ratio {t_q / t_f:.0f}×")
+        else:
+            best = min(q_rows, key=lambda r: r[1]) if q_rows else None
+            if best is None:
+                print(f"    {target:g}: qutip failed at every tolerance")
+                continue
+            ratios[target] = best[2] / t_f
+            print(f"    {target:g}: qutip does not reach it (best error {best[1]:.1e} at rtol "
+                  f"{best[0]:g}, {best[2] * 1e3:.1f} ms/grain); fast max_error {me:g} "
+                  f"(error {err_f:.1e}) {t_f * 1e6:.2f} µs/grain; ratio ≥ "
+                  f"{best[2] / t_f:.0f}×")
+    return ratios
+
+
 #: the kernel before issue 14 (scalar noise pass, scalar redo of large rotation angles,
 #: scalar record sum): compiled from git for the side-by-side columns of [2]
 OLD_KERNEL_COMMIT = "d3f83f3"
@@ -128,7 +208,7 @@ FLOPS_PER_GRAIN_STEP = 173
 def old_kernel():
     """The kernel of :data:`OLD_KERNEL_COMMIT` as a module (its run_ops/run_ops_serial
     take the same op table), or None when git or the commit is not at hand."""
-    import importlib.util
+    import importlib
     import tempfile
 
     root = Path(__file__).resolve().parent.parent
@@ -139,13 +219,16 @@ def old_kernel():
         return None
     d = Path(tempfile.gettempdir()) / f"spinecho-old-kernel-{OLD_KERNEL_COMMIT}"
     d.mkdir(exist_ok=True)
-    path = d / "old_kernels.py"
+    name = f"spinecho_old_kernels_{OLD_KERNEL_COMMIT}"
+    path = d / f"{name}.py"
     if not path.exists() or path.read_text() != src:
         path.write_text(src)  # numba caches it beside the file (same path: cached next run)
-    spec = importlib.util.spec_from_file_location("spinecho_old_kernels", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    # an importable module (numba's cache re-imports a cached function's module by name)
+    sys.path.insert(0, str(d))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(d))
 
 
 def dgemm_peak(n=2000, repeat=5):
@@ -327,6 +410,9 @@ def main(argv=None):
     ap.add_argument("--skip-qutip", action="store_true")
     ap.add_argument("--only-wait", action="store_true", help="only benchmark [5]")
     ap.add_argument("--only-throughput", action="store_true", help="only benchmark [2]")
+    ap.add_argument("--only-accuracy", action="store_true", help="only benchmark [1b]")
+    ap.add_argument("--accuracy-grains", type=int, default=5,
+                    help="[1b] grains simulated by both engines (default 5)")
     ap.add_argument("--no-old", action="store_true",
                     help="[2] without the pre-issue-14 kernel beside the current one")
     args = ap.parse_args(argv)
@@ -337,12 +423,16 @@ def main(argv=None):
     if args.only_wait:
         bench_quiet_wait()
         return 0
+    if args.only_accuracy:
+        bench_equal_accuracy(args.accuracy_grains, args.quick)
+        return 0
     if args.only_throughput:
         bench_throughput(args.quick, compare_old=not args.no_old)
         return 0
     bench_compile()
     if not args.skip_qutip:
         bench_vs_qutip(args.qutip_grains, args.quick)
+        bench_equal_accuracy(args.accuracy_grains, args.quick)
     bench_throughput(args.quick, compare_old=not args.no_old)
     bench_memory(args.quick)
     bench_delay()

@@ -219,11 +219,15 @@ def _telegraph_pass(s0, s1, tsgn, tnext, tel_amp, tel_rate, deb, ta, tb, inv_h, 
 
 
 @njit(**_VEC)
-def _w_magnus(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz, deb,
-              h, uu, vv, du, dv, m):
-    """w = 2h a_eff, fourth-order Magnus with the drive (u, v) at the two Gauss nodes."""
+def _step_driven(rx, ry, rz, wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
+                 deb, h, uu, vv, du, dv, m):
+    """A driven step: w = 2h a_eff, fourth-order Magnus with the drive (u, v) at the first
+    Gauss node and (u + du, v + dv) at the second (du = dv = 0: exactly 2h a), and the
+    rotation of the lanes with |w|² ≤ P2_SMALL; w is kept for the others (returned: their
+    number)."""
     h2 = 2.0 * h
     ch = _SQ3_6 * h
+    n_big = 0
     for k in range(m):
         de = deb[k]
         a1x = a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k]
@@ -233,41 +237,43 @@ def _w_magnus(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz, deb
         day = du * py[k] + dv * qy[k]
         daz = du * pz[k] + dv * qz[k]
         # a2 × a1 = (a1 + da) × a1 = da × a1
-        wx[k] = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
-        wy[k] = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
-        wz[k] = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
+        vx = h2 * (a1x + 0.5 * dax + ch * (day * a1z - daz * a1y))
+        vy = h2 * (a1y + 0.5 * day + ch * (daz * a1x - dax * a1z))
+        vz = h2 * (a1z + 0.5 * daz + ch * (dax * a1y - day * a1x))
+        wx[k] = vx
+        wy[k] = vy
+        wz[k] = vz
+        n_big += _rotate_small_lane(rx, ry, rz, k, vx, vy, vz)
+    return n_big
 
 
 @njit(**_VEC)
-def _w_const(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz, deb,
-             h, uu, vv, m):
-    """w = 2h a for a drive (u, v) constant over the step (u = v = 0: no drive)."""
+def _step_free(rx, ry, rz, wx, wy, wz, a0x, a0y, a0z, nx, ny, nz, deb, h, m):
+    """:func:`_step_driven` without drive: w = 2h(A0 + δε N)."""
     h2 = 2.0 * h
+    n_big = 0
     for k in range(m):
         de = deb[k]
-        wx[k] = h2 * (a0x[k] + uu * px[k] + vv * qx[k] + de * nx[k])
-        wy[k] = h2 * (a0y[k] + uu * py[k] + vv * qy[k] + de * ny[k])
-        wz[k] = h2 * (a0z[k] + uu * pz[k] + vv * qz[k] + de * nz[k])
+        vx = h2 * (a0x[k] + de * nx[k])
+        vy = h2 * (a0y[k] + de * ny[k])
+        vz = h2 * (a0z[k] + de * nz[k])
+        wx[k] = vx
+        wy[k] = vy
+        wz[k] = vz
+        n_big += _rotate_small_lane(rx, ry, rz, k, vx, vy, vz)
+    return n_big
 
 
-@njit(**_VEC)
+@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 def _record(rx, ry, rz, oz, ox, wgt, c, s, m):
-    """Σ_k wgt[k] (oz[k] r_z + ox[k] (r_x c − r_y s)) over the m lanes, summed in four
-    interleaved partial sums (k mod 4) added at the end: a fixed order, so the result does
-    not depend on threads, and a loop the compiler vectorises without reassociating."""
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    m4 = m - m % 4
-    for k in range(0, m4, 4):
-        a0 += wgt[k] * (oz[k] * rz[k] + ox[k] * (rx[k] * c - ry[k] * s))
-        a1 += wgt[k + 1] * (oz[k + 1] * rz[k + 1] + ox[k + 1] * (rx[k + 1] * c - ry[k + 1] * s))
-        a2 += wgt[k + 2] * (oz[k + 2] * rz[k + 2] + ox[k + 2] * (rx[k + 2] * c - ry[k + 2] * s))
-        a3 += wgt[k + 3] * (oz[k + 3] * rz[k + 3] + ox[k + 3] * (rx[k + 3] * c - ry[k + 3] * s))
-    for k in range(m4, m):
-        a0 += wgt[k] * (oz[k] * rz[k] + ox[k] * (rx[k] * c - ry[k] * s))
-    return (a0 + a1) + (a2 + a3)
+    """Σ_k wgt[k] (oz[k] r_z + ox[k] (r_x c − r_y s)) over the m lanes. The one place with
+    reassociation: the compiler sums in vector partial sums (its fixed interleave over k),
+    combined in a fixed order — the same order for every block of the same size, so the
+    result does not depend on threads or waves."""
+    a = 0.0
+    for k in range(m):
+        a += wgt[k] * (oz[k] * rz[k] + ox[k] * (rx[k] * c - ry[k] * s))
+    return a
 
 
 @njit(cache=True)
@@ -527,13 +533,14 @@ def _run_block(b, row, acc, ops, t0, dt, u1, v1, u2, v2, dflag, ang, cph, sph, r
                     _diss_step(rx, ry, rz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
                                deb, M, bvec, lo, m, h, uu, vv, du, dv)
                     continue
-                if mag:
-                    _w_magnus(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
-                              deb, h, uu, vv, du, dv, m)
+                if drv:
+                    n_big = _step_driven(rx, ry, rz, wx, wy, wz, a0x, a0y, a0z, px, py, pz,
+                                         qx, qy, qz, nx, ny, nz, deb, h, uu, vv, du, dv, m)
                 else:
-                    _w_const(wx, wy, wz, a0x, a0y, a0z, px, py, pz, qx, qy, qz, nx, ny, nz,
-                             deb, h, uu, vv, m)
-                _rotate(rx, ry, rz, wx, wy, wz, m)
+                    n_big = _step_free(rx, ry, rz, wx, wy, wz, a0x, a0y, a0z, nx, ny, nz, deb,
+                                       h, m)
+                if n_big > 0 and _rotate_large(rx, ry, rz, wx, wy, wz, m) > 0:
+                    _rotate_huge(rx, ry, rz, wx, wy, wz, m)
         elif op == 1:
             a = ang[i]
             for k in range(m):

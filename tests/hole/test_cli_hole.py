@@ -104,9 +104,11 @@ def test_analyse_and_compare_fit_a_saved_series(tmp_path, capsys):
                  "--waits", wtext, "-o", str(tmp_path / "cmp"), "--json"]) in (0, 1)
     got = json.loads(capsys.readouterr().out)["fit"]
     # the same holes, the same fit: the library's result (the burn rebuilt from its
-    # amplitude: identical to rounding)
-    assert got["sigma"] == pytest.approx(sr.fit.sigma, rel=1e-3)
-    assert got["tau_c"] == pytest.approx(sr.fit.tau_c, rel=1e-3)
+    # amplitude: identical to rounding). With 800 grains σ and τc are known to ~30 % and
+    # ~170 % here (a flat valley: least_squares stops at points that move with
+    # rounding-level input), so the two agree within a fifth of the stated error
+    assert abs(got["sigma"] - sr.fit.sigma) < 0.2 * sr.fit.sigma_err
+    assert abs(got["tau_c"] - sr.fit.tau_c) < 0.2 * sr.fit.tau_c_err
     assert (tmp_path / "cmp" / "series.png").stat().st_size > 10_000
     # one hole through `hole analyse`
     assert main(["hole", "analyse", runs[0], "--reference", str(tmp_path / "ref.nc"),

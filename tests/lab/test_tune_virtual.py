@@ -9,8 +9,10 @@ Truths, each from outside the tune code:
   plays (the compiled samples, held for one period: a ~5 ns delay at 100 MSa/s that turns
   the echo phase by ~3°), simulated by the engine without the lab's SCPI, digitizer and
   demodulation chain, located with the same estimator (validated below on exact
-  symmetric echoes and on ideal pulses, where it gives 0). Tolerances: 6 ns (1.5
-  digitizer samples) and 2° (the lab's bias noise and digitizer noise).
+  symmetric echoes and on ideal pulses, where it gives 0). Tolerances: 35 ns, 4 standard
+  deviations of the position estimate over realisations of the lab's bias noise and
+  digitizer noise with 256 grains (8.6 ns, measured over the sample seeds 1–9: errors
+  11.6, −12.2, −12.2, −5.6, −10.4, −6.9, −2.9, 1.3, 8.0 ns, mean −3.2 ± 2.9 ns), and 2°.
 * the receiver phase does its job: the check echo measured with every tuned value is real
   and positive (phase within 2°).
 """
@@ -103,7 +105,7 @@ def test_echo_position_and_receiver_phase_match_the_sample(tuned):
     t, s = _played(sched, d / "lab.toml", _same_sample())
     t0 = echo_centre(t, s, search=window / 4, smooth=1 / 4e6)
     shift_true = t0 - (r.t90 / 2 + 2 * r.tau)
-    assert abs(r.echo_shift - shift_true) < 6e-9, (r.echo_shift, shift_true)
+    assert abs(r.echo_shift - shift_true) < 35e-9, (r.echo_shift, shift_true)
     sel = np.abs(t - t0) <= 0.25e-6
     phase_true = float(np.angle(s[sel].sum()))
     dphi = math.remainder(r.receiver_phase - phase_true, 2 * math.pi)
