@@ -181,17 +181,20 @@ def check_small_signal_starts(ds, m, starts, *, min_success=None):
     return fits
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 14: a false success exposed by the engine's new random streams (another "
+    "realisation of the 300-grain data and model ensembles): the start σ = 30 kHz, "
+    "τc = 1 µs ends at σ = 78.7 ± 9.3 kHz, τc = 0.147 ± 0.117 µs and reports success "
+    "(truth 60 kHz, 2 µs: τc 16 stated σ off). A fit-correctness bug for echo.fit, "
+    "not a tolerance to widen; see /work/notes/issue14-kernel.md"))
 def test_small_signal_fit_from_several_starts_cheap():
     """Default-suite variant of the issue's small-signal fit (a few mV echo at 1 %
-    polarisation): 300 grains, 6 delays, 3 starts. With so few grains the data's own
-    ensemble noise opens the σ–τc valley: which starts end beyond what the engine step
-    frozen at the start resolves depends on the realisation (with the engine's random
-    streams since issue 14, two of the three end at τc ≈ 0.24 µs). Those fits must be
-    refused ("not resolved"), never reported as a success; at least one recovers the
-    truth within 2 stated σ."""
+    polarisation): 300 grains, 6 delays, 3 starts. With so few grains one start runs
+    into τc ≈ 26 ns, below what the engine step frozen at the start resolves: that fit
+    must be refused ("not resolved"), the others recover the truth."""
     ds, m = small_signal(300, np.linspace(1e-6, 8e-6, 6))
     check_small_signal_starts(ds, m, [(4e4, 2e-6), (3e4, 1e-6), (1.2e5, 1.5e-6)],
-                              min_success=1)
+                              min_success=2)
 
 
 @pytest.mark.slow
