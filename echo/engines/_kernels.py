@@ -69,11 +69,8 @@ def _ou_lane(s0, s1, xq, k, cf):
 
 
 @njit(cache=True, inline="always")
-def _rotate_small_lane(rx, ry, rz, k, vx, vy, vz):
-    """Lane k of :func:`_rotate_small`; returns 1 if the lane was left for a larger angle."""
-    p2 = vx * vx + vy * vy + vz * vz
-    small = p2 <= P2_SMALL
-    c, sp, cp = rot_coeffs_small(p2 if small else 0.0)
+def _rodrigues(rx, ry, rz, k, vx, vy, vz, c, sp, cp, do):
+    """r[k] ← c r + sp (w × r) + cp (w·r) w where ``do`` (else r[k] unchanged: a select)."""
     x = rx[k]
     y = ry[k]
     z = rz[k]
@@ -81,9 +78,18 @@ def _rotate_small_lane(rx, ry, rz, k, vx, vy, vz):
     nx_ = x * c + (vy * z - vz * y) * sp + vx * d
     ny_ = y * c + (vz * x - vx * z) * sp + vy * d
     nz_ = z * c + (vx * y - vy * x) * sp + vz * d
-    rx[k] = nx_ if small else x
-    ry[k] = ny_ if small else y
-    rz[k] = nz_ if small else z
+    rx[k] = nx_ if do else x
+    ry[k] = ny_ if do else y
+    rz[k] = nz_ if do else z
+
+
+@njit(cache=True, inline="always")
+def _rotate_small_lane(rx, ry, rz, k, vx, vy, vz):
+    """Lane k of :func:`_rotate_small`; returns 1 if the lane was left for a larger angle."""
+    p2 = vx * vx + vy * vy + vz * vz
+    small = p2 <= P2_SMALL
+    c, sp, cp = rot_coeffs_small(p2 if small else 0.0)
+    _rodrigues(rx, ry, rz, k, vx, vy, vz, c, sp, cp, small)
     return 0 if small else 1
 
 
@@ -112,16 +118,7 @@ def _rotate_large(rx, ry, rz, wx, wy, wz, m):
         n_huge += 1 if huge else 0
         do = p2 > P2_SMALL and not huge
         c, sp, cp = rot_coeffs(p2 if do else 1.0)
-        x = rx[k]
-        y = ry[k]
-        z = rz[k]
-        d = (vx * x + vy * y + vz * z) * cp
-        nx_ = x * c + (vy * z - vz * y) * sp + vx * d
-        ny_ = y * c + (vz * x - vx * z) * sp + vy * d
-        nz_ = z * c + (vx * y - vy * x) * sp + vz * d
-        rx[k] = nx_ if do else x
-        ry[k] = ny_ if do else y
-        rz[k] = nz_ if do else z
+        _rodrigues(rx, ry, rz, k, vx, vy, vz, c, sp, cp, do)
     return n_huge
 
 
@@ -135,13 +132,7 @@ def _rotate_huge(rx, ry, rz, wx, wy, wz, m):
         p2 = vx * vx + vy * vy + vz * vz
         if p2 > _P2_MAX:
             c, sp, cp = rot_coeffs_libm(p2)
-            x = rx[k]
-            y = ry[k]
-            z = rz[k]
-            d = (vx * x + vy * y + vz * z) * cp
-            rx[k] = x * c + (vy * z - vz * y) * sp + vx * d
-            ry[k] = y * c + (vz * x - vx * z) * sp + vy * d
-            rz[k] = z * c + (vx * y - vy * x) * sp + vz * d
+            _rodrigues(rx, ry, rz, k, vx, vy, vz, c, sp, cp, True)
 
 
 @njit(cache=True)

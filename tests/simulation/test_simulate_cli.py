@@ -120,8 +120,10 @@ def test_engines_run_single_schedule_matches_chunk_sum():
                                    moment=ens.moment_rad_per_tesla)
         total, wsum = total + s, wsum + w
     np.testing.assert_allclose(res.tau_z[0], total / wsum, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(res.trace[0].real, det.volts_per_tau_z(ens) * total / wsum,
-                               rtol=1e-13)
+    want = det.volts_per_tau_z(ens) * total / wsum
+    # relative 1e-13, and rounding of the chunk sums near a zero crossing (~1e-16 of the peak)
+    np.testing.assert_allclose(res.trace[0].real, want, rtol=1e-13,
+                               atol=1e-13 * float(np.max(np.abs(want))))
 
 
 @pytest.mark.parametrize("flag", ["-o", "--plot"])
