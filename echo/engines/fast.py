@@ -194,12 +194,16 @@ class _Grains:
             self.Xp, self.Yp = xp, yp
             self.Oz, self.Ox = one.copy(), zero.copy()
             self.r0 = pz[:, None] * zp if initial != "up" else np.tile([0, 0, 1.0], (n, 1))
-            M = (-g2 * (xp[:, :, None] * xp[:, None, :] + yp[:, :, None] * yp[:, None, :])
-                 - g1 * zp[:, :, None] * zp[:, None, :])
-            M[:, 0, 0] -= 2 * kap
-            M[:, 1, 1] -= 2 * kap
-            self.M = M
-            self.b = (g1 * zeq)[:, None] * zp
+            if self.diss:
+                M = (-g2 * (xp[:, :, None] * xp[:, None, :] + yp[:, :, None] * yp[:, None, :])
+                     - g1 * zp[:, :, None] * zp[:, None, :])
+                M[:, 0, 0] -= 2 * kap
+                M[:, 1, 1] -= 2 * kap
+                self.M = M
+                self.b = (g1 * zeq)[:, None] * zp
+            else:  # not read by the kernel: zeros (pages allocated lazily), no outer products
+                self.M = np.zeros((n, 3, 3))
+                self.b = np.zeros((n, 3))
         else:
             self.A0 = np.stack([zero, zero, energy - 0.5 * omega_f], axis=1)
             half = 0.5 * moment * d_perp
