@@ -90,10 +90,15 @@ class ChiOptions:
         validate(self, "", error=OptionError)
 
 
+#: the ``spinecho measure-chi`` flags whose name is not the field's
+FLAGS = {"amplitude_v": "--amplitude", "phase_deg": "--phase",
+         "sensitivity_v": "--sensitivity"}
+
+
 def check_options(**options) -> ChiOptions:
     """:class:`ChiOptions` from keyword options; a bad one raises :class:`OptionError`
-    naming the command-line flag and the value."""
-    return from_options(ChiOptions, options, error=OptionError)
+    naming the command-line flag (:data:`FLAGS`) and the value."""
+    return from_options(ChiOptions, options, error=OptionError, flags=FLAGS)
 
 
 def frequencies(opts: ChiOptions) -> np.ndarray:

@@ -397,15 +397,17 @@ def loads_toml(text: str, filename: str = "<toml>", *,
         raise error(f"{where}: not valid TOML: {detail}") from None
 
 
-def from_options(cls, options: Mapping[str, Any], *, error: type[Exception] = ConfigError):
+def from_options(cls, options: Mapping[str, Any], *, error: type[Exception] = ConfigError,
+                 flags: Mapping[str, str] | None = None):
     """``cls(**options)`` for command-line options: a bad option raises ``error`` whose
     message names the flag (``--repetition-time: must be >= 0.0, got -1``) rather than the
-    field."""
+    field. ``flags``: the flag of a field whose flag is not ``--field-name``."""
     try:
         return cls(**options)
     except error as exc:
         text = str(exc)
         name = text.split(":", 1)[0]
         if name in options:
-            text = f"--{name.replace('_', '-')}" + text[len(name):]
+            flag = (flags or {}).get(name, f"--{name.replace('_', '-')}")
+            text = flag + text[len(name):]
         raise error(text) from None

@@ -170,7 +170,7 @@ def test_python_api_measures_chi(chi_lab, tmp_path):
     w = 2 * math.pi * res.frequency
     expect = eq7_chi(w, A_TRUE, 2 * math.pi * DELTA0_TRUE)
     assert np.all(np.abs(res.chi.imag - expect) < 5 * res.chi_sigma + 3e-3 * expect)
-    with pytest.raises(OptionError, match="--amplitude-v"):
+    with pytest.raises(OptionError, match=r"^--amplitude: must be > 0"):
         spinecho.measure_chi("x.toml", MODEL, tmp_path / "r2", amplitude_v=-1)
 
 
@@ -186,3 +186,16 @@ def test_measure_chi_live_png(chi_lab, tmp_path):
                  "--amplitude", "0.004", "--time-constant", "0.001", "--reads", "1",
                  "--live", "-o", str(run), "--no-progress"]) == 0
     assert mpimg.imread(run / "live.png").shape[:2] == (420, 640)
+
+
+@pytest.mark.parametrize("flag, value", [("--amplitude", "inf"), ("--phase", "nan"),
+                                         ("--sensitivity", "-1")])
+def test_measure_chi_names_the_flag_the_user_typed(tmp_path, capsys, flag, value):
+    """A bad value is refused before any connection, naming the flag as typed (not the
+    option's field name, e.g. not '--amplitude-v')."""
+    from spinecho.cli import main
+
+    rc = main(["measure-chi", "--lab", "x.toml", "--model", str(MODEL), flag, value,
+               "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"error: {flag}: must be" in err, err
