@@ -138,7 +138,11 @@ def test_compare_cli_bad_file_is_clean(tmp_path, capsys):
 
 def test_engine_joint_fit_hahn_sweep_and_cpmg_train_share_sigma_and_tau_c(hahn_data):
     """A τ sweep and a CPMG echo train (one point per detection window) fitted together:
-    one σ, one τc, one amplitude for both data sets, recovered within 3σ."""
+    one σ, one τc, one amplitude for both data sets, recovered within 3σ. With 24 grains
+    τc is known to ±61 % only (linearised; 42 % from the nonlinear refits of the replicate
+    ensembles): a positive parameter whose ±2σ interval reaches zero is refused as 'not
+    determined' (issue 14), so either the fit succeeds or τc alone is named — the values
+    and stated errors are checked either way."""
     schedules, clean_h, sim = hahn_data
     cpmg = Sequence.load("cpmg").bind(n=6, tau=1.5e-6)
     k = np.arange(1, 7, dtype=float)
@@ -158,7 +162,11 @@ def test_engine_joint_fit_hahn_sweep_and_cpmg_train_share_sigma_and_tau_c(hahn_d
     start = set_path(set_path(truth_model, "sigma", 7e4), "tau_c", 7e-6)
     truth = {"sigma": 1e5, "tau_c": 5e-6, "amplitude": 1e9 * 2 * 100}
     r = fit_model(data, start, ["sigma", "tau_c", "amplitude"], simulator=sim, truth=truth)
-    assert r.success, r.message
+    if not r.success:
+        why = r.message.split("not determined by the data (refitted with other model "
+                              "ensembles): ", 1)
+        assert len(why) == 2 and why[1].startswith("tau_c = "), r.message
+        assert "sigma =" not in why[1].split("; data noise")[0], r.message
     assert r.varied == ["sigma", "tau_c", "amplitude"]  # shared: one copy each
     for name, v in truth.items():
         assert abs(r.value(name) - v) < 3 * r.stderr(name), (name, r.value(name), r.stderr(name))
