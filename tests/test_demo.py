@@ -31,7 +31,15 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
         assert (out / "runs" / run / "results.csv").exists()
     s = json.loads((out / "summary.json").read_text())
     fit = s["fits"]["Hahn τ sweep fit"]
-    assert fit["success"], fit["message"]
+    if not fit["success"]:
+        # 200 grains, 6 delays: τc is known to a factor ~2 only (see the tolerances below);
+        # a positive parameter whose ±2σ interval reaches zero (linearised or from the
+        # nonlinear refits of the replicate ensembles) is refused as not determined
+        # (issue 14) — allowed for τc alone, nothing else
+        why = fit["message"].split("not determined by the data (refitted with other model "
+                                   "ensembles): ", 1)
+        assert len(why) == 2 and why[1].startswith("tau_c = "), fit["message"]
+        assert "sigma =" not in why[1].split("; data noise")[0], fit["message"]
     rec = s["demo"]["recovered"]
     # Tolerances: the lab's ensemble (400 grains, seed 1) and the fit's (200 grains, seed
     # 101) are different Monte-Carlo draws, which shifts every echo by ~5–10 % beyond the
