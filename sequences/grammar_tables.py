@@ -73,6 +73,7 @@ def build(path: Path = TABLES) -> Path:
     parser = Lark(grammar, **OPTIONS)
     data, memo = parser.memo_serialize([TerminalDef, Rule])
     doc = {"key": key(grammar), "lark": lark.__version__,
+           "grammar_sha256": hashlib.sha256(grammar.encode("utf-8")).hexdigest(),
            "data": _encode(data), "memo": _encode(memo)}
     path.write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
     return path
