@@ -56,5 +56,5 @@ def run(args) -> int:
     if res.moment is not None:
         print(res.moment.text())
     if not res.fit.success:
-        print(f"note: the fit did not converge: {res.fit.message}")
+        print(f"note: the fit is not a success (see its message): {res.fit.message}")
     return 0
