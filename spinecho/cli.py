@@ -8,15 +8,8 @@ import os
 import pkgutil
 import sys
 
-# A command parallelises its own work (the kernels' SPINECHO_THREADS, process pools, dask):
-# the thread pools numpy's and scipy's OpenBLAS start at import would only oversubscribe
-# the cores (its matrices here are a fit's Jacobian, a 2×2 Hamiltonian), and starting them
-# costs ~0.12 s of every command (benchmarks/startup.py). Set before numpy is imported; a
-# user's own OPENBLAS_NUM_THREADS wins. The library (``import echo``) leaves it alone.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-from sequences.errors import SpinechoError  # noqa: E402
-from spinecho import __version__  # noqa: E402
+from sequences.errors import SpinechoError
+from spinecho import __version__
 
 
 class UserError(SpinechoError):
@@ -45,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line. Never ends in a traceback: a closed pipe (``| head``) ends
     quietly, user errors print ``error: ...`` (exit 2) and an unexpected failure prints
     one line naming it (exit 1; ``SPINECHO_TRACEBACK=1`` shows the traceback)."""
+    entry = argv is None  # the process's own command line (console script, python -m)
+    if entry and "numpy" not in sys.modules:
+        # A command parallelises its own work (the kernels' SPINECHO_THREADS, process
+        # pools, dask): the thread pools numpy's and scipy's OpenBLAS start at import
+        # would only oversubscribe the cores (its matrices here are a fit's Jacobian, a
+        # 2×2 Hamiltonian), and starting them costs ~0.12 s of every command. Set before
+        # numpy is imported; a user's own OPENBLAS_NUM_THREADS wins; a caller of main(argv)
+        # or of the library keeps its own environment.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
-        _freeze_heap()
+        if entry:  # not in a caller's process: frozen objects are never collected
+            _freeze_heap()
         return code
     except BrokenPipeError:
         _silence_stdout()

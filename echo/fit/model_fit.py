@@ -775,7 +775,7 @@ def fit_model(datasets, model: Model, free, *, simulator: Callable | None = None
         if suspect:
             linear_rel = {f.name: math.sqrt(max(cov[i, i], 0.0)) / vals[f.name]
                           for i, f in enumerate(frees) if f.name in suspect}
-            for m_k, k in zip(m_reps, range(int(mc_seeds)), strict=True):
+            for k, m_k in enumerate(m_reps):
                 raw_k = outs[k * len(datasets):(k + 1) * len(datasets)]
                 store(key_of(m_k, vals), raw_k)  # the refit starts from these
             ends, bound_hits, n_ev = _refit_replicates(
@@ -926,15 +926,21 @@ def _refit_replicates(m_reps, u_hat, J_hat, state, qn, residuals, jacobian, lo, 
     ``_REFIT_NFEV``. Returns (end points in scaled parameters, how many ended at a bound,
     evaluations)."""
     ends, at_bound, n_ev = [], 0, 0
-    for m_k in m_reps:
-        state["base"] = m_k
-        qn.update(on=True, u=None, f=None, J=J_hat.copy())
-        r = least_squares(residuals, u_hat, jac=jacobian, bounds=(lo, hi), method="trf",
-                          x_scale=1.0, xtol=10 * tol, ftol=10 * tol, gtol=_GTOL,
-                          max_nfev=_REFIT_NFEV)
-        ends.append(np.asarray(r.x, float))
-        at_bound += int(np.any(r.active_mask != 0))
-        n_ev += int(r.nfev)
+    base, qn_saved = state["base"], dict(qn)
+    try:
+        for m_k in m_reps:
+            state["base"] = m_k
+            qn.update(on=True, u=None, f=None, J=J_hat.copy())
+            r = least_squares(residuals, u_hat, jac=jacobian, bounds=(lo, hi), method="trf",
+                              x_scale=1.0, xtol=10 * tol, ftol=10 * tol, gtol=_GTOL,
+                              max_nfev=_REFIT_NFEV)
+            ends.append(np.asarray(r.x, float))
+            at_bound += int(np.any(r.active_mask != 0))
+            n_ev += int(r.nfev)
+    finally:  # the fit's own model and Jacobian state, as before the refits
+        state["base"] = base
+        qn.clear()
+        qn.update(qn_saved)
     return ends, at_bound, n_ev
 
 
